@@ -1,0 +1,91 @@
+"""Trust a private CA in a running Jupyter kernel — every HTTPS client, no restart.
+
+In [1]: %load_ext sly_nb_tls
+In [2]: %sly_tls add corp-chain.crt       # requests, urllib, httpx, aiohttp, curl, the SDK
+In [3]: %sly_tls status                   # what is trusted, what changed, how to undo
+In [4]: %sly_tls reset                    # everything back as it was
+
+The same operations without IPython::
+
+    import sly_nb_tls
+    sly_nb_tls.add_certs("corp-chain.crt")
+    sly_nb_tls.status()
+    sly_nb_tls.reset()
+
+Importing this package is cheap: the heavy modules (cryptography, ssl hooks,
+requests) load on first use, so ``%load_ext`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "add_certs",
+    "remove",
+    "status",
+    "reset",
+    "Certificate",
+    "DemoServer",
+    "SlyTlsError",
+    "CertificateSourceError",
+    "UnknownCertificateError",
+    "EnvFileError",
+    "UrlError",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+    "__version__",
+]
+
+# name -> module that defines it; resolved on first attribute access (PEP 562)
+_LAZY = {
+    "add_certs": "._trust",
+    "remove": "._trust",
+    "status": "._trust",
+    "reset": "._trust",
+    "Certificate": "._certs",
+    "DemoServer": "._demo",
+    "SlyTlsError": "._errors",
+    "CertificateSourceError": "._errors",
+    "UnknownCertificateError": "._errors",
+    "EnvFileError": "._errors",
+    "UrlError": "._errors",
+}
+
+if TYPE_CHECKING:
+    from ._certs import Certificate
+    from ._demo import DemoServer
+    from ._errors import CertificateSourceError, EnvFileError, SlyTlsError, UnknownCertificateError, UrlError
+    from ._trust import add_certs, remove, reset, status
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sly_nb_tls' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext sly_nb_tls``: register ``%sly_tls`` / ``%%sly_tls``."""
+    from ._magic import SlyTlsMagics
+
+    ipython.register_magics(SlyTlsMagics(ipython))
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext sly_nb_tls``: undo every trust change, as ``%sly_tls reset``."""
+    import sys
+
+    trust = sys.modules.get("sly_nb_tls._trust")
+    if trust is not None:
+        trust.reset()

@@ -1,0 +1,569 @@
+"""Read certificate sources into `Certificate` value objects; no side effects.
+
+In [1]: from sly_nb_tls._certs import read_sources
+In [2]: loaded = read_sources(["corp-chain.crt"])
+In [3]: [c.common_name for c in loaded.certificates]
+Out[3]: ['Corp Intermediate CA', 'Corp Root CA']
+
+A *source* is a path (file or directory; ``~`` and ``$VARS`` expanded, relative
+to the current working directory, which in a notebook is the kernel's), PEM
+text, or raw bytes (PEM or DER).  Whatever the source, only certificates are
+kept: a private key found next to them is reported and dropped, never copied.
+All X.509 parsing is done by `cryptography`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import errno
+import hashlib
+import os
+import re
+import stat
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from ._errors import CertificateSourceError
+from ._render import Table, html_table, visible
+
+__all__ = [
+    "Certificate",
+    "LoadedSources",
+    "MAX_SOURCE_BYTES",
+    "Source",
+    "read_sources",
+    "strict_x509_defects",
+]
+
+Source = Union[str, "os.PathLike[str]", bytes]
+
+#: Files larger than this are refused before they are read.  The largest real
+#: trust bundles (Mozilla's, a corporate export of every internal CA) are
+#: well under 2 MB, so 16 MiB leaves room without letting a wrong path (a
+#: dataset, a video) be slurped into memory.
+MAX_SOURCE_BYTES = 16 * 1024 * 1024
+
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]+)-----\s*\n(.*?)\n?-----END \1-----", re.DOTALL
+)
+_PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_KEY_LABELS = ("PRIVATE KEY",)  # RSA/EC/DSA/ENCRYPTED/OPENSSH PRIVATE KEY all end so
+_CSR_LABELS = {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"}
+_CERT_LABELS = {"CERTIFICATE", "X509 CERTIFICATE"}
+_PKCS7_LABELS = {"PKCS7", "CMS"}
+_PRIVATE_KEY_WARNING = (
+    "{origin} also contains a private key: it was not copied anywhere, "
+    "but keep that file secret and share only the certificates"
+)
+_EXPIRY_SOON = dt.timedelta(days=30)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def strict_x509_defects(cert: x509.Certificate) -> list[str]:
+    """What Python 3.13's ``VERIFY_X509_STRICT`` (OpenSSL's RFC 5280 checks) rejects.
+
+    Mirrors OpenSSL 3's ``check_extensions`` for the defects private CAs
+    actually have; the connection test confirms it with a real handshake.
+    """
+    defects: list[str] = []
+    exts = cert.extensions
+
+    def has(oid: x509.ObjectIdentifier) -> x509.Extension[x509.ExtensionType] | None:
+        try:
+            return exts.get_extension_for_oid(oid)
+        except x509.ExtensionNotFound:
+            return None
+
+    bc = has(ExtensionOID.BASIC_CONSTRAINTS)
+    is_ca = bool(bc and isinstance(bc.value, x509.BasicConstraints) and bc.value.ca)
+    self_issued = cert.issuer == cert.subject
+    if is_ca and bc is not None and not bc.critical:
+        defects.append("basicConstraints is not marked critical")
+    if is_ca and has(ExtensionOID.KEY_USAGE) is None:
+        defects.append("a CA without a keyUsage extension")
+    if is_ca and has(ExtensionOID.SUBJECT_KEY_IDENTIFIER) is None:
+        defects.append("a CA without a Subject Key Identifier")
+    if not self_issued and has(ExtensionOID.AUTHORITY_KEY_IDENTIFIER) is None:
+        defects.append("no Authority Key Identifier")
+    return defects
+
+
+@dataclass(frozen=True, eq=False)
+class Certificate:
+    """One X.509 certificate, with what a user needs to judge it.
+
+    Equal (and hashed) by SHA-256 fingerprint of the DER encoding.
+    """
+
+    subject: str
+    issuer: str
+    common_name: str
+    issuer_common_name: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    sha256: str
+    is_ca: bool
+    self_signed: bool
+    names: tuple[str, ...]
+    der: bytes = field(repr=False)
+    source: str = ""
+    warnings: tuple[str, ...] = ()
+    strict_defects: tuple[str, ...] = ()
+
+    @classmethod
+    def from_x509(cls, cert: x509.Certificate, source: str = "") -> Certificate:
+        der = cert.public_bytes(serialization.Encoding.DER)
+        try:
+            bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+            is_ca = bc.ca
+        except x509.ExtensionNotFound:
+            # OpenSSL treats a self-signed v1 certificate (no extensions) as a CA.
+            is_ca = cert.version == x509.Version.v1 and cert.subject == cert.issuer
+        self_signed = False
+        if cert.subject == cert.issuer:
+            try:
+                cert.verify_directly_issued_by(cert)
+                self_signed = True
+            except Exception:  # noqa: BLE001 - any failure means "not self-signed"
+                self_signed = False
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            names = tuple(
+                [str(n) for n in san.get_values_for_type(x509.DNSName)]
+                + [str(n) for n in san.get_values_for_type(x509.IPAddress)]
+            )
+        except x509.ExtensionNotFound:
+            names = ()
+        except ValueError:
+            names = ()
+        defects = tuple(strict_x509_defects(cert))
+        obj = cls(
+            subject=cert.subject.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(),
+            common_name=_common_name(cert.subject),
+            issuer_common_name=_common_name(cert.issuer),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            sha256=hashlib.sha256(der).hexdigest(),
+            is_ca=is_ca,
+            self_signed=self_signed,
+            names=names,
+            der=der,
+            source=source,
+            strict_defects=defects,
+        )
+        object.__setattr__(obj, "warnings", tuple(obj._own_warnings()))
+        return obj
+
+    # -- derived views -------------------------------------------------
+    @property
+    def pem(self) -> str:
+        body = base64.encodebytes(self.der).decode("ascii").replace("\n", "")
+        lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+        return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 as colon-separated upper-case pairs, as browsers and openssl show it."""
+        return ":".join(self.sha256[i : i + 2] for i in range(0, 64, 2)).upper()
+
+    @property
+    def short_fingerprint(self) -> str:
+        return self.fingerprint[:23]
+
+    @property
+    def kind(self) -> str:
+        if self.is_ca:
+            return "root CA" if self.self_signed else "intermediate CA"
+        return "self-signed leaf" if self.self_signed else "leaf"
+
+    def is_valid_at(self, when: dt.datetime) -> bool:
+        return self.not_before <= when <= self.not_after
+
+    def _own_warnings(self) -> list[str]:
+        now = _utcnow()
+        out: list[str] = []
+        name = visible(self.common_name)
+        if self.not_after < now:
+            out.append(f"{name}: expired on {self.not_after:%Y-%m-%d}")
+        elif self.not_before > now:
+            out.append(f"{name}: not valid until {self.not_before:%Y-%m-%d}")
+        elif self.not_after - now < _EXPIRY_SOON:
+            out.append(f"{name}: expires soon, on {self.not_after:%Y-%m-%d}")
+        if not self.is_ca:
+            out.append(
+                f"{name}: not a CA certificate; it is trusted only as this exact server "
+                "certificate, and stops working when the server's certificate is renewed"
+            )
+        if self.strict_defects:
+            out.append(
+                f"{name}: Python 3.13+ strict X.509 checks reject it ("
+                + "; ".join(self.strict_defects)
+                + ")"
+            )
+        return out
+
+    # -- equality by fingerprint ---------------------------------------
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Certificate) and other.sha256 == self.sha256
+
+    def __hash__(self) -> int:
+        return hash(self.sha256)
+
+    # -- rendering ------------------------------------------------------
+    def summary_row(self) -> list[str]:
+        return [
+            self.common_name,
+            self.kind,
+            f"{self.not_after:%Y-%m-%d}",
+            self.short_fingerprint,
+        ]
+
+    def __str__(self) -> str:
+        t = Table(["field", "value"])
+        for k, v in self._fields():
+            t.add([k, v])
+        lines = [t.render()]
+        lines += [f"  ! {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def _fields(self) -> list[tuple[str, str]]:
+        rows = [
+            ("subject", self.subject),
+            ("issuer", self.issuer),
+            ("kind", self.kind),
+            ("valid", f"{self.not_before:%Y-%m-%d} → {self.not_after:%Y-%m-%d}"),
+            ("SHA-256", self.fingerprint),
+        ]
+        if self.names:
+            rows.append(("names", ", ".join(self.names)))
+        if self.source:
+            rows.append(("from", self.source))
+        return rows
+
+    def _repr_html_(self) -> str:
+        return html_table(["field", "value"], self._fields(), warnings=self.warnings)
+
+    def _repr_pretty_(self, p: object, cycle: bool) -> None:
+        p.text(str(self))  # type: ignore[attr-defined]
+
+
+def _common_name(name: x509.Name) -> str:
+    attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if attrs:
+        value = attrs[0].value
+        return value if isinstance(value, str) else value.decode("utf-8", "replace")
+    return name.rfc4514_string() or "(empty name)"
+
+
+@dataclass
+class LoadedSources:
+    """The certificates read from some sources, de-duplicated, in order."""
+
+    certificates: list[Certificate] = field(default_factory=list)
+    #: file-level warnings (e.g. "also contains a private key"), not per certificate
+    warnings: list[str] = field(default_factory=list)
+    #: origin label -> fingerprints it contributed (for `remove PATH`)
+    origins: dict[str, list[str]] = field(default_factory=dict)
+
+
+def read_sources(sources: Iterable[Source], *, cwd: str | None = None) -> LoadedSources:
+    """Read every source, or raise `CertificateSourceError` for the first bad one.
+
+    All or nothing: on error, nothing is returned, so the caller changes nothing.
+    """
+    out = LoadedSources()
+    seen: set[str] = set()
+    any_source = False
+    for source in sources:
+        any_source = True
+        origin, certs, warnings = _read_one(source, cwd)
+        out.warnings.extend(warnings)
+        fps = out.origins.setdefault(origin, [])
+        for cert in certs:
+            if cert.sha256 not in fps:
+                fps.append(cert.sha256)
+            if cert.sha256 in seen:
+                continue
+            seen.add(cert.sha256)
+            out.certificates.append(cert)
+    if not any_source:
+        raise CertificateSourceError("no certificate source given: pass a file, a directory or PEM text")
+    return out
+
+
+def resolve_path(text: str, cwd: str | None = None) -> Path:
+    """Expand ``~`` and ``$VARS``; relative paths are taken from `cwd` (default: the cwd)."""
+    expanded = os.path.expandvars(os.path.expanduser(text))
+    path = Path(expanded)
+    if not path.is_absolute():
+        path = Path(cwd or os.getcwd()) / path
+    return path
+
+
+def _read_one(source: Source, cwd: str | None) -> tuple[str, list[Certificate], list[str]]:
+    if isinstance(source, bytes):
+        certs, warnings = _parse_bytes(source, "<bytes>")
+        return "<bytes>", certs, warnings
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if not isinstance(source, str):
+        raise TypeError(
+            f"a certificate source must be a path, PEM text or bytes, not {type(source).__name__}"
+        )
+    if "-----BEGIN" in source:
+        certs, warnings = _parse_bytes(source.encode("utf-8"), "<PEM text>")
+        return "<PEM text>", certs, warnings
+    stripped = source.strip()
+    if not stripped:
+        raise CertificateSourceError("an empty path was given")
+    if _URL.match(stripped):
+        raise CertificateSourceError(
+            f"{stripped}: this is a URL, not a file; to get the chain a server presents, run "
+            f"`%sly_tls fetch {stripped} --save chain.crt`, check the fingerprint, then add chain.crt"
+        )
+    path = resolve_path(stripped, cwd)
+    label = str(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        hint = ""
+        if "$" in os.path.expandvars(stripped):
+            hint = " (an environment variable in it is not set)"
+        raise CertificateSourceError(f"{label}: no such file or directory{hint}") from None
+    except PermissionError:
+        raise CertificateSourceError(f"{label}: permission denied") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CertificateSourceError(f"{label}: a symbolic link loop") from None
+        raise CertificateSourceError(f"{label}: cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        certs, warnings = _read_directory(path)
+        return label, certs, warnings
+    data = _read_limited(path, st)
+    certs, warnings = _parse_bytes(data, label)
+    return label, certs, warnings
+
+
+def _read_limited(path: Path, st: os.stat_result) -> bytes:
+    label = str(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise CertificateSourceError(f"{label}: not a regular file")
+    if st.st_size > MAX_SOURCE_BYTES:
+        raise CertificateSourceError(
+            f"{label}: {st.st_size / 1e6:.1f} MB is larger than the "
+            f"{MAX_SOURCE_BYTES // (1024 * 1024)} MiB limit for certificate files; is this the right file?"
+        )
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SOURCE_BYTES + 1)
+    except PermissionError:
+        raise CertificateSourceError(f"{label}: permission denied") from None
+    except OSError as exc:
+        raise CertificateSourceError(f"{label}: cannot be read ({exc.strerror})") from None
+    if len(data) > MAX_SOURCE_BYTES:  # grew while we looked
+        raise CertificateSourceError(f"{label}: larger than the certificate file limit")
+    return data
+
+
+def _read_directory(path: Path) -> tuple[list[Certificate], list[str]]:
+    certs: list[Certificate] = []
+    warnings: list[str] = []
+    skipped = 0
+    try:
+        entries = sorted(os.scandir(path), key=lambda e: e.name)
+    except PermissionError:
+        raise CertificateSourceError(f"{path}: permission denied") from None
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            st = os.stat(entry.path)
+        except OSError:
+            skipped += 1
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        try:
+            data = _read_limited(Path(entry.path), st)
+            found, notes = _parse_bytes(data, entry.path)
+        except CertificateSourceError:
+            skipped += 1  # a directory of certs often holds README, keys, CRLs...
+            continue
+        certs.extend(found)
+        warnings.extend(notes)
+    if not certs:
+        raise CertificateSourceError(f"{path}: a directory with no certificate files in it")
+    if skipped:
+        warnings.append(f"{path}: {skipped} file(s) in it hold no certificate and were skipped")
+    return certs, warnings
+
+
+def _parse_bytes(data: bytes, origin: str) -> tuple[list[Certificate], list[str]]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
+        raise CertificateSourceError(f"{origin}: the file is empty")
+    if b"-----BEGIN" in data:
+        return _parse_pem(data.decode("latin-1").replace("\r\n", "\n").replace("\r", "\n"), origin)
+    return _parse_der(data, origin)
+
+
+def _parse_pem(text: str, origin: str) -> tuple[list[Certificate], list[str]]:
+    certs: list[x509.Certificate] = []
+    found_key = found_csr = found_crl = False
+    blocks = list(_PEM_BLOCK.finditer(text))
+    begins = _PEM_BEGIN.findall(text)
+    if len(begins) != len(blocks):
+        matched = {m.start() for m in blocks}
+        for n, m in enumerate(_PEM_BEGIN.finditer(text), 1):
+            if m.start() not in matched:
+                raise CertificateSourceError(
+                    f"{origin}: PEM block #{n} ({m.group(1)}) is truncated: it has no matching END line"
+                )
+    for n, match in enumerate(blocks, 1):
+        label, body = match.group(1), match.group(2)
+        if label.endswith(_KEY_LABELS):
+            found_key = True
+        elif label in _CSR_LABELS:
+            found_csr = True
+        elif label == "X509 CRL":
+            found_crl = True
+        elif label in _CERT_LABELS or label == "TRUSTED CERTIFICATE":
+            der = _b64(body, origin, n, label)
+            if label == "TRUSTED CERTIFICATE":
+                der = _first_der_element(der)  # OpenSSL appends trust settings after the cert
+            try:
+                certs.append(x509.load_der_x509_certificate(der))
+            except ValueError as exc:
+                raise CertificateSourceError(
+                    f"{origin}: PEM block #{n} ({label}) is corrupt: {_short(exc)}"
+                ) from None
+        elif label in _PKCS7_LABELS:
+            try:
+                certs.extend(pkcs7.load_pem_pkcs7_certificates(match.group(0).encode("ascii")))
+            except ValueError as exc:
+                raise CertificateSourceError(
+                    f"{origin}: PKCS#7 block #{n} is corrupt: {_short(exc)}"
+                ) from None
+    return _finish(certs, origin, found_key=found_key, found_csr=found_csr, found_crl=found_crl)
+
+
+def _parse_der(data: bytes, origin: str) -> tuple[list[Certificate], list[str]]:
+    try:
+        return _finish([x509.load_der_x509_certificate(data)], origin)
+    except ValueError:
+        pass
+    try:
+        return _finish(pkcs7.load_der_pkcs7_certificates(data), origin)
+    except ValueError:
+        pass
+    if _looks_like_pkcs12(data):
+        raise CertificateSourceError(
+            f"{origin}: this is a PKCS#12 (.p12/.pfx) archive, which usually holds a private key; "
+            f"export only the CA certificates: openssl pkcs12 -in {_quote(origin)} -cacerts -nokeys -out chain.crt"
+        )
+    try:
+        serialization.load_der_private_key(data, password=None)
+        is_key = True
+    except TypeError:  # "password was not given but private key is encrypted"
+        is_key = True
+    except (ValueError, serialization.UnsupportedAlgorithm):
+        is_key = False
+    if is_key:
+        return _finish([], origin, found_key=True)
+    try:
+        x509.load_der_x509_csr(data)
+        return _finish([], origin, found_csr=True)
+    except ValueError:
+        pass
+    if _is_text(data):
+        raise CertificateSourceError(
+            f"{origin}: no certificate in it: no '-----BEGIN CERTIFICATE-----' block and not DER"
+        )
+    raise CertificateSourceError(f"{origin}: not a certificate: unrecognised binary data")
+
+
+def _finish(
+    raw: Sequence[x509.Certificate],
+    origin: str,
+    *,
+    found_key: bool = False,
+    found_csr: bool = False,
+    found_crl: bool = False,
+) -> tuple[list[Certificate], list[str]]:
+    if not raw:
+        if found_key:
+            raise CertificateSourceError(
+                f"{origin}: this is a private key — never share it; give the CA certificate (chain) instead"
+            )
+        if found_csr:
+            raise CertificateSourceError(
+                f"{origin}: this is a certificate signing request (CSR), not a certificate; "
+                "ask your admin for the CA certificate chain"
+            )
+        if found_crl:
+            raise CertificateSourceError(f"{origin}: this is a certificate revocation list, not a certificate")
+        raise CertificateSourceError(f"{origin}: no certificate in it")
+    warnings = [_PRIVATE_KEY_WARNING.format(origin=origin)] if found_key else []
+    return [Certificate.from_x509(c, origin) for c in raw], warnings
+
+
+def _b64(body: str, origin: str, n: int, label: str) -> bytes:
+    # Encapsulated headers (RFC 1421 "Proc-Type:") never occur in certificates.
+    try:
+        return base64.b64decode("".join(body.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise CertificateSourceError(
+            f"{origin}: PEM block #{n} ({label}) has a broken base64 body"
+        ) from None
+
+
+def _first_der_element(der: bytes) -> bytes:
+    if len(der) < 2 or der[0] != 0x30:
+        return der
+    length = der[1]
+    if length < 0x80:
+        return der[: 2 + length]
+    n = length & 0x7F
+    return der[: 2 + n + int.from_bytes(der[2 : 2 + n], "big")]
+
+
+# PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo(pkcs7-data) ... }
+_PKCS7_DATA_OID = bytes.fromhex("06092a864886f70d010701")
+
+
+def _looks_like_pkcs12(data: bytes) -> bool:
+    return data[:1] == b"\x30" and b"\x02\x01\x03" in data[:12] and _PKCS7_DATA_OID in data[:40]
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+
+
+def _quote(path: str) -> str:
+    if sys.platform != "win32" and re.fullmatch(r"[\w./~-]+", path):
+        return path
+    return '"' + path.replace('"', '\\"') + '"'

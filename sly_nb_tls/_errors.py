@@ -1,0 +1,48 @@
+"""Exceptions raised by sly_nb_tls.
+
+In [1]: import sly_nb_tls
+In [2]: sly_nb_tls.add_certs("server.key")
+CertificateSourceError: server.key: this is a private key — never share it; give the CA certificate (chain) instead
+
+Every error a user can cause by what they typed derives from one base class, so
+front-ends catch one type and show its message without a traceback::
+
+    SlyTlsError                      (also a ValueError: the input was wrong)
+    ├── CertificateSourceError       a path / text that is not a usable certificate
+    ├── UnknownCertificateError      `remove` target that matches no registered certificate
+    ├── EnvFileError                 env file missing or not parseable
+    └── UrlError                     a URL that `test` / `fetch` cannot use
+
+Problems found while *testing a connection* are not exceptions: they are the
+`.problem` of a ConnectionReport, because finding them is the point.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SlyTlsError",
+    "CertificateSourceError",
+    "UnknownCertificateError",
+    "EnvFileError",
+    "UrlError",
+]
+
+
+class SlyTlsError(ValueError):
+    """Base class: the message is one line, meant for the user as it is."""
+
+
+class CertificateSourceError(SlyTlsError):
+    """A certificate source was rejected; nothing was changed."""
+
+
+class UnknownCertificateError(SlyTlsError):
+    """`remove` was given something that matches no registered certificate."""
+
+
+class EnvFileError(SlyTlsError):
+    """An env file is missing or has a syntax error; nothing was applied."""
+
+
+class UrlError(SlyTlsError):
+    """A URL that cannot be tested or fetched (bad scheme, host or port)."""

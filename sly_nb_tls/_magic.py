@@ -1,0 +1,111 @@
+"""``%sly_tls``: the IPython front-end — parse, call the public API, return its result.
+
+In [1]: %load_ext sly_nb_tls
+In [2]: %sly_tls add corp-chain.crt
+In [3]: %%sly_tls add
+   ...: -----BEGIN CERTIFICATE-----
+   ...: MIIB...
+In [4]: r = %sly_tls status
+In [5]: %sly_tls remove 3f9a1c2b
+In [6]: %sly_tls reset
+
+Bad input raises `UsageError`, which IPython shows as one line, no traceback.
+No logic lives here: every subcommand is one call into the core.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import MagicArgumentParser, argument, magic_arguments, parse_argstring
+
+__all__ = ["SlyTlsMagics"]
+
+
+def _parser(name: str, description: str) -> MagicArgumentParser:
+    return MagicArgumentParser(prog=f"%sly_tls {name}", description=description, add_help=False)
+
+
+def _subcommands() -> dict[str, MagicArgumentParser]:
+    subs: dict[str, MagicArgumentParser] = {}
+
+    p = subs["add"] = _parser("add", "Trust the certificates in PATH(s) (file, directory) or, as %%sly_tls add, the cell's PEM text.")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--no-live", action="store_true", help="leave clients that already exist alone")
+
+    p = subs["remove"] = _parser("remove", "Stop trusting a certificate: a SHA-256 prefix (>= 8 hex digits) or the PATH it was added from.")
+    p.add_argument("target", metavar="FINGERPRINT-PREFIX|PATH")
+
+    subs["status"] = _parser("status", "Show what is trusted, which variables were changed, how to undo.")
+    subs["reset"] = _parser("reset", "Undo every change sly_nb_tls made in this kernel.")
+    return subs
+
+
+_SUBCOMMANDS = _subcommands()
+
+
+def _usage_block() -> str:
+    lines = ["", "Subcommands::", ""]
+    for parser in _SUBCOMMANDS.values():
+        usage = parser.format_usage().strip().removeprefix("usage: ")
+        lines.append(f"  {usage}")
+        lines.append(f"      {parser.description}")
+    return "\n".join(lines)
+
+
+@magics_class
+class SlyTlsMagics(Magics):
+    """Holds no state: the trust registry is process-wide, shared with the Python API."""
+
+    @magic_arguments()
+    @argument("command", nargs="?", default="status", choices=list(_SUBCOMMANDS), help="what to do (default: status)")
+    @argument("args", nargs=argparse.REMAINDER, help="arguments of the subcommand")
+    @line_cell_magic
+    def sly_tls(self, line: str, cell: str | None = None) -> Any:
+        """Trust a private CA in this kernel for every HTTPS client, without a restart."""
+        top = parse_argstring(self.sly_tls, line)
+        parser = _SUBCOMMANDS[top.command]
+        args = parser.parse_args(top.args)
+        handler: Callable[[argparse.Namespace, str | None], Any] = getattr(self, f"_do_{top.command}")
+        if cell is not None and top.command != "add":
+            raise UsageError(f"%%sly_tls {top.command} takes no cell body; only %%sly_tls add reads PEM text from the cell")
+        from ._errors import SlyTlsError
+
+        try:
+            return handler(args, cell)
+        except SlyTlsError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _do_add(self, args: argparse.Namespace, cell: str | None) -> Any:
+        from ._trust import add_certs
+
+        sources: list[str] = list(args.paths)
+        if cell is not None:
+            if not cell.strip():
+                raise UsageError("%%sly_tls add: the cell is empty; paste PEM certificates into it")
+            sources.insert(0, cell)
+        if not sources:
+            raise UsageError("%sly_tls add needs a PATH (file or directory), or use %%sly_tls add with PEM text in the cell")
+        return add_certs(*sources, live=not args.no_live)
+
+    def _do_remove(self, args: argparse.Namespace, cell: str | None) -> Any:
+        from ._trust import remove
+
+        return remove(args.target)
+
+    def _do_status(self, args: argparse.Namespace, cell: str | None) -> Any:
+        from ._trust import status
+
+        return status()
+
+    def _do_reset(self, args: argparse.Namespace, cell: str | None) -> Any:
+        from ._trust import reset
+
+        return reset()
+
+
+SlyTlsMagics.sly_tls.__doc__ = (SlyTlsMagics.sly_tls.__doc__ or "") + _usage_block()

@@ -1,0 +1,117 @@
+"""Text and HTML building blocks shared by every result object.
+
+In [1]: from sly_nb_tls._render import Table, html_table
+In [2]: t = Table(["name", "expires"]); t.add(["Corp Root CA", "2036-01-01"]); print(t.render())
+name          expires
+------------  ----------
+Corp Root CA  2036-01-01
+
+Everything shown may come from a certificate or a server, so two rules hold
+here and nowhere else has to remember them: `visible()` turns control and
+bidi-override characters into ``<U+202E>`` markers (a right-to-left override
+in a certificate name must not reorder what the user reads), and every HTML
+cell goes through `html.escape`.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+__all__ = ["Table", "html_table", "html_block", "visible", "esc"]
+
+_MAX_CELL = 200
+
+
+def visible(text: object, limit: int | None = None) -> str:
+    """Make every invisible or reordering character visible; optionally cut long text."""
+    s = str(text)
+    out = []
+    for ch in s:
+        cat = unicodedata.category(ch)
+        if ch in "\n\t" or cat not in ("Cc", "Cf", "Zl", "Zp"):
+            out.append(ch)
+        else:
+            out.append(f"<U+{ord(ch):04X}>")
+    result = "".join(out)
+    if limit is not None and len(result) > limit:
+        result = result[: limit - 1] + "…"
+    return result
+
+
+def esc(text: object, limit: int | None = None) -> str:
+    """`visible()` then HTML-escape (quotes included)."""
+    return html.escape(visible(text, limit), quote=True)
+
+
+class Table:
+    """A plain-text table with columns padded to width; cells are made visible."""
+
+    def __init__(self, headers: Sequence[str]):
+        self.headers = list(headers)
+        self.rows: list[list[str]] = []
+
+    def add(self, row: Iterable[object]) -> None:
+        self.rows.append([visible(c, _MAX_CELL).replace("\n", " ") for c in row])
+
+    def render(self, indent: str = "") -> str:
+        widths = [len(h) for h in self.headers]
+        for row in self.rows:
+            for i, cell in enumerate(row):
+                widths[i] = max(widths[i], len(cell))
+        lines = [
+            "  ".join(h.ljust(w) for h, w in zip(self.headers, widths)).rstrip(),
+            "  ".join("-" * w for w in widths),
+        ]
+        for row in self.rows:
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        return "\n".join(indent + line for line in lines)
+
+
+_STYLE = (
+    "<style>.sly-nb-tls{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px}"
+    ".sly-nb-tls table{border-collapse:collapse;margin:4px 0}"
+    ".sly-nb-tls td,.sly-nb-tls th{padding:2px 8px;text-align:left;vertical-align:top;"
+    "border-bottom:1px solid #ddd;word-break:break-word;max-width:48em}"
+    ".sly-nb-tls .ok{color:#1a7f37;font-weight:600}.sly-nb-tls .bad{color:#cf222e;font-weight:600}"
+    ".sly-nb-tls .warn{color:#9a6700}.sly-nb-tls code{font-size:12px}</style>"
+)
+
+
+def html_table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    title: str | None = None,
+    title_class: str = "",
+    warnings: Iterable[str] = (),
+    notes: Iterable[str] = (),
+) -> str:
+    """A whole result as escaped HTML: optional title, a table, warnings, notes."""
+    parts = []
+    if title is not None:
+        parts.append(f'<div class="{html.escape(title_class)}">{esc(title)}</div>')
+    body_rows = list(rows)
+    if body_rows:
+        head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body_rows
+        )
+        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    parts.extend(_list(warnings, "warn", "⚠ "))
+    parts.extend(_list(notes, "", ""))
+    return html_block("".join(parts))
+
+
+def html_block(inner: str) -> str:
+    """Wrap already-escaped HTML in the styled container."""
+    return f'<div class="sly-nb-tls">{_STYLE}{inner}</div>'
+
+
+def _list(items: Iterable[str], cls: str, prefix: str) -> list[str]:
+    items = list(items)
+    if not items:
+        return []
+    lis = "".join(f'<li class="{cls}">{esc(prefix + i)}</li>' for i in items)
+    return [f"<ul>{lis}</ul>"]

@@ -24,20 +24,20 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "add_certs",
-    "remove",
-    "status",
-    "reset",
     "Certificate",
-    "DemoServer",
-    "SlyTlsError",
     "CertificateSourceError",
-    "UnknownCertificateError",
+    "DemoServer",
     "EnvFileError",
+    "SlyTlsError",
+    "UnknownCertificateError",
     "UrlError",
-    "load_ipython_extension",
-    "unload_ipython_extension",
     "__version__",
+    "add_certs",
+    "load_ipython_extension",
+    "remove",
+    "reset",
+    "status",
+    "unload_ipython_extension",
 ]
 
 # name -> module that defines it; resolved on first attribute access (PEP 562)

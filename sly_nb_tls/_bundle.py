@@ -28,14 +28,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BaseRoots", "user_dir", "write_pem_file", "pem_blocks", "DIR_ENV"]
+__all__ = ["DIR_ENV", "BaseRoots", "pem_blocks", "user_dir", "write_pem_file"]
 
 #: Tests and unusual setups can point the per-user directory elsewhere.
 DIR_ENV = "SLY_NB_TLS_DIR"
 
-_CERT_BLOCK = re.compile(
-    rb"-----BEGIN CERTIFICATE-----\s*\n(.*?)\n?-----END CERTIFICATE-----", re.DOTALL
-)
+_CERT_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\s*\n(.*?)\n?-----END CERTIFICATE-----", re.DOTALL)
 _MAX_BASE_FILE = 64 * 1024 * 1024
 
 

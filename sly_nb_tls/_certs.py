@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Union
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtensionOID, NameOID
@@ -37,9 +38,9 @@ from ._errors import CertificateSourceError
 from ._render import Table, html_table, visible
 
 __all__ = [
+    "MAX_SOURCE_BYTES",
     "Certificate",
     "LoadedSources",
-    "MAX_SOURCE_BYTES",
     "Source",
     "read_sources",
     "strict_x509_defects",
@@ -53,9 +54,7 @@ Source = Union[str, "os.PathLike[str]", bytes]
 #: dataset, a video) be slurped into memory.
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
 
-_PEM_BLOCK = re.compile(
-    r"-----BEGIN ([A-Z0-9 ]+)-----\s*\n(.*?)\n?-----END \1-----", re.DOTALL
-)
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*\n(.*?)\n?-----END \1-----", re.DOTALL)
 _PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _KEY_LABELS = ("PRIVATE KEY",)  # RSA/EC/DSA/ENCRYPTED/OPENSSH PRIVATE KEY all end so
@@ -210,11 +209,7 @@ class Certificate:
                 "certificate, and stops working when the server's certificate is renewed"
             )
         if self.strict_defects:
-            out.append(
-                f"{name}: Python 3.13+ strict X.509 checks reject it ("
-                + "; ".join(self.strict_defects)
-                + ")"
-            )
+            out.append(f"{name}: Python 3.13+ strict X.509 checks reject it (" + "; ".join(self.strict_defects) + ")")
         return out
 
     # -- equality by fingerprint ---------------------------------------
@@ -322,9 +317,7 @@ def _read_one(source: Source, cwd: str | None) -> tuple[str, list[Certificate], 
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     if not isinstance(source, str):
-        raise TypeError(
-            f"a certificate source must be a path, PEM text or bytes, not {type(source).__name__}"
-        )
+        raise TypeError(f"a certificate source must be a path, PEM text or bytes, not {type(source).__name__}")
     if "-----BEGIN" in source:
         certs, warnings = _parse_bytes(source.encode("utf-8"), "<PEM text>")
         return "<PEM text>", certs, warnings
@@ -365,7 +358,7 @@ def _read_limited(path: Path, st: os.stat_result) -> bytes:
         raise CertificateSourceError(f"{label}: not a regular file")
     if st.st_size > MAX_SOURCE_BYTES:
         raise CertificateSourceError(
-            f"{label}: {st.st_size / 1e6:.1f} MB is larger than the "
+            f"{label}: {st.st_size / 1048576:.1f} MiB is larger than the "
             f"{MAX_SOURCE_BYTES // (1024 * 1024)} MiB limit for certificate files; is this the right file?"
         )
     try:
@@ -450,28 +443,26 @@ def _parse_pem(text: str, origin: str) -> tuple[list[Certificate], list[str]]:
             try:
                 certs.append(x509.load_der_x509_certificate(der))
             except ValueError as exc:
-                raise CertificateSourceError(
-                    f"{origin}: PEM block #{n} ({label}) is corrupt: {_short(exc)}"
-                ) from None
+                raise CertificateSourceError(f"{origin}: PEM block #{n} ({label}) is corrupt: {_short(exc)}") from None
         elif label in _PKCS7_LABELS:
             try:
                 certs.extend(pkcs7.load_pem_pkcs7_certificates(match.group(0).encode("ascii")))
             except ValueError as exc:
-                raise CertificateSourceError(
-                    f"{origin}: PKCS#7 block #{n} is corrupt: {_short(exc)}"
-                ) from None
+                raise CertificateSourceError(f"{origin}: PKCS#7 block #{n} is corrupt: {_short(exc)}") from None
     return _finish(certs, origin, found_key=found_key, found_csr=found_csr, found_crl=found_crl)
 
 
 def _parse_der(data: bytes, origin: str) -> tuple[list[Certificate], list[str]]:
+    raw: list[x509.Certificate] = []
     try:
-        return _finish([x509.load_der_x509_certificate(data)], origin)
+        raw = [x509.load_der_x509_certificate(data)]
     except ValueError:
-        pass
-    try:
-        return _finish(pkcs7.load_der_pkcs7_certificates(data), origin)
-    except ValueError:
-        pass
+        try:
+            raw = pkcs7.load_der_pkcs7_certificates(data)
+        except ValueError:
+            pass
+    if raw:
+        return _finish(raw, origin)
     if _looks_like_pkcs12(data):
         raise CertificateSourceError(
             f"{origin}: this is a PKCS#12 (.p12/.pfx) archive, which usually holds a private key; "
@@ -482,15 +473,17 @@ def _parse_der(data: bytes, origin: str) -> tuple[list[Certificate], list[str]]:
         is_key = True
     except TypeError:  # "password was not given but private key is encrypted"
         is_key = True
-    except (ValueError, serialization.UnsupportedAlgorithm):
+    except (ValueError, UnsupportedAlgorithm):
         is_key = False
     if is_key:
         return _finish([], origin, found_key=True)
     try:
         x509.load_der_x509_csr(data)
-        return _finish([], origin, found_csr=True)
+        is_csr = True
     except ValueError:
-        pass
+        is_csr = False
+    if is_csr:  # _finish raises a ValueError subclass, so not inside the try
+        return _finish([], origin, found_csr=True)
     if _is_text(data):
         raise CertificateSourceError(
             f"{origin}: no certificate in it: no '-----BEGIN CERTIFICATE-----' block and not DER"
@@ -528,9 +521,7 @@ def _b64(body: str, origin: str, n: int, label: str) -> bytes:
     try:
         return base64.b64decode("".join(body.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise CertificateSourceError(
-            f"{origin}: PEM block #{n} ({label}) has a broken base64 body"
-        ) from None
+        raise CertificateSourceError(f"{origin}: PEM block #{n} ({label}) has a broken base64 body") from None
 
 
 def _first_der_element(der: bytes) -> bytes:

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["DemoPKI", "IssuedCert", "DemoServer", "Response", "server_context", "DEMO_LOGIN"]
+__all__ = ["DEMO_LOGIN", "DemoPKI", "DemoServer", "IssuedCert", "Response", "server_context"]
 
 DEMO_LOGIN = "alice"
 _USERS_ME = "/public/api/v3/users.me"
@@ -233,7 +233,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # a demo server that prints every request drowns the notebook
 
     def _send(self, response: Response) -> None:
@@ -298,6 +298,7 @@ class DemoServer:
         token: str | None = None,
         responses: dict[str, Response | Callable[[Any], Response]] | None = None,
         directory: str | None = None,
+        port: int = 0,
     ):
         self.pki = pki or DemoPKI.create()
         chains = {
@@ -308,7 +309,7 @@ class DemoServer:
         if presented not in chains:
             raise ValueError(f"presented must be one of {sorted(chains)}, not {presented!r}")
         self._context = server_context(chains[presented], self.pki.leaf)
-        self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler, bind_and_activate=True)
+        self._httpd = _HTTPServer(("127.0.0.1", port), _Handler, bind_and_activate=True)
         self._httpd.token = token
         self._httpd.responses = dict(responses or {})
         self._httpd.requests = []

@@ -20,10 +20,10 @@ Problems found while *testing a connection* are not exceptions: they are the
 from __future__ import annotations
 
 __all__ = [
-    "SlyTlsError",
     "CertificateSourceError",
-    "UnknownCertificateError",
     "EnvFileError",
+    "SlyTlsError",
+    "UnknownCertificateError",
     "UrlError",
 ]
 

@@ -33,11 +33,15 @@ def _parser(name: str, description: str) -> MagicArgumentParser:
 def _subcommands() -> dict[str, MagicArgumentParser]:
     subs: dict[str, MagicArgumentParser] = {}
 
-    p = subs["add"] = _parser("add", "Trust the certificates in PATH(s) (file, directory) or, as %%sly_tls add, the cell's PEM text.")
+    p = subs["add"] = _parser(
+        "add", "Trust the certificates in PATH(s) (file, directory) or, as %%sly_tls add, the cell's PEM text."
+    )
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--no-live", action="store_true", help="leave clients that already exist alone")
 
-    p = subs["remove"] = _parser("remove", "Stop trusting a certificate: a SHA-256 prefix (>= 8 hex digits) or the PATH it was added from.")
+    p = subs["remove"] = _parser(
+        "remove", "Stop trusting a certificate: a SHA-256 prefix (>= 8 hex digits) or the PATH it was added from."
+    )
     p.add_argument("target", metavar="FINGERPRINT-PREFIX|PATH")
 
     subs["status"] = _parser("status", "Show what is trusted, which variables were changed, how to undo.")
@@ -72,7 +76,9 @@ class SlyTlsMagics(Magics):
         args = parser.parse_args(top.args)
         handler: Callable[[argparse.Namespace, str | None], Any] = getattr(self, f"_do_{top.command}")
         if cell is not None and top.command != "add":
-            raise UsageError(f"%%sly_tls {top.command} takes no cell body; only %%sly_tls add reads PEM text from the cell")
+            raise UsageError(
+                f"%%sly_tls {top.command} takes no cell body; only %%sly_tls add reads PEM text from the cell"
+            )
         from ._errors import SlyTlsError
 
         try:
@@ -89,7 +95,9 @@ class SlyTlsMagics(Magics):
                 raise UsageError("%%sly_tls add: the cell is empty; paste PEM certificates into it")
             sources.insert(0, cell)
         if not sources:
-            raise UsageError("%sly_tls add needs a PATH (file or directory), or use %%sly_tls add with PEM text in the cell")
+            raise UsageError(
+                "%sly_tls add needs a PATH (file or directory), or use %%sly_tls add with PEM text in the cell"
+            )
         return add_certs(*sources, live=not args.no_live)
 
     def _do_remove(self, args: argparse.Namespace, cell: str | None) -> Any:

@@ -19,7 +19,7 @@ import html
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-__all__ = ["Table", "html_table", "html_block", "visible", "esc"]
+__all__ = ["Table", "esc", "html_block", "html_table", "visible"]
 
 _MAX_CELL = 200
 
@@ -61,11 +61,11 @@ class Table:
             for i, cell in enumerate(row):
                 widths[i] = max(widths[i], len(cell))
         lines = [
-            "  ".join(h.ljust(w) for h, w in zip(self.headers, widths)).rstrip(),
+            "  ".join(h.ljust(w) for h, w in zip(self.headers, widths, strict=True)).rstrip(),
             "  ".join("-" * w for w in widths),
         ]
         for row in self.rows:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         return "\n".join(indent + line for line in lines)
 
 
@@ -95,9 +95,7 @@ def html_table(
     body_rows = list(rows)
     if body_rows:
         head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body_rows
-        )
+        body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body_rows)
         parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
     parts.extend(_list(warnings, "warn", "⚠ "))
     parts.extend(_list(notes, "", ""))

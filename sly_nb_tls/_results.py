@@ -20,7 +20,7 @@ from ._render import Table, html_table, visible
 if TYPE_CHECKING:
     from ._certs import Certificate
 
-__all__ = ["AddResult", "RemoveResult", "ResetResult", "TrustStatus", "EnvVarState"]
+__all__ = ["AddResult", "EnvVarState", "RemoveResult", "ResetResult", "TrustStatus"]
 
 _CERT_HEADERS = ["certificate", "kind", "expires", "SHA-256"]
 
@@ -113,9 +113,7 @@ class ResetResult(_Result):
         for var, value in self.restored:
             out.append(f"restored {var} = {value}" if value is not None else f"restored {var} (unset)")
         for var, value in self.left:
-            out.append(
-                f"left {var} = {value}: something else changed it after add; not overwritten"
-            )
+            out.append(f"left {var} = {value}: something else changed it after add; not overwritten")
         out.extend(self.notes)
         if self.live_contexts_holding:
             out.append(
@@ -251,4 +249,3 @@ class TrustStatus(_Result):
             warnings=self.warnings,
             notes=self._notes(),
         )
-

@@ -47,14 +47,14 @@ from ._errors import CertificateSourceError, UnknownCertificateError
 from ._results import AddResult, EnvVarState, RemoveResult, ResetResult, TrustStatus
 
 __all__ = [
-    "add_certs",
-    "remove",
-    "status",
-    "reset",
-    "registered",
     "ALWAYS_SET",
-    "SET_IF_PRESET",
     "EXTRAS_VARIABLE",
+    "SET_IF_PRESET",
+    "add_certs",
+    "registered",
+    "remove",
+    "reset",
+    "status",
 ]
 
 #: Variables that replace trust for Python, curl and OpenSSL clients: always
@@ -134,7 +134,7 @@ class _SslHooks:
             return ctx
 
         for fn, orig in ((load_default_certs, original_load), (create_default_context, original_create)):
-            fn.__wrapped__ = orig  # type: ignore[attr-defined]
+            setattr(fn, "__wrapped__", orig)  # noqa: B010 - functools.wraps would copy the name too
             fn.__doc__ = orig.__doc__
             setattr(fn, _MARK, True)
         self.originals = {
@@ -316,9 +316,8 @@ class _Registry:
 
     def _requests_context(self) -> ssl.SSLContext:
         # What requests 2.32.0-2.32.4 builds at import, plus the extras.
-        from urllib3.util.ssl_ import create_urllib3_context
-
         import requests.adapters as adapters
+        from urllib3.util.ssl_ import create_urllib3_context
 
         ctx = create_urllib3_context()
         ctx.load_verify_locations(adapters.extract_zipped_paths(adapters.DEFAULT_CA_BUNDLE_PATH))  # type: ignore[attr-defined]
@@ -426,7 +425,9 @@ class _Registry:
                 f"{text}: a fingerprint prefix needs at least 8 hex digits; registered: {self._listing()}"
             )
         label = str(resolve_path(text))
-        by_origin = [self.extras[sha] for sha, origins in self.origins.items() if label in origins and sha in self.extras]
+        by_origin = [
+            self.extras[sha] for sha, origins in self.origins.items() if label in origins and sha in self.extras
+        ]
         if by_origin:
             return by_origin
         try:
@@ -435,7 +436,9 @@ class _Registry:
             raise UnknownCertificateError(f"{exc}; nothing was removed") from None
         found = [self.extras[c.sha256] for c in loaded.certificates if c.sha256 in self.extras]
         if not found:
-            raise UnknownCertificateError(f"{label}: none of its certificates is registered; registered: {self._listing()}")
+            raise UnknownCertificateError(
+                f"{label}: none of its certificates is registered; registered: {self._listing()}"
+            )
         return found
 
     def _listing(self) -> str:

@@ -1,0 +1,110 @@
+"""Shared fixtures: a controlled environment, real loopback servers, real PKI.
+
+Every test starts with the CA variables either cleared or preset to the system
+bundle (`ca_env`), never with whatever the machine happened to export, and
+ends with sly_nb_tls reset and the ssl module checked to be pristine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import ssl
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import sly_nb_tls
+from sly_nb_tls._demo import DemoServer
+
+#: Every variable some client reads trust from.  Tests set or clear all of them.
+CA_VARIABLES = (
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CURL_CA_BUNDLE",
+    "SLY_EXTRA_CA_CERTS",
+    "GIT_SSL_CAINFO",
+    "PIP_CERT",
+    "NODE_EXTRA_CA_CERTS",
+    "AWS_CA_BUNDLE",
+    "HTTPLIB2_CA_CERTS",
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+    "SERVER_ADDRESS",
+    "API_TOKEN",
+)
+SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+PRESET = {
+    "REQUESTS_CA_BUNDLE": SYSTEM_BUNDLE,
+    "SSL_CERT_FILE": SYSTEM_BUNDLE,
+    "CURL_CA_BUNDLE": SYSTEM_BUNDLE,
+    "SSL_CERT_DIR": "/etc/ssl/certs",
+    "GIT_SSL_CAINFO": SYSTEM_BUNDLE,
+    "PIP_CERT": SYSTEM_BUNDLE,
+    "NODE_EXTRA_CA_CERTS": SYSTEM_BUNDLE,
+}
+ORIGINAL_SSL = (
+    ssl.SSLContext.load_default_certs,
+    ssl.create_default_context,
+    ssl._create_default_https_context,
+)
+
+
+def controlled_env(preset: bool, base: dict[str, str] | None = None) -> dict[str, str]:
+    """A copy of `base` (default os.environ) with every CA variable set or cleared."""
+    env = dict(os.environ if base is None else base)
+    for var in CA_VARIABLES:
+        env.pop(var, None)
+    if preset:
+        env.update(PRESET)
+    return env
+
+
+def apply_env(monkeypatch: pytest.MonkeyPatch, preset: bool) -> None:
+    for var in CA_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    if preset:
+        for k, v in PRESET.items():
+            monkeypatch.setenv(k, v)
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Clear the CA variables, isolate the per-user dir, and reset afterwards."""
+    apply_env(monkeypatch, preset=False)
+    monkeypatch.setenv("SLY_NB_TLS_DIR", str(tmp_path_factory.mktemp("userdir")))
+    yield
+    if "sly_nb_tls._trust" in sys.modules:
+        sly_nb_tls.reset()
+    assert (
+        ssl.SSLContext.load_default_certs,
+        ssl.create_default_context,
+        ssl._create_default_https_context,
+    ) == ORIGINAL_SSL, "a test left ssl hooks installed"
+
+
+@pytest.fixture(params=["ca-vars-unset", "ca-vars-preset"])
+def ca_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Run the test twice: CA variables cleared, and preset to the system bundle."""
+    preset = request.param == "ca-vars-preset"
+    if preset and not os.path.exists(SYSTEM_BUNDLE):
+        pytest.skip(f"{SYSTEM_BUNDLE} does not exist on this machine")
+    apply_env(monkeypatch, preset)
+    return preset
+
+
+@pytest.fixture(scope="module")
+def demo_server() -> Iterator[DemoServer]:
+    with DemoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def has_tool(name: str) -> bool:
+    return shutil.which(name) is not None

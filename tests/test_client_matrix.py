@@ -1,0 +1,133 @@
+"""The client matrix: every HTTPS client, created before the fix, in a real IPython process.
+
+Each client must fail certificate verification against the demo server before
+``%sly_tls add root.pem``, succeed after it, and — created anew after
+``%sly_tls reset`` — fail again.  Run with the CA variables unset and preset.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import certifi
+import pytest
+
+from sly_nb_tls._bundle import pem_blocks
+from sly_nb_tls._demo import DemoServer
+
+from .conftest import SYSTEM_BUNDLE, controlled_env, has_tool
+
+pytestmark = pytest.mark.slow
+HERE = Path(__file__).parent
+# Rows the matrix must contain; the SDK rows need the `sdk` extra.
+CORE_ROWS = [
+    "requests.get",
+    "requests.Session",
+    "urllib.request.urlopen",
+    "http.client.HTTPSConnection",
+    "urllib3.PoolManager made before",
+    "urllib3.PoolManager made after",
+    "httpx.get",
+    "httpx.Client made before",
+    "httpx.Client made after",
+    "aiohttp.ClientSession made before",
+    "aiohttp.ClientSession made after",
+    "curl subprocess",
+    "child python: requests",
+    "child python: urllib",
+]
+SDK_ROWS = ["supervisely Api made before", "supervisely Api made after"]
+#: Live contexts updated in place keep the extras after reset (OpenSSL cannot remove
+#: a certificate from a context); `reset` reports them.  Every other row fails again.
+KEEPS_TRUST_AFTER_RESET = {"httpx.Client made before"}
+
+
+def _expected_rows() -> list[str]:
+    rows = list(CORE_ROWS)
+    if importlib.util.find_spec("supervisely") is not None:
+        rows += SDK_ROWS
+    return rows
+
+
+def _print_matrix(results: dict[str, dict[str, str]], title: str) -> None:
+    phases = ["before add", "after add", "after reset"]
+    width = max(len(r) for r in results["before add"])
+    print(f"\nclient matrix ({title})")
+    print(f"{'client':<{width}}  " + "  ".join(f"{p:<12}" for p in phases))
+    for row in results["before add"]:
+        print(f"{row:<{width}}  " + "  ".join(f"{results[p][row][:12]:<12}" for p in phases))
+
+
+@pytest.mark.skipif(not has_tool("curl"), reason="curl is not installed")
+@pytest.mark.parametrize("preset", [False, True], ids=["ca-vars-unset", "ca-vars-preset"])
+def test_every_client_fails_before_add_works_after_and_fails_again_after_reset(preset: bool, tmp_path: Path) -> None:
+    if preset and not os.path.exists(SYSTEM_BUNDLE):
+        pytest.skip(f"{SYSTEM_BUNDLE} is missing")
+    bundle_copy = tmp_path / "bundle-copy.pem"
+    with DemoServer() as server:
+        env = controlled_env(preset)
+        env.update(
+            MATRIX_URL=server.url,
+            MATRIX_ROOT=server.root_path,
+            MATRIX_BUNDLE_COPY=str(bundle_copy),
+            SLY_NB_TLS_DIR=str(tmp_path / "userdir"),
+            PYTHONPATH=str(HERE.parent),
+        )
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "IPython",
+                "--quick",
+                "--no-banner",
+                "--colors=NoColor",
+                str(HERE / "client_matrix.ipy"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+        )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("MATRIX-JSON ")]
+    assert lines, (
+        f"the IPython session printed no result\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    )
+    results = json.loads(lines[-1].removeprefix("MATRIX-JSON "))
+    _print_matrix(results, "CA variables preset" if preset else "CA variables unset")
+
+    expected = _expected_rows()
+    assert sorted(results["before add"]) == sorted(expected)
+    for row in expected:
+        assert results["before add"][row] == "cert-fail", row
+        assert results["after add"][row] == "ok", row
+        after_reset = results["after reset"][row]
+        if row in KEEPS_TRUST_AFTER_RESET:
+            assert after_reset == "ok", row
+        else:
+            assert after_reset == "cert-fail", row
+    assert "live client context(s) still hold" in results["reset_text"]
+
+    # reset put the environment back exactly
+    env_after = results["env_after_reset"]
+    for var in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "SSL_CERT_DIR", "SLY_EXTRA_CA_CERTS"):
+        assert env_after[var] == env.get(var), var
+
+    # public roots stay trusted: the merged bundle holds certifi's and the preset file's roots
+    merged = {sha for sha, _ in pem_blocks(bundle_copy.read_bytes())}
+    certifi_roots = {sha for sha, _ in pem_blocks(Path(certifi.where()).read_bytes())}
+    assert certifi_roots and certifi_roots <= merged
+    if preset:
+        system_roots = {sha for sha, _ in pem_blocks(Path(SYSTEM_BUNDLE).read_bytes())}
+        assert system_roots and system_roots <= merged
+    demo_root = (
+        {sha for sha, _ in pem_blocks(Path(server.root_path).read_bytes())}
+        if Path(server.root_path).exists()
+        else set()
+    )
+    assert demo_root <= merged

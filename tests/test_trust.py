@@ -1,0 +1,297 @@
+"""Registration: environment, hooks, live contexts, files, remove and reset — in-process."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import stat
+import sys
+import urllib.request
+from pathlib import Path
+
+import certifi
+import pytest
+import requests
+
+import sly_nb_tls
+from sly_nb_tls import CertificateSourceError, UnknownCertificateError
+from sly_nb_tls._bundle import pem_blocks
+from sly_nb_tls._demo import DemoServer, issue
+from sly_nb_tls._trust import _REGISTRY, ALWAYS_SET, EXTRAS_VARIABLE
+
+USERS_ME = "/public/api/v3/users.me"
+
+
+def _ca_fingerprints(ctx: ssl.SSLContext) -> set[str]:
+    import hashlib
+
+    return {hashlib.sha256(der).hexdigest() for der in ctx.get_ca_certs(binary_form=True)}
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> tuple[str, str]:
+    """(path, sha256) of a fresh root CA."""
+    ca = issue("Unit Test Root CA", ca=True)
+    r = sly_nb_tls.add_certs.__module__  # noqa: F841 - import the module before measuring env
+    path = _write(tmp_path, "root.pem", ca.pem)
+    from sly_nb_tls._certs import read_sources
+
+    return path, read_sources([path]).certificates[0].sha256
+
+
+def test_reset_restores_os_environ_exactly(ca_env: bool, root: tuple[str, str]) -> None:
+    before = dict(os.environ)
+    result = sly_nb_tls.add_certs(root[0])
+    assert set(ALWAYS_SET) <= set(result.variables_set)
+    for var in ALWAYS_SET:
+        assert os.environ[var] == result.bundle_path
+    assert os.environ != before
+    sly_nb_tls.reset()
+    assert dict(os.environ) == before
+
+
+def test_preset_variables_of_other_tools_follow_only_when_set(ca_env: bool, root: tuple[str, str]) -> None:
+    sly_nb_tls.add_certs(root[0])
+    merged = os.environ["SSL_CERT_FILE"]
+    for var in ("GIT_SSL_CAINFO", "PIP_CERT", "NODE_EXTRA_CA_CERTS"):
+        if ca_env:
+            assert os.environ[var] == merged
+        else:
+            assert var not in os.environ
+    # SSL_CERT_DIR adds a lookup directory; it is never touched
+    assert os.environ.get("SSL_CERT_DIR") == ("/etc/ssl/certs" if ca_env else None)
+
+
+def test_merged_bundle_keeps_base_roots_and_extras_file_holds_only_extras(ca_env: bool, root: tuple[str, str]) -> None:
+    result = sly_nb_tls.add_certs(root[0])
+    merged = {sha for sha, _ in pem_blocks(Path(result.bundle_path).read_bytes())}
+    assert {sha for sha, _ in pem_blocks(Path(certifi.where()).read_bytes())} <= merged
+    assert root[1] in merged
+    extras = {sha for sha, _ in pem_blocks(Path(os.environ[EXTRAS_VARIABLE]).read_bytes())}
+    assert extras == {root[1]}
+
+
+def test_files_are_private_and_removed_on_reset(root: tuple[str, str]) -> None:
+    result = sly_nb_tls.add_certs(root[0])
+    bundle = Path(result.bundle_path)
+    assert stat.S_IMODE(bundle.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o644
+    assert not str(bundle).startswith("/tmp/sly")  # per-user dir, not a fixed name in /tmp
+    assert [p.name for p in bundle.parent.iterdir() if p.name.startswith(".tmp-")] == []
+    sly_nb_tls.reset()
+    assert not bundle.exists()
+
+
+def test_new_contexts_trust_the_extras_until_reset(root: tuple[str, str]) -> None:
+    sly_nb_tls.add_certs(root[0])
+    assert root[1] in _ca_fingerprints(ssl.create_default_context())
+    assert root[1] in _ca_fingerprints(ssl.create_default_context(cafile=certifi.where()))
+    assert root[1] in _ca_fingerprints(ssl._create_default_https_context())
+    manual = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    manual.load_default_certs()
+    assert root[1] in _ca_fingerprints(manual)
+    sly_nb_tls.reset()
+    assert root[1] not in _ca_fingerprints(ssl.create_default_context())
+    assert root[1] not in _ca_fingerprints(ssl.create_default_context(cafile=certifi.where()))
+
+
+def test_server_side_and_cert_none_contexts_are_never_touched(
+    root: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpx = pytest.importorskip("httpx")
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    unverified_client = httpx.Client(verify=False)
+    try:
+        sly_nb_tls.add_certs(root[0])
+        # live update: neither a server context nor a CERT_NONE client context is given the extras
+        assert root[1] not in _ca_fingerprints(server_ctx)
+        assert root[1] not in _ca_fingerprints(unverified_client._transport._pool._ssl_context)
+        # the hook: with SSL_CERT_FILE pointing elsewhere, only verifying client contexts get the extras
+        monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+        unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        unverified.check_hostname = False
+        unverified.verify_mode = ssl.CERT_NONE
+        unverified.load_default_certs()
+        assert root[1] not in _ca_fingerprints(unverified)
+        assert root[1] not in _ca_fingerprints(ssl.create_default_context(ssl.Purpose.CLIENT_AUTH))
+        assert root[1] in _ca_fingerprints(ssl.create_default_context())
+    finally:
+        unverified_client.close()
+
+
+def test_hooks_are_removed_exactly_and_foreign_patches_are_left(root: tuple[str, str]) -> None:
+    original = ssl.create_default_context
+    sly_nb_tls.add_certs(root[0])
+    assert ssl.create_default_context is not original
+    someone_else = ssl.create_default_context
+
+    def foreign(*a: object, **k: object) -> ssl.SSLContext:
+        return someone_else(*a, **k)  # type: ignore[arg-type]
+
+    ssl.create_default_context = foreign
+    try:
+        result = sly_nb_tls.reset()
+        assert any("ssl.create_default_context" in n for n in result.notes)
+        assert ssl.create_default_context is foreign
+    finally:
+        ssl.create_default_context = original
+
+
+def test_variable_changed_by_someone_else_is_reported_and_left(root: tuple[str, str], tmp_path: Path) -> None:
+    sly_nb_tls.add_certs(root[0])
+    other = _write(tmp_path, "other.pem", issue("Other CA", ca=True).pem)
+    os.environ["REQUESTS_CA_BUNDLE"] = other  # as `import supervisely` does
+    st = sly_nb_tls.status()
+    assert st.changed_by_other == ["REQUESTS_CA_BUNDLE"]
+    assert "reset will leave it" in str(st)
+    result = sly_nb_tls.reset()
+    assert ("REQUESTS_CA_BUNDLE", other) in result.left
+    assert os.environ["REQUESTS_CA_BUNDLE"] == other
+    assert "left REQUESTS_CA_BUNDLE" in str(result)
+    assert "SSL_CERT_FILE" not in os.environ
+
+
+def test_second_add_keeps_certificates_of_a_foreign_bundle(root: tuple[str, str], tmp_path: Path) -> None:
+    sly_nb_tls.add_certs(root[0])
+    other_ca = issue("Foreign CA", ca=True)
+    other = _write(tmp_path, "foreign.pem", other_ca.pem)
+    os.environ["REQUESTS_CA_BUNDLE"] = other
+    result = sly_nb_tls.add_certs(issue("Second CA", ca=True).pem)
+    assert any("REQUESTS_CA_BUNDLE had been changed" in n for n in result.notes)
+    merged = Path(os.environ["REQUESTS_CA_BUNDLE"]).read_text()
+    assert other_ca.pem.strip().splitlines()[1] in merged
+
+
+def test_all_or_nothing(root: tuple[str, str], tmp_path: Path) -> None:
+    before = dict(os.environ)
+    with pytest.raises(CertificateSourceError):
+        sly_nb_tls.add_certs(root[0], str(tmp_path / "missing.crt"))
+    assert dict(os.environ) == before
+    assert not sly_nb_tls.status().active
+    assert ssl.create_default_context.__module__ == "ssl"
+
+
+def test_add_twice_reports_already_trusted(root: tuple[str, str]) -> None:
+    sly_nb_tls.add_certs(root[0])
+    again = sly_nb_tls.add_certs(root[0])
+    assert again.added == [] and [c.sha256 for c in again.already_trusted] == [root[1]]
+    assert "already trusted" in str(again)
+
+
+def test_remove_by_prefix_colons_any_case_and_by_path(tmp_path: Path) -> None:
+    a, b = issue("CA A", ca=True), issue("CA B", ca=True)
+    path_a = _write(tmp_path, "a.pem", a.pem)
+    r = sly_nb_tls.add_certs(path_a, b.pem)
+    sha_b = next(c.sha256 for c in r.added if c.common_name == "CA B")
+    colon_upper = ":".join(sha_b[i : i + 2] for i in range(0, 12, 2)).upper()
+    removed = sly_nb_tls.remove(colon_upper)
+    assert [c.sha256 for c in removed.removed] == [sha_b]
+    assert sly_nb_tls.status().active
+    assert sha_b not in _ca_fingerprints(ssl.create_default_context())
+    last = sly_nb_tls.remove(path_a)
+    assert last.reset is not None and last.reset.was_active
+    assert not sly_nb_tls.status().active
+    assert "SSL_CERT_FILE" not in os.environ
+
+
+def test_remove_errors_name_what_is_registered(root: tuple[str, str], tmp_path: Path) -> None:
+    sly_nb_tls.add_certs(root[0])
+    with pytest.raises(UnknownCertificateError, match="at least 8 hex digits"):
+        sly_nb_tls.remove("abcd")
+    with pytest.raises(UnknownCertificateError, match="Unit Test Root CA"):
+        sly_nb_tls.remove("00000000")
+    with pytest.raises(UnknownCertificateError, match="no such file"):
+        sly_nb_tls.remove(str(tmp_path / "never-added.pem"))
+    other = _write(tmp_path, "other.pem", issue("Not Added CA", ca=True).pem)
+    with pytest.raises(UnknownCertificateError, match="none of its certificates is registered"):
+        sly_nb_tls.remove(other)
+    assert len(sly_nb_tls.status().certificates) == 1
+
+
+def test_live_contexts_swapped_back_and_httpx_counted(root: tuple[str, str]) -> None:
+    aiohttp_connector = pytest.importorskip("aiohttp.connector")
+    httpx = pytest.importorskip("httpx")
+    original_aiohttp = aiohttp_connector._SSL_CONTEXT_VERIFIED
+    client = httpx.Client()
+    try:
+        result = sly_nb_tls.add_certs(root[0])
+        assert "aiohttp default context" in result.live_updated
+        assert "1 httpx client context(s)" in result.live_updated or any("httpx" in x for x in result.live_updated)
+        assert aiohttp_connector._SSL_CONTEXT_VERIFIED is not original_aiohttp
+        assert root[1] in _ca_fingerprints(aiohttp_connector._SSL_CONTEXT_VERIFIED)
+        assert root[1] in _ca_fingerprints(client._transport._pool._ssl_context)
+        reset = sly_nb_tls.reset()
+        assert aiohttp_connector._SSL_CONTEXT_VERIFIED is original_aiohttp
+        assert reset.live_contexts_holding >= 1
+        assert "still hold" in str(reset)
+    finally:
+        client.close()
+
+
+def test_no_live_leaves_existing_clients_alone(root: tuple[str, str]) -> None:
+    aiohttp_connector = pytest.importorskip("aiohttp.connector")
+    httpx = pytest.importorskip("httpx")
+    original_aiohttp = aiohttp_connector._SSL_CONTEXT_VERIFIED
+    client = httpx.Client()
+    try:
+        result = sly_nb_tls.add_certs(root[0], live=False)
+        assert result.live_updated == []
+        assert aiohttp_connector._SSL_CONTEXT_VERIFIED is original_aiohttp
+        assert root[1] not in _ca_fingerprints(client._transport._pool._ssl_context)
+    finally:
+        client.close()
+
+
+def test_urllib_cached_opener_is_dropped_and_restored(root: tuple[str, str]) -> None:
+    opener = urllib.request.build_opener()
+    https = next(h for h in opener.handlers if isinstance(h, urllib.request.HTTPSHandler))
+    https._context = ssl.create_default_context()  # what 3.12+ does in HTTPSHandler.__init__
+    saved = urllib.request._opener  # type: ignore[attr-defined]
+    urllib.request._opener = opener  # type: ignore[attr-defined]
+    try:
+        sly_nb_tls.add_certs(root[0])
+        assert urllib.request._opener is None  # type: ignore[attr-defined]
+        sly_nb_tls.reset()
+        assert urllib.request._opener is opener  # type: ignore[attr-defined]
+    finally:
+        urllib.request._opener = saved  # type: ignore[attr-defined]
+
+
+def test_user_installed_opener_is_left_alone(root: tuple[str, str]) -> None:
+    class Custom(urllib.request.BaseHandler):
+        def http_request(self, req: urllib.request.Request) -> urllib.request.Request:
+            return req
+
+    opener = urllib.request.build_opener(Custom(), urllib.request.HTTPSHandler(context=ssl.create_default_context()))
+    saved = urllib.request._opener  # type: ignore[attr-defined]
+    urllib.request.install_opener(opener)
+    try:
+        sly_nb_tls.add_certs(root[0])
+        assert urllib.request._opener is opener  # type: ignore[attr-defined]
+    finally:
+        urllib.request._opener = saved  # type: ignore[attr-defined]
+
+
+def test_requests_reaches_demo_server_only_while_added(ca_env: bool) -> None:
+    with DemoServer() as server:
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.post(server.url + USERS_ME, headers={"x-api-key": "k"}, timeout=10)
+        sly_nb_tls.add_certs(server.chain_path)
+        assert requests.post(server.url + USERS_ME, headers={"x-api-key": "k"}, timeout=10).json()["login"] == "alice"
+        sly_nb_tls.reset()
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.post(server.url + USERS_ME, headers={"x-api-key": "k"}, timeout=10)
+
+
+def test_registry_state_is_clean_after_reset(root: tuple[str, str]) -> None:
+    sly_nb_tls.add_certs(root[0])
+    sly_nb_tls.reset()
+    assert _REGISTRY.extras == {} and _REGISTRY.applied_env == {} and _REGISTRY.swaps == {}
+    assert not _REGISTRY.hooks.installed
+    assert "sly_nb_tls._trust" in sys.modules

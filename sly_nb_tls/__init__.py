@@ -3,13 +3,19 @@
 In [1]: %load_ext sly_nb_tls
 In [2]: %sly_tls add corp-chain.crt       # requests, urllib, httpx, aiohttp, curl, the SDK
 In [3]: %sly_tls status                   # what is trusted, what changed, how to undo
-In [4]: %sly_tls reset                    # everything back as it was
+In [4]: %sly_tls env                      # local.env / .env / ~/supervisely.env, CAs registered
+In [5]: %sly_tls test                     # step-by-step diagnosis of SERVER_ADDRESS
+In [6]: %sly_tls fetch https://sly.corp --save corp-chain.crt
+In [7]: %sly_tls reset                    # everything back as it was
 
 The same operations without IPython::
 
     import sly_nb_tls
     sly_nb_tls.add_certs("corp-chain.crt")
     sly_nb_tls.status()
+    sly_nb_tls.load_env()
+    sly_nb_tls.test_connection("https://sly.corp")    # .ok, .problem, .warnings, .chain
+    sly_nb_tls.fetch_chain("https://sly.corp", save="corp-chain.crt")
     sly_nb_tls.reset()
 
 Importing this package is cheap: the heavy modules (cryptography, ssl hooks,
@@ -23,22 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Certificate",
-    "CertificateSourceError",
-    "DemoServer",
-    "EnvFileError",
-    "SlyTlsError",
-    "UnknownCertificateError",
-    "UrlError",
-    "__version__",
-    "add_certs",
-    "load_ipython_extension",
-    "remove",
-    "reset",
-    "status",
-    "unload_ipython_extension",
-]
 
 # name -> module that defines it; resolved on first attribute access (PEP 562)
 _LAZY = {
@@ -46,6 +36,10 @@ _LAZY = {
     "remove": "._trust",
     "status": "._trust",
     "reset": "._trust",
+    "load_env": "._envfile",
+    "test_connection": "._diagnose",
+    "fetch_chain": "._diagnose",
+    "PROBLEMS": "._diagnose",
     "Certificate": "._certs",
     "DemoServer": "._demo",
     "SlyTlsError": "._errors",
@@ -53,12 +47,43 @@ _LAZY = {
     "UnknownCertificateError": "._errors",
     "EnvFileError": "._errors",
     "UrlError": "._errors",
+    "FetchError": "._errors",
 }
+__all__ = [
+    "PROBLEMS",
+    "Certificate",
+    "CertificateSourceError",
+    "DemoServer",
+    "EnvFileError",
+    "FetchError",
+    "SlyTlsError",
+    "UnknownCertificateError",
+    "UrlError",
+    "__version__",
+    "add_certs",
+    "fetch_chain",
+    "load_env",
+    "load_ipython_extension",
+    "remove",
+    "reset",
+    "status",
+    "test_connection",
+    "unload_ipython_extension",
+]
 
 if TYPE_CHECKING:
     from ._certs import Certificate
     from ._demo import DemoServer
-    from ._errors import CertificateSourceError, EnvFileError, SlyTlsError, UnknownCertificateError, UrlError
+    from ._diagnose import PROBLEMS, fetch_chain, test_connection
+    from ._envfile import load_env
+    from ._errors import (
+        CertificateSourceError,
+        EnvFileError,
+        FetchError,
+        SlyTlsError,
+        UnknownCertificateError,
+        UrlError,
+    )
     from ._trust import add_certs, remove, reset, status
 
 

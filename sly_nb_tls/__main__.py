@@ -1,19 +1,21 @@
-"""Command line: ``python -m sly_nb_tls demo | demo-server``.
+"""Command line: ``python -m sly_nb_tls test | fetch | demo | demo-server``.
 
-In [1]: !python -m sly_nb_tls demo-server
-Demo server: https://127.0.0.1:40731
-  root CA:  /tmp/sly-nb-tls-demo-…/root.pem
-  chain:    /tmp/sly-nb-tls-demo-…/chain.pem
+In [1]: !python -m sly_nb_tls test https://sly.corp --ca corp-chain.crt
+✓ TLSv1.3 · verified by Corp Root CA · users.me → login "alice" · 41 ms
+In [2]: !python -m sly_nb_tls fetch https://sly.corp --save corp-chain.crt --json
 
-Exit status: 0 ok, 1 a problem was found, 2 usage error (argparse's own).
+Exit status: 0 ok, 1 a problem was found, 2 usage error or unusable input.
+``--json`` prints the result as one JSON object on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -24,6 +26,18 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Trust a private CA for every HTTPS client in a Python process; diagnose TLS trouble.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    test = sub.add_parser("test", help="test the connection to URL step by step; exit 1 on a problem")
+    test.add_argument("url", nargs="?", metavar="URL", help="default: SERVER_ADDRESS")
+    test.add_argument("--ca", action="append", default=[], metavar="FILE", help="trust FILE's certificates first")
+    test.add_argument("--env", action="append", default=[], metavar="FILE", help="load env FILE first")
+    test.add_argument("--timeout", type=float, default=10.0, metavar="S")
+    test.add_argument("--json", action="store_true", help="print one JSON object")
+    fetch = sub.add_parser("fetch", help="show the chain URL presents; --save writes it as PEM")
+    fetch.add_argument("url", nargs="?", metavar="URL", help="default: SERVER_ADDRESS")
+    fetch.add_argument("--save", metavar="FILE")
+    fetch.add_argument("--overwrite", action="store_true")
+    fetch.add_argument("--timeout", type=float, default=10.0, metavar="S")
+    fetch.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("demo", help="run the whole story against the built-in demo server and print each step")
     server = sub.add_parser("demo-server", help="serve the demo Supervisely-like API over HTTPS on 127.0.0.1")
     server.add_argument("--port", type=int, default=0, help="port (default: any free port)")
@@ -33,6 +47,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    from ._errors import SlyTlsError
+
+    try:
+        if args.command == "test":
+            return _test(args)
+        if args.command == "fetch":
+            return _fetch(args)
+    except SlyTlsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "demo":
         from ._walkthrough import run_demo
 
@@ -40,6 +64,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo-server":
         return _demo_server(args.port, args.seconds)
     return 2  # pragma: no cover - argparse enforces the choices
+
+
+def _emit(result: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(result)
+
+
+def _test(args: argparse.Namespace) -> int:
+    from ._diagnose import test_connection
+
+    try:
+        if args.env:
+            from ._envfile import load_env
+
+            loaded = load_env(*args.env)
+            if not args.json:
+                print(loaded, file=sys.stderr)
+        if args.ca:
+            from ._trust import add_certs
+
+            added = add_certs(*args.ca, live=False)
+            if not args.json:
+                for warning in added.warnings:
+                    print(f"! {warning}", file=sys.stderr)
+    except BaseException:
+        _undo_registration()
+        raise
+    try:
+        report = test_connection(args.url, timeout=args.timeout)
+    finally:
+        _undo_registration()
+    _emit(report, args.json)
+    return 0 if report.ok else 1
+
+
+def _undo_registration() -> None:
+    # A CLI run is over when it returns: leave no bundle files behind.
+    trust = sys.modules.get("sly_nb_tls._trust")
+    if trust is not None:
+        trust.reset()
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from ._diagnose import fetch_chain
+
+    report = fetch_chain(args.url, save=args.save, overwrite=args.overwrite, timeout=args.timeout)
+    _emit(report, args.json)
+    return 0
 
 
 def _demo_server(port: int, seconds: float | None) -> int:

@@ -11,7 +11,8 @@ front-ends catch one type and show its message without a traceback::
     ├── CertificateSourceError       a path / text that is not a usable certificate
     ├── UnknownCertificateError      `remove` target that matches no registered certificate
     ├── EnvFileError                 env file missing or not parseable
-    └── UrlError                     a URL that `test` / `fetch` cannot use
+    ├── UrlError                     a URL that `test` / `fetch` cannot use
+    └── FetchError                   `fetch` reached no server, so there is no chain
 
 Problems found while *testing a connection* are not exceptions: they are the
 `.problem` of a ConnectionReport, because finding them is the point.
@@ -22,6 +23,7 @@ from __future__ import annotations
 __all__ = [
     "CertificateSourceError",
     "EnvFileError",
+    "FetchError",
     "SlyTlsError",
     "UnknownCertificateError",
     "UrlError",
@@ -46,3 +48,7 @@ class EnvFileError(SlyTlsError):
 
 class UrlError(SlyTlsError):
     """A URL that cannot be tested or fetched (bad scheme, host or port)."""
+
+
+class FetchError(SlyTlsError):
+    """`fetch` could not get a chain (DNS, refused, timeout, not TLS)."""

@@ -46,6 +46,29 @@ def _subcommands() -> dict[str, MagicArgumentParser]:
 
     subs["status"] = _parser("status", "Show what is trusted, which variables were changed, how to undo.")
     subs["reset"] = _parser("reset", "Undo every change sly_nb_tls made in this kernel.")
+
+    p = subs["env"] = _parser(
+        "env",
+        "Load env files (default: local.env, .env, ~/supervisely.env) and register the CA files they name.",
+    )
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("--override", action="store_true", help="file values win over variables already set")
+
+    p = subs["test"] = _parser(
+        "test", "Test the connection step by step (default URL: SERVER_ADDRESS) and say how to fix it."
+    )
+    p.add_argument("url", nargs="?", metavar="URL")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="bound for the whole test (default 10)")
+
+    p = subs["fetch"] = _parser(
+        "fetch", "Show the chain the server presents; --save writes it as PEM. Never adds trust."
+    )
+    p.add_argument("url", nargs="?", metavar="URL")
+    p.add_argument("--save", metavar="FILE", help="write the chain's CA certificates to FILE")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it holds something else")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="S")
+
+    subs["panel"] = _parser("panel", "Show the interactive panel (ipywidgets).")
     return subs
 
 
@@ -114,6 +137,69 @@ class SlyTlsMagics(Magics):
         from ._trust import reset
 
         return reset()
+
+    def _do_env(self, args: argparse.Namespace, cell: str | None) -> Any:
+        from ._envfile import load_env
+
+        return load_env(*args.files, override=args.override)
+
+    def _do_test(self, args: argparse.Namespace, cell: str | None) -> Any:
+        from ._diagnose import parse_server_url, test_connection
+
+        url = parse_server_url(args.url).text
+        with _shown_if_slow(f"⋯ testing {url} (at most {args.timeout:g} s)"):
+            return test_connection(url, timeout=args.timeout)
+
+    def _do_fetch(self, args: argparse.Namespace, cell: str | None) -> Any:
+        from ._diagnose import fetch_chain, parse_server_url
+
+        url = parse_server_url(args.url).text
+        with _shown_if_slow(f"⋯ fetching the chain of {url} (at most {args.timeout:g} s)"):
+            return fetch_chain(url, save=args.save, overwrite=args.overwrite, timeout=args.timeout)
+
+    def _do_panel(self, args: argparse.Namespace, cell: str | None) -> Any:
+        from ._panel import panel
+
+        return panel()
+
+
+class _shown_if_slow:
+    """Show `text` only if the work takes over a second, and replace it when done.
+
+    Fast answers (the usual case) leave no trace in the output, which keeps
+    notebooks clean; a slow one shows the user something is happening.
+    """
+
+    def __init__(self, text: str, after: float = 1.0):
+        import threading
+
+        self.text = text
+        self.handle: Any = None
+        self.started = 0.0
+        self.lock = threading.Lock()
+        self.timer = threading.Timer(after, self._show)
+        self.timer.daemon = True
+
+    def _show(self) -> None:
+        from IPython.display import display
+
+        with self.lock:
+            self.handle = display({"text/plain": self.text}, raw=True, display_id=True)
+
+    def __enter__(self) -> _shown_if_slow:
+        import time
+
+        self.started = time.perf_counter()
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import time
+
+        self.timer.cancel()
+        with self.lock:
+            if self.handle is not None:
+                self.handle.update({"text/plain": f"done in {time.perf_counter() - self.started:.1f} s"}, raw=True)
 
 
 SlyTlsMagics.sly_tls.__doc__ = (SlyTlsMagics.sly_tls.__doc__ or "") + _usage_block()

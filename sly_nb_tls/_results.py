@@ -110,8 +110,15 @@ class ResetResult(_Result):
         if not self.was_active:
             return ["Nothing to reset: no extra certificates are registered."]
         out = ["✓ Reset: the extra certificates are no longer trusted by new connections"]
+        grouped: dict[str | None, list[str]] = {}
         for var, value in self.restored:
-            out.append(f"restored {var} = {value}" if value is not None else f"restored {var} (unset)")
+            grouped.setdefault(value, []).append(var)
+        for value, names in grouped.items():
+            out.append(
+                f"restored {', '.join(names)} = {value}"
+                if value is not None
+                else f"unset {', '.join(names)} (unset before, as now)"
+            )
         for var, value in self.left:
             out.append(f"left {var} = {value}: something else changed it after add; not overwritten")
         out.extend(self.notes)
@@ -216,9 +223,11 @@ class TrustStatus(_Result):
         if not self.active:
             return []
         out = [f"bundle: {self.bundle_path} (base: {', '.join(self.base_files) or 'none'})"]
+        grouped: dict[str, list[str]] = {}
         for v in self.variables:
             if v.ours is not None:
-                out.append(f"{v.name}: {v.describe()}")
+                grouped.setdefault(v.describe(), []).append(v.name)
+        out += [f"{', '.join(names)}: {state}" for state, names in grouped.items()]
         if self.hooks:
             out.append("new client contexts: " + ", ".join(self.hooks))
         if self.swapped:

@@ -1,0 +1,205 @@
+"""Env files (python-dotenv): read, check, apply — and register the CAs they name.
+
+In [1]: from sly_nb_tls import load_env
+In [2]: load_env()            # local.env, .env (kernel cwd), then ~/supervisely.env
+Out[2]:
+✓ Read local.env, /home/me/supervisely.env
+  SERVER_ADDRESS      set       https://sly.corp
+  API_TOKEN           set       (40 chars, hidden)
+  SLY_EXTRA_CA_CERTS  registered 2 certificate(s) from corp-chain.crt
+
+The Supervisely SDK reads ``SLY_EXTRA_CA_CERTS`` only at ``import supervisely``
+and never applies one that lives only in ``~/supervisely.env``.  Here the CA
+variables (``SLY_EXTRA_CA_CERTS``, ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``,
+``CURL_CA_BUNDLE``) are not copied into the environment: the certificates they
+name are registered as by `add_certs`, which works at any time, for every client.
+
+Precedence, as `load_dotenv`: the first file listed wins over later ones
+(``local.env`` over ``.env`` over ``~/supervisely.env``), and variables already
+in the environment win over every file unless ``override=True``.
+All or nothing: a missing file, a syntax error or a CA file that cannot be used
+raises `EnvFileError` (or `CertificateSourceError`) before anything is applied.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._errors import CertificateSourceError, EnvFileError
+from ._render import Table, html_table, visible
+
+if TYPE_CHECKING:
+    from ._results import AddResult
+
+__all__ = ["CA_KEYS", "DEFAULT_FILES", "EnvResult", "is_secret_key", "load_env", "secret_values"]
+
+DEFAULT_FILES = ("local.env", ".env", "~/supervisely.env")
+#: Keys whose value is a CA file: registered, not exported.
+CA_KEYS = ("SLY_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
+_SECRET = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASS|CREDENTIAL|AUTH", re.IGNORECASE)
+_MAX_ENV_FILE = 1024 * 1024
+
+
+def is_secret_key(name: str) -> bool:
+    """Keys whose values are never shown (API_TOKEN, *_KEY, *SECRET*, *PASS*...)."""
+    return bool(_SECRET.search(name))
+
+
+def secret_values(environ: dict[str, str] | None = None, extra: Sequence[str | None] = ()) -> list[str]:
+    """Every value that must never appear in output: secret-looking env values + `extra`."""
+    env = os.environ if environ is None else environ
+    values = [v for k, v in env.items() if is_secret_key(k) and v and len(v) >= 4]
+    values += [v for v in extra if v]
+    return sorted(set(values), key=len, reverse=True)
+
+
+@dataclass
+class EnvKey:
+    name: str
+    action: str  # "set", "kept" (environment wins), "overridden", "registered"
+    shown: str  # the value as it may be displayed (masked for secrets)
+    source: str
+
+
+@dataclass
+class EnvResult:
+    files_read: list[str] = field(default_factory=list)
+    files_missing: list[str] = field(default_factory=list)
+    keys: list[EnvKey] = field(default_factory=list)
+    certificates: AddResult | None = None
+    override: bool = False
+
+    @property
+    def set_keys(self) -> list[str]:
+        return [k.name for k in self.keys if k.action in ("set", "overridden")]
+
+    def _headline(self) -> str:
+        if not self.files_read:
+            return "No env file found (looked for " + ", ".join(self.files_missing) + ")"
+        return "✓ Read " + ", ".join(self.files_read)
+
+    def _rows(self) -> list[list[str]]:
+        return [[k.name, k.action, k.shown, k.source] for k in self.keys]
+
+    def _notes(self) -> list[str]:
+        out = []
+        if self.files_read and self.files_missing:
+            out.append("not found (skipped): " + ", ".join(self.files_missing))
+        if any(k.action == "kept" for k in self.keys):
+            out.append("'kept': already set in the kernel; use --override to take the file's value")
+        return out
+
+    def __str__(self) -> str:
+        lines = [self._headline()]
+        if self.keys:
+            t = Table(["key", "action", "value", "from"])
+            for row in self._rows():
+                t.add(row)
+            lines.append(t.render("  "))
+        lines += [f"  {visible(n)}" for n in self._notes()]
+        if self.certificates is not None:
+            lines.append(str(self.certificates))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        html = html_table(["key", "action", "value", "from"], self._rows(), title=self._headline(), notes=self._notes())
+        if self.certificates is not None:
+            html += self.certificates._repr_html_()
+        return html
+
+    def _repr_pretty_(self, p: object, cycle: bool) -> None:
+        p.text(str(self))  # type: ignore[attr-defined]
+
+
+def _shown(name: str, value: str) -> str:
+    if is_secret_key(name):
+        return f"({len(value)} chars, hidden)"
+    return value
+
+
+def _read_file(path: Path, label: str) -> dict[str, str | None]:
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    try:
+        if path.stat().st_size > _MAX_ENV_FILE:
+            raise EnvFileError(f"{label}: larger than 1 MiB; is this really an env file?")
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise EnvFileError(f"{label}: no such file") from None
+    except IsADirectoryError:
+        raise EnvFileError(f"{label}: is a directory, not an env file") from None
+    except PermissionError:
+        raise EnvFileError(f"{label}: permission denied") from None
+    except UnicodeDecodeError:
+        raise EnvFileError(f"{label}: not a text file (not UTF-8)") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            snippet = binding.original.string.strip().split("=", 1)[0][:40]
+            raise EnvFileError(f"{label}:{binding.original.line}: syntax error near {snippet!r}; nothing was applied")
+    return dict(dotenv_values(stream=io.StringIO(text), interpolate=True))
+
+
+def load_env(*files: str, override: bool = False, cwd: str | None = None) -> EnvResult:
+    """Read env files and apply them; register the CA files they name.
+
+    With no `files`: ``local.env`` and ``.env`` in the working directory, then
+    ``~/supervisely.env``, each if present.  Explicit files must exist.
+    """
+    from ._certs import read_sources, resolve_path
+
+    explicit = bool(files)
+    candidates = list(files) if explicit else list(DEFAULT_FILES)
+    result = EnvResult(override=override)
+    parsed: list[tuple[str, Path, dict[str, str | None]]] = []
+    for name in candidates:
+        path = resolve_path(name, cwd)
+        label = name if not explicit else str(path)
+        if not path.exists() and not explicit:
+            result.files_missing.append(name)
+            continue
+        parsed.append((label, path, _read_file(path, label)))
+        result.files_read.append(label)
+
+    # The first file that defines a key wins (most specific first).
+    merged: dict[str, tuple[str, str, Path]] = {}
+    for label, path, values in parsed:
+        for key, value in values.items():
+            if value is not None and key not in merged:
+                merged[key] = (value, label, path)
+
+    ca_sources: list[str] = []
+    for key in CA_KEYS:
+        if key in merged:
+            value, label, path = merged[key]
+            source = value if os.path.isabs(os.path.expanduser(value)) else str(path.parent / value)
+            try:
+                read_sources([source])  # check now: all or nothing
+            except CertificateSourceError as exc:
+                raise EnvFileError(f"{label}: {key}={value}: {exc}; nothing was applied") from None
+            ca_sources.append(source)
+
+    to_set: dict[str, str] = {}
+    for key, (value, label, _path) in merged.items():
+        if key in CA_KEYS:
+            result.keys.append(EnvKey(key, "registered", value, label))
+            continue
+        if key in os.environ and not override:
+            result.keys.append(EnvKey(key, "kept", _shown(key, os.environ[key]), "kernel environment"))
+            continue
+        action = "overridden" if key in os.environ else "set"
+        to_set[key] = value
+        result.keys.append(EnvKey(key, action, _shown(key, value), label))
+
+    if ca_sources:
+        from ._trust import add_certs
+
+        result.certificates = add_certs(*ca_sources)  # atomic; raises before env changes
+    os.environ.update(to_set)
+    return result

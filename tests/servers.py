@@ -1,0 +1,110 @@
+"""Loopback servers that misbehave in one specific way each (127.0.0.1 only)."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that nothing listens on."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    yield port
+
+
+@contextmanager
+def silent_listener() -> Iterator[int]:
+    """Accepts TCP connections and never sends a byte (a stalled handshake)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        s.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = s.accept()
+                held.append(conn)
+            except OSError:
+                continue
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    try:
+        yield s.getsockname()[1]
+    finally:
+        stop.set()
+        t.join(2)
+        for c in held:
+            c.close()
+        s.close()
+
+
+@contextmanager
+def raw_server(behaviour: str) -> Iterator[int]:
+    """'reset': RST on connect; 'garbage': sends junk instead of a ServerHello."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    stop = threading.Event()
+
+    def loop() -> None:
+        s.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = s.accept()
+            except OSError:
+                continue
+            if behaviour == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+            else:
+                conn.settimeout(2)
+                try:
+                    conn.recv(4096)
+                    conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n" + b"\x00garbage" * 64)
+                except OSError:
+                    pass
+            conn.close()
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    try:
+        yield s.getsockname()[1]
+    finally:
+        stop.set()
+        t.join(2)
+        s.close()
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = b"<h1>plain http</h1>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def plain_http_server() -> Iterator[int]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Quiet)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -1,0 +1,59 @@
+"""The package's shape: public surface, import discipline, and the README/CI contract."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sly_nb_tls
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ["_certs", "_bundle", "_trust", "_envfile", "_diagnose", "_render", "_results", "_errors", "_demo"]
+
+
+def test_public_names_resolve_and_match_all() -> None:
+    lazy = set(sly_nb_tls._LAZY)
+    assert set(sly_nb_tls.__all__) == lazy | {"load_ipython_extension", "unload_ipython_extension", "__version__"}
+    for name in sly_nb_tls.__all__:
+        assert getattr(sly_nb_tls, name) is not None
+    with pytest.raises(AttributeError):
+        sly_nb_tls.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_core_never_imports_ipython_or_ipywidgets(module: str) -> None:
+    code = (
+        f"import sys, sly_nb_tls.{module}\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('IPython', 'ipywidgets', 'ipykernel'))\n"
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_module_docstrings_open_with_an_ipython_session() -> None:
+    for path in sorted((ROOT / "sly_nb_tls").glob("*.py")):
+        text = path.read_text()
+        doc = re.match(r'\s*(?:#.*\n)*\s*"""(.*?)"""', text, re.S)
+        assert doc, f"{path.name} has no module docstring"
+        assert "In [1]:" in doc.group(1), f"{path.name}: the docstring should open with an In [1]: session"
+
+
+def _readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"```(?:bash|sh)\n(.*?)\n```", text, re.S)[:2]
+
+
+def test_readme_starts_with_two_setup_commands_and_ci_runs_the_second() -> None:
+    text = (ROOT / "README.md").read_text()
+    first_block = text.index("```")
+    assert text[:first_block].count("\n") <= 4, "the set-up commands must be at the very top"
+    demo, tests = _readme_commands()
+    assert "sly_nb_tls demo" in demo
+    assert "pytest" in tests
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert tests.strip() in ci.splitlines(), ".ci/run must run the README's test command verbatim"

@@ -39,6 +39,7 @@ _LAZY = {
     "load_env": "._envfile",
     "test_connection": "._diagnose",
     "fetch_chain": "._diagnose",
+    "panel": "._panel",
     "PROBLEMS": "._diagnose",
     "Certificate": "._certs",
     "DemoServer": "._demo",
@@ -64,6 +65,7 @@ __all__ = [
     "fetch_chain",
     "load_env",
     "load_ipython_extension",
+    "panel",
     "remove",
     "reset",
     "status",
@@ -84,6 +86,7 @@ if TYPE_CHECKING:
         UnknownCertificateError,
         UrlError,
     )
+    from ._panel import panel
     from ._trust import add_certs, remove, reset, status
 
 

@@ -158,8 +158,12 @@ class SlyTlsMagics(Magics):
             return fetch_chain(url, save=args.save, overwrite=args.overwrite, timeout=args.timeout)
 
     def _do_panel(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ._panel import panel
-
+        try:
+            from ._panel import panel
+        except ImportError as exc:
+            raise UsageError(
+                f"the panel needs ipywidgets 8 ({exc.name} is missing): pip install 'sly-nb-tls[widgets]'"
+            ) from None
         return panel()
 
 

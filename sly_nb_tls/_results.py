@@ -26,8 +26,13 @@ _CERT_HEADERS = ["certificate", "kind", "expires", "SHA-256"]
 
 
 class _Result:
+    # Subclasses are @dataclass(repr=False): a generated __repr__ would sit
+    # before this class in the MRO and IPython would print it instead.
     def _repr_pretty_(self, p: object, cycle: bool) -> None:
         p.text(str(self))  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {str(self).splitlines()[0]}>"
 
     def _repr_html_(self) -> str:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -40,7 +45,7 @@ def _cert_table(certs: list[Certificate], indent: str = "  ") -> str:
     return t.render(indent)
 
 
-@dataclass
+@dataclass(repr=False)
 class AddResult(_Result):
     """What one `add` changed."""
 
@@ -96,7 +101,7 @@ class AddResult(_Result):
         )
 
 
-@dataclass
+@dataclass(repr=False)
 class ResetResult(_Result):
     """What `reset` put back, and what it deliberately left alone."""
 
@@ -138,7 +143,7 @@ class ResetResult(_Result):
         return html_table([], [], title=lines[0], title_class="ok", notes=lines[1:])
 
 
-@dataclass
+@dataclass(repr=False)
 class RemoveResult(_Result):
     removed: list[Certificate] = field(default_factory=list)
     remaining: list[Certificate] = field(default_factory=list)
@@ -195,7 +200,7 @@ class EnvVarState:
         return f"ours (was {was})"
 
 
-@dataclass
+@dataclass(repr=False)
 class TrustStatus(_Result):
     """A snapshot of what this kernel trusts beyond its defaults, and how to undo it."""
 

@@ -139,3 +139,26 @@ def test_html_escapes_certificate_strings(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "\u202e" not in html and "&lt;U+202E&gt;" in html
     assert "\u202e" not in str(result) and "<U+202E>" in str(result)
+
+
+def test_ipython_shows_every_result_type_by_its_text_form(tmp_path: Path) -> None:
+    from sly_nb_tls._demo import DemoServer
+
+    shell = InteractiveShell.instance()
+    (tmp_path / "x.env").write_text("SLY_TEST_X=1\n")
+    with DemoServer() as server:
+        added = sly_nb_tls.add_certs(server.root_path)
+        results = [
+            added,
+            added.added[0],
+            sly_nb_tls.status(),
+            sly_nb_tls.load_env(str(tmp_path / "x.env")),
+            sly_nb_tls.test_connection(server.url),
+            sly_nb_tls.fetch_chain(server.url),
+            sly_nb_tls.remove(added.added[0].sha256),
+            sly_nb_tls.reset(),
+        ]
+    for result in results:
+        data, _ = shell.display_formatter.format(result)
+        assert data["text/plain"] == str(result), type(result).__name__
+        assert data["text/html"] == result._repr_html_(), type(result).__name__

@@ -1,0 +1,293 @@
+"""The ipywidgets panel: the same operations as %sly_tls, with clicks.
+
+In [1]: %load_ext sly_nb_tls
+In [2]: %sly_tls panel                 # or: sly_nb_tls.panel()
+        ┌ Environment   [local.env .env ~/supervisely.env] [Load]
+        ├ Certificates  [path] [Upload] [Add]   registered: …  [Remove]  [Reset all]
+        ├ Connection    [https://…] [token] [Test] [Fetch chain] → result, [Trust this chain]
+        └ status line
+
+A view, nothing more: every handler (`_on_<widget>_<event>`) reads the
+widgets' values at click time, calls the public API, and shows the result
+object's own HTML.  While an action runs its buttons are disabled and the
+result area says what is happening; errors appear in the panel as one line,
+never as a traceback.  The API token is never put into a widget (widget
+values travel to the browser and can be saved in the notebook): an empty
+token field means "use API_TOKEN from the environment".
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import ipywidgets as w
+
+from . import _diagnose, _envfile, _trust
+from ._errors import SlyTlsError
+from ._render import esc, html_block
+
+__all__ = ["Panel", "panel"]
+
+_UPLOAD_TYPES = ".crt,.pem,.cer,.der,.p7b"
+
+
+def _message(text: str, kind: str = "bad") -> str:
+    return html_block(f'<div class="{kind}">{esc(text)}</div>')
+
+
+class Panel:
+    """Holds the widgets; display it (it renders as its root VBox)."""
+
+    def __init__(self) -> None:
+        # -- environment
+        self.env_files = w.Text(placeholder="local.env .env ~/supervisely.env (default)", description="Env files")
+        self.env_override = w.Checkbox(value=False, description="override", indent=False)
+        self.env_load = w.Button(description="Load", icon="file-import", tooltip="load the env files")
+        self.env_result = w.HTML()
+        # -- certificates
+        self.cert_path = w.Text(placeholder="path to a .crt / .pem file or a folder", description="Certificate")
+        self.cert_upload = w.FileUpload(accept=_UPLOAD_TYPES, multiple=True, description="Upload")
+        self.cert_add = w.Button(description="Add", button_style="primary", icon="plus")
+        self.cert_list = w.VBox()
+        self.reset_all = w.Button(description="Reset all", button_style="warning", icon="undo")
+        self.cert_result = w.HTML()
+        # -- connection
+        self.url = w.Text(
+            value=os.environ.get("SERVER_ADDRESS", ""), placeholder="https://sly.corp", description="Server"
+        )
+        self.token = w.Password(placeholder=self._token_placeholder(), description="API token")
+        self.timeout = w.BoundedFloatText(value=10.0, min=0.5, max=120.0, step=0.5, description="Timeout (s)")
+        self.test = w.Button(description="Test", button_style="info", icon="stethoscope")
+        self.fetch = w.Button(description="Fetch chain", icon="download")
+        self.trust = w.Button(description="Trust this chain", icon="check", layout=w.Layout(display="none"))
+        self.trust_confirm = w.Button(
+            description="Yes, trust these", button_style="danger", layout=w.Layout(display="none")
+        )
+        self.trust_cancel = w.Button(description="Cancel", layout=w.Layout(display="none"))
+        self.connection_result = w.HTML()
+        # -- status
+        self.refresh = w.Button(description="Refresh", icon="refresh", tooltip="show changes made in other cells")
+        self.status_line = w.HTML()
+
+        #: the result object of the last action (what its HTML shows), for code and tests
+        self.last_result: Any = None
+        self._fetched: _diagnose.ChainReport | None = None
+        self._remove_buttons: dict[str, w.Button] = {}
+
+        self.env_load.on_click(self._on_env_load_click)
+        self.cert_add.on_click(self._on_cert_add_click)
+        self.reset_all.on_click(self._on_reset_all_click)
+        self.test.on_click(self._on_test_click)
+        self.fetch.on_click(self._on_fetch_click)
+        self.trust.on_click(self._on_trust_click)
+        self.trust_confirm.on_click(self._on_trust_confirm_click)
+        self.trust_cancel.on_click(self._on_trust_cancel_click)
+        self.refresh.on_click(self._on_refresh_click)
+        self.cert_upload.observe(self._on_cert_upload_change, names="value")
+
+        section = w.HTML
+        self.widget = w.VBox(
+            [
+                section("<b>Environment</b>"),
+                w.HBox([self.env_files, self.env_override, self.env_load]),
+                self.env_result,
+                section("<b>Certificates</b>"),
+                w.HBox([self.cert_path, self.cert_upload, self.cert_add]),
+                self.cert_result,
+                self.cert_list,
+                self.reset_all,
+                section("<b>Connection</b>"),
+                w.HBox([self.url, self.token]),
+                w.HBox([self.timeout, self.test, self.fetch]),
+                self.connection_result,
+                w.HBox([self.trust, self.trust_confirm, self.trust_cancel]),
+                w.HBox([self.refresh, self.status_line]),
+            ]
+        )
+        self.widget.add_class("sly-nb-tls-panel")
+        self._sync()
+
+    # -- display --------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            # The widget's own text form lists every child and value: noisy in a
+            # terminal and different on every run.
+            bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        return "<sly_nb_tls panel>"
+
+    # -- helpers --------------------------------------------------------
+    @staticmethod
+    def _token_placeholder() -> str:
+        token = os.environ.get("API_TOKEN")
+        if token:
+            return f"using API_TOKEN from the environment ({len(token)} chars)"
+        return "API token (optional: without it only TLS and HTTP are checked)"
+
+    @contextmanager
+    def _busy(self, buttons: list[w.Button], area: w.HTML, working: str) -> Iterator[None]:
+        """Disable `buttons`, say what is happening, show errors as one line, re-enable."""
+        for b in buttons:
+            b.disabled = True
+        area.value = _message(working, "warn")
+        try:
+            yield
+        except SlyTlsError as exc:
+            area.value = _message(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a panel never shows a traceback
+            text = _redact(f"unexpected error: {type(exc).__name__}: {exc}", self.token.value)
+            area.value = _message(text)
+        finally:
+            for b in buttons:
+                b.disabled = False
+            self._sync()
+
+    def _sync(self) -> None:
+        """Redraw the certificate list and the status line from `status()`."""
+        st = _trust.status()
+        self.token.placeholder = self._token_placeholder()
+        rows: list[w.Widget] = []
+        buttons: dict[str, w.Button] = {}
+        for cert in st.certificates:
+            label = w.HTML(
+                html_block(
+                    f"{esc(cert.common_name)} · {esc(cert.kind)} · expires {cert.not_after:%Y-%m-%d} · "
+                    f"<code>{esc(cert.short_fingerprint)}</code>"
+                    + "".join(f'<div class="warn">⚠ {esc(x)}</div>' for x in cert.warnings)
+                )
+            )
+            button = self._remove_buttons.get(cert.sha256) or w.Button(description="Remove", icon="trash")
+            if cert.sha256 not in self._remove_buttons:
+                button.on_click(self._remove_handler(cert.sha256))
+            buttons[cert.sha256] = button
+            rows.append(w.HBox([button, label]))
+        self._remove_buttons = buttons
+        self.cert_list.children = tuple(rows)
+        self.reset_all.disabled = not st.active
+        if st.active:
+            ours = [v.name for v in st.variables if v.ours is not None and not v.changed_by_other]
+            text = f"{len(st.certificates)} extra certificate(s) trusted · set: {', '.join(ours)}"
+            if st.changed_by_other:
+                text += " · changed by something else: " + ", ".join(st.changed_by_other)
+        else:
+            text = "no extra certificates trusted; nothing changed"
+        self.status_line.value = html_block(f"<span>{esc(text)}</span>")
+
+    def _remove_handler(self, sha256: str) -> Callable[[w.Button], None]:
+        def _on_remove_click(button: w.Button) -> None:
+            with self._busy([button, self.reset_all], self.cert_result, "removing…"):
+                self.last_result = _trust.remove(sha256)
+                self.cert_result.value = self.last_result._repr_html_()
+
+        return _on_remove_click
+
+    # -- handlers -------------------------------------------------------
+    def _on_env_load_click(self, button: w.Button) -> None:
+        files = shlex.split(self.env_files.value)
+        with self._busy([button], self.env_result, "loading env files…"):
+            result = self.last_result = _envfile.load_env(*files, override=self.env_override.value)
+            self.env_result.value = result._repr_html_()
+            if os.environ.get("SERVER_ADDRESS") and not self.url.value.strip():
+                self.url.value = os.environ["SERVER_ADDRESS"]
+
+    def _on_cert_upload_change(self, change: dict[str, Any]) -> None:
+        names = [f["name"] for f in change["new"]]
+        if names:
+            self.cert_result.value = _message(
+                f"ready to add {len(names)} uploaded file(s): {', '.join(names)} — click Add", "warn"
+            )
+
+    def _on_cert_add_click(self, button: w.Button) -> None:
+        path = self.cert_path.value.strip()
+        uploads = [bytes(f["content"]) for f in self.cert_upload.value]
+        with self._busy([button, self.reset_all], self.cert_result, "adding…"):
+            if not path and not uploads:
+                raise _PanelInputError("type a certificate path or upload a file first")
+            sources: list[str | bytes] = ([path] if path else []) + uploads
+            result = self.last_result = _trust.add_certs(*sources)
+            self.cert_result.value = result._repr_html_()
+            self.cert_upload.value = ()
+
+    def _on_reset_all_click(self, button: w.Button) -> None:
+        with self._busy([button], self.cert_result, "resetting…"):
+            self.last_result = _trust.reset()
+            self.cert_result.value = self.last_result._repr_html_()
+
+    def _connection_buttons(self) -> list[w.Button]:
+        return [self.test, self.fetch, self.trust]
+
+    def _on_test_click(self, button: w.Button) -> None:
+        url, token, timeout = self.url.value.strip() or None, self.token.value or None, self.timeout.value
+        where = url or os.environ.get("SERVER_ADDRESS") or "SERVER_ADDRESS"
+        with self._busy(
+            self._connection_buttons(), self.connection_result, f"⋯ testing {where} (at most {timeout:g} s)…"
+        ):
+            report = self.last_result = _diagnose.test_connection(url, token=token, timeout=timeout)
+            self.connection_result.value = report._repr_html_()
+
+    def _on_fetch_click(self, button: w.Button) -> None:
+        url, timeout = self.url.value.strip() or None, self.timeout.value
+        self._show_trust(False)
+        with self._busy(self._connection_buttons(), self.connection_result, "⋯ fetching the chain…"):
+            self._fetched = self.last_result = _diagnose.fetch_chain(url, timeout=timeout)
+            self.connection_result.value = self._fetched._repr_html_()
+            self.trust.layout.display = "" if self._fetched.chain else "none"
+
+    def _trust_candidates(self) -> list[Any]:
+        chain = self._fetched.chain if self._fetched else []
+        return [c for c in chain if c.is_ca] or list(chain)
+
+    def _on_trust_click(self, button: w.Button) -> None:
+        certs = self._trust_candidates()
+        rows = "".join(
+            f"<li>{esc(c.common_name)} ({esc(c.kind)})<br><code>{esc(c.fingerprint)}</code></li>" for c in certs
+        )
+        self.connection_result.value = html_block(
+            f"<div class='warn'>Trust these {len(certs)} certificate(s) in this kernel? "
+            "Check the SHA-256 fingerprints with your admin first.</div>"
+            f"<ul>{rows}</ul>"
+        )
+        self._show_trust(True)
+
+    def _on_trust_confirm_click(self, button: w.Button) -> None:
+        certs = self._trust_candidates()
+        with self._busy([button, self.trust_cancel], self.connection_result, "adding…"):
+            if not certs:
+                raise _PanelInputError("nothing fetched: click Fetch chain first")
+            result = self.last_result = _trust.add_certs("".join(c.pem for c in certs))
+            self.connection_result.value = result._repr_html_()
+            self._show_trust(False)
+            self.trust.layout.display = "none"
+
+    def _on_trust_cancel_click(self, button: w.Button) -> None:
+        self._show_trust(False)
+        self.connection_result.value = _message("not trusted; nothing changed", "warn")
+
+    def _on_refresh_click(self, button: w.Button) -> None:
+        self._sync()
+
+    def _show_trust(self, confirming: bool) -> None:
+        self.trust_confirm.layout.display = "" if confirming else "none"
+        self.trust_cancel.layout.display = "" if confirming else "none"
+
+
+class _PanelInputError(SlyTlsError):
+    """Something the panel needs before it can act."""
+
+
+def _redact(text: str, typed_token: str) -> str:
+    for secret in _envfile.secret_values(extra=[typed_token]):
+        text = text.replace(secret, "***")
+    return text
+
+
+def panel() -> Panel:
+    """The interactive panel; display it in a notebook cell."""
+    return Panel()

@@ -436,13 +436,17 @@ class ConnectionReport:
             warnings=self.warnings,
         )
         if self.chain:
-            html += html_table(
+            # Folded: the verdict and the fix matter first; the chain is the evidence.
+            table = html_table(
                 ["#", "certificate", "issuer", "kind", "expires", "SHA-256"],
                 [
-                    [i, c.common_name, c.issuer_common_name, c.kind, f"{c.not_after:%Y-%m-%d}", c.fingerprint]
+                    [i, c.common_name, c.issuer_common_name, c.kind, f"{c.not_after:%Y-%m-%d}", c.short_fingerprint]
                     for i, c in enumerate(self.chain)
                 ],
-                title="chain presented by the server",
+            )
+            html += html_block(
+                f"<details><summary>chain presented by the server ({len(self.chain)} certificates)</summary>"
+                f"{table}</details>"
             )
         return html
 

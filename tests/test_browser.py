@@ -82,14 +82,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     ]  # fmt: skip
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    log = open(base / "jupyterlab.log", "w")  # noqa: SIM115 - closed below
+    log = open(base / "jupyterlab.log", "w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{(base / 'jupyterlab.log').read_text()[-3000:]}")
+                pytest.fail(
+                    f"JupyterLab exited with {proc.returncode}:\n{(base / 'jupyterlab.log').read_text()[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
                     if r.status == 200:

@@ -295,3 +295,35 @@ def test_registry_state_is_clean_after_reset(root: tuple[str, str]) -> None:
     assert _REGISTRY.extras == {} and _REGISTRY.applied_env == {} and _REGISTRY.swaps == {}
     assert not _REGISTRY.hooks.installed
     assert "sly_nb_tls._trust" in sys.modules
+
+
+def test_swapped_context_grows_on_add_and_is_rebuilt_without_removed_certs() -> None:
+    aiohttp_connector = pytest.importorskip("aiohttp.connector")
+    original = aiohttp_connector._SSL_CONTEXT_VERIFIED
+    a = sly_nb_tls.add_certs(issue("Swap CA A", ca=True).pem).added[0]
+    first = aiohttp_connector._SSL_CONTEXT_VERIFIED
+    b = sly_nb_tls.add_certs(issue("Swap CA B", ca=True).pem).added[0]
+    assert aiohttp_connector._SSL_CONTEXT_VERIFIED is first  # ours, extended in place
+    assert {a.sha256, b.sha256} <= _ca_fingerprints(first)
+    sly_nb_tls.remove(b.sha256)
+    rebuilt = aiohttp_connector._SSL_CONTEXT_VERIFIED
+    assert rebuilt is not first and rebuilt is not original
+    assert a.sha256 in _ca_fingerprints(rebuilt) and b.sha256 not in _ca_fingerprints(rebuilt)
+    sly_nb_tls.reset()
+    assert aiohttp_connector._SSL_CONTEXT_VERIFIED is original
+
+
+def test_live_update_finds_subclassed_and_async_httpx_clients(root: tuple[str, str]) -> None:
+    httpx = pytest.importorskip("httpx")
+
+    class MyClient(httpx.Client):
+        pass
+
+    clients = [MyClient(), httpx.AsyncClient()]
+    try:
+        result = sly_nb_tls.add_certs(root[0])
+        assert "2 httpx client context(s)" in result.live_updated
+        for c in clients:
+            assert root[1] in _ca_fingerprints(c._transport._pool._ssl_context)
+    finally:
+        clients[0].close()

@@ -1,0 +1,482 @@
+"""Benchmarks: what users feel, as ratios against baselines measured in the same run.
+
+In [1]: !.venv/bin/python benchmarks/run.py            # about two minutes
+load      %load_ext sly_nb_tls vs %load_ext dotenv   1.04×  (target ≤ 1.5×)  ✓
+...
+wrote benchmarks/results.md
+
+Every figure is a median over interleaved rounds (variant A, variant B, A, B,
+…, in shuffled order per round), so drift on a busy machine hits both sides
+alike.  Exit status 1 when a target is missed.  `--quick` runs fewer rounds
+(for a smoke check; its numbers are not the published ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import random
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CA_VARIABLES = (
+    "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "SLY_EXTRA_CA_CERTS",
+    "GIT_SSL_CAINFO", "PIP_CERT", "NODE_EXTRA_CA_CERTS", "AWS_CA_BUNDLE", "HTTPLIB2_CA_CERTS",
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "SERVER_ADDRESS", "API_TOKEN", "HTTPS_PROXY", "https_proxy",
+)  # fmt: skip
+HEAVY = ("requests", "ipywidgets", "cryptography", "httpx", "aiohttp")
+
+
+@dataclass
+class Figure:
+    key: str
+    what: str
+    value: float
+    unit: str
+    baseline: float | None
+    baseline_what: str
+    target: str
+    ok: bool
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return None if not self.baseline else self.value / self.baseline
+
+    def line(self) -> str:
+        mark = "✓" if self.ok else "✗ MISSED"
+        base = f" vs {self.baseline:.3f} {self.unit} ({self.baseline_what})" if self.baseline else ""
+        ratio = f" = {self.ratio:.3f}×" if self.ratio is not None else ""
+        return f"{self.key:<10} {self.what}: {self.value:.3f} {self.unit}{base}{ratio}  [target {self.target}] {mark}"
+
+
+def interleaved(variants: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+    """Median of each variant's own timing over `rounds` interleaved rounds."""
+    samples: dict[str, list[float]] = {k: [] for k in variants}
+    names = list(variants)
+    for _ in range(rounds):
+        random.shuffle(names)
+        for name in names:
+            samples[name].append(variants[name]())
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def timed(fn: Callable[[], object]) -> Callable[[], float]:
+    def run() -> float:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    return run
+
+
+def clean_env() -> None:
+    for var in CA_VARIABLES:
+        os.environ.pop(var, None)
+    os.environ["SLY_NB_TLS_DIR"] = tempfile.mkdtemp(prefix="sly-nb-tls-bench-")
+
+
+# --- 1. load -----------------------------------------------------------------------
+LOAD_SNIPPET = """
+import sys, time
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+t0 = time.perf_counter()
+ip.run_line_magic("load_ext", sys.argv[1])
+elapsed = time.perf_counter() - t0
+heavy = sorted(m for m in {heavy!r} if m in sys.modules)
+print(elapsed, ",".join(heavy))
+"""
+
+
+def bench_load(rounds: int) -> list[Figure]:
+    snippet = LOAD_SNIPPET.format(heavy=HEAVY)
+    heavy_seen: set[str] = set()
+
+    def fresh(ext: str) -> Callable[[], float]:
+        def run() -> float:
+            out = subprocess.run([sys.executable, "-c", snippet, ext], capture_output=True, text=True, check=True)
+            elapsed, heavy = out.stdout.split()[0], (out.stdout.split() + [""])[1]
+            if ext == "sly_nb_tls" and heavy:
+                heavy_seen.update(heavy.split(","))
+            return float(elapsed)
+
+        return run
+
+    med = interleaved({"sly": fresh("sly_nb_tls"), "dotenv": fresh("dotenv")}, rounds)
+    ratio = med["sly"] / med["dotenv"]
+    return [
+        Figure(
+            "load", "%load_ext sly_nb_tls in a fresh IPython shell", med["sly"] * 1000, "ms",
+            med["dotenv"] * 1000, "%load_ext dotenv, same way", "≤ 1.5×", ratio <= 1.5,
+            f"heavy modules imported by loading: {sorted(heavy_seen) or 'none'} (of {', '.join(HEAVY)})",
+        ),
+        Figure("load-imports", "heavy modules imported by %load_ext", float(len(heavy_seen)), "modules",
+               None, "", "0", not heavy_seen),
+    ]  # fmt: skip
+
+
+# --- 2. add --------------------------------------------------------------------------
+def _chains(n: int, size: int) -> list[str]:
+    from sly_nb_tls._demo import issue
+
+    out = []
+    for i in range(n):
+        root = issue(f"Bench Root {i}", ca=True)
+        inter = issue(f"Bench Inter {i}", issuer=root, ca=True)
+        pems = [root.pem, inter.pem] + [issue(f"Bench CA {i}.{k}", ca=True).pem for k in range(size - 2)]
+        out.append("".join(pems))
+    return out
+
+
+def bench_add(rounds: int) -> list[Figure]:
+    import aiohttp  # noqa: F401 - "a process that has imported requests, httpx and aiohttp"
+    import certifi
+    import httpx  # noqa: F401
+    import requests  # noqa: F401
+
+    import sly_nb_tls
+    from sly_nb_tls._bundle import user_dir, write_pem_file
+
+    chains = _chains(rounds, 3)
+    sly_nb_tls.add_certs(_chains(1, 3)[0], live=False)  # warm: the registry is active
+    base_files = [certifi.where(), ssl.get_default_verify_paths().openssl_cafile]
+    target = user_dir() / "baseline.pem"
+    it = iter(range(10**9))
+
+    def baseline() -> float:
+        t0 = time.perf_counter()
+        data = b"".join(Path(f).read_bytes() for f in base_files if os.path.exists(f))
+        write_pem_file(target, data + chains[0].encode())
+        return time.perf_counter() - t0
+
+    def ours() -> float:
+        pem = chains[next(it) % len(chains)]
+        t0 = time.perf_counter()
+        result = sly_nb_tls.add_certs(pem, live=False)
+        elapsed = time.perf_counter() - t0
+        for cert in result.added:
+            sly_nb_tls.remove(cert.sha256)
+        return elapsed
+
+    med = interleaved({"ours": ours, "base": baseline}, rounds)
+    # scaling: a 100- and a 1,000-certificate corporate bundle
+    big = {n: "".join(_chains(1, n)) for n in (100, 1000)}
+    scale: dict[int, list[float]] = {100: [], 1000: []}
+    for _ in range(max(3, rounds // 10)):
+        for n in (100, 1000):
+            t0 = time.perf_counter()
+            r = sly_nb_tls.add_certs(big[n], live=False)
+            scale[n].append(time.perf_counter() - t0)
+            sly_nb_tls.remove(r.added[0].sha256)  # keep the registry active (warm)
+            for cert in r.added[1:]:
+                sly_nb_tls.remove(cert.sha256)
+    sly_nb_tls.reset()
+    t100, t1000 = statistics.median(scale[100]), statistics.median(scale[1000])
+    return [
+        Figure("add", "%sly_tls add of a 3-certificate chain (warm, --no-live)", med["ours"] * 1000, "ms",
+               med["base"] * 1000, "read base bundles + write merged file", "≤ 3×", med["ours"] / med["base"] <= 3),
+        Figure("add-scale", "add of 1,000 certificates vs of 100", t1000 * 1000, "ms", t100 * 1000,
+               "add of 100 certificates", "≤ 12×", t1000 / t100 <= 12),
+    ]  # fmt: skip
+
+
+# --- 3. per connection ------------------------------------------------------------
+def bench_per_connection(rounds: int) -> list[Figure]:
+    import requests
+
+    import sly_nb_tls
+    from sly_nb_tls._demo import DemoServer
+    from sly_nb_tls._trust import _REGISTRY
+
+    clean_env()
+    before = interleaved({"before": timed(ssl.create_default_context)}, max(50, rounds // 5))["before"]
+    with DemoServer(presented="full") as server:
+        result = sly_nb_tls.add_certs(server.chain_path)
+        merged = result.bundle_path
+        copy = Path(tempfile.mkdtemp()) / "by-hand.pem"
+        shutil.copy(merged, copy)
+        originals = _REGISTRY.hooks.originals
+        patched_load = ssl.SSLContext.load_default_certs
+
+        def by_hand() -> float:
+            # The same call with no hooks and SSL_CERT_FILE naming an equivalent bundle.
+            ssl.SSLContext.load_default_certs = originals["SSLContext.load_default_certs"]
+            os.environ["SSL_CERT_FILE"] = str(copy)
+            try:
+                t0 = time.perf_counter()
+                originals["ssl.create_default_context"]()
+                return time.perf_counter() - t0
+            finally:
+                ssl.SSLContext.load_default_certs = patched_load
+                os.environ["SSL_CERT_FILE"] = merged
+
+        ctx = interleaved({"ours": timed(ssl.create_default_context), "hand": by_hand}, rounds)
+        url = server.url + "/public/api/v3/users.me"
+        headers = {"x-api-key": "bench"}
+
+        def req_ours() -> float:
+            t0 = time.perf_counter()
+            requests.post(url, headers=headers, timeout=10)
+            return time.perf_counter() - t0
+
+        def req_hand() -> float:
+            os.environ["REQUESTS_CA_BUNDLE"] = str(copy)
+            try:
+                t0 = time.perf_counter()
+                requests.post(url, headers=headers, timeout=10)
+                return time.perf_counter() - t0
+            finally:
+                os.environ["REQUESTS_CA_BUNDLE"] = merged
+
+        for _ in range(5):  # warm: imports, connection machinery
+            req_ours()
+            req_hand()
+        req = interleaved({"ours": req_ours, "hand": req_hand}, max(100, rounds // 2))
+        sly_nb_tls.reset()
+    return [
+        Figure("ctx", "ssl.create_default_context() after add", ctx["ours"] * 1000, "ms", ctx["hand"] * 1000,
+               "SSL_CERT_FILE set by hand to an equivalent bundle", "≤ 1.05×", ctx["ours"] / ctx["hand"] <= 1.05,
+               f"vs before add (default trust store): {ctx['ours'] / before:.2f}× ({before * 1000:.2f} ms) — the "
+               "merged bundle holds certifi's roots as well as the system's, so loading it costs more; that is "
+               "inherent to keeping every public root"),
+        Figure("requests", "warm requests.post to the demo server after add", req["ours"] * 1000, "ms",
+               req["hand"] * 1000, "REQUESTS_CA_BUNDLE set by hand to an equivalent bundle", "≤ 1.05×",
+               req["ours"] / req["hand"] <= 1.05),
+    ]  # fmt: skip
+
+
+# --- 4. live contexts --------------------------------------------------------------
+def bench_live(rounds: int) -> list[Figure]:
+    import aiohttp  # noqa: F401 - its module-level context is swapped
+    import httpx
+
+    import sly_nb_tls
+    from sly_nb_tls._demo import issue
+    from sly_nb_tls._trust import _REGISTRY
+
+    clients = [httpx.Client() for _ in range(5)]
+    figures = []
+
+    def live_update() -> float:
+        t0 = time.perf_counter()
+        with _REGISTRY.lock:
+            _REGISTRY._refresh_swaps()
+            updated = _REGISTRY._update_owned_contexts()
+        elapsed = time.perf_counter() - t0
+        assert updated, "the httpx clients were not found"
+        return elapsed
+
+    for label, count in (("50k", 50_000), ("1M", 1_000_000)):
+        ballast = [[i] for i in range(count)]  # gc-tracked objects
+        tracked = len(gc.get_objects())
+        first, later = [], []
+        for i in range(max(5, rounds // 20)):
+            # first add: nothing swapped yet, so a context is built for aiohttp
+            sly_nb_tls.add_certs(issue(f"Live CA {label} {i}a", ca=True).pem, live=False)
+            first.append(live_update())
+            # a later add: our swapped context is extended in place
+            sly_nb_tls.add_certs(issue(f"Live CA {label} {i}b", ca=True).pem, live=False)
+            later.append(live_update())
+            sly_nb_tls.reset()
+        worst = max(statistics.median(first), statistics.median(later))
+        figures.append(
+            Figure(f"live-{label}", f"live-context update with {tracked:,} gc-tracked objects (first add)",
+                   statistics.median(first) * 1000, "ms", None, "", "≤ 100 ms" if label == "1M" else "(reported)",
+                   worst <= 0.1 or label != "1M",
+                   f"swaps aiohttp's module context and gives 5 httpx clients the extras; a later add "
+                   f"(extending the swapped context in place) takes {statistics.median(later) * 1000:.1f} ms")
+        )  # fmt: skip
+        del ballast
+    for c in clients:
+        c.close()
+    return figures
+
+
+# --- 5. diagnosis -------------------------------------------------------------------
+def _sdk_default_wait() -> tuple[float, str]:
+    """The SDK's default time to surface an SSL failure, from its retry schedule."""
+    retries, sleep = 10, 1
+    try:
+        import inspect
+
+        from supervisely.api import api as sly_api
+
+        source = inspect.getsource(sly_api.Api.__init__)
+        if 'SUPERVISELY_PUBLIC_API_RETRIES, "10"' not in source or 'RETRY_SLEEP_SEC, "1"' not in source:
+            return float("nan"), "the installed SDK's defaults differ from 10 retries / 1 s; not computed"
+        post = inspect.getsource(sly_api.Api.post)
+        assert "min(self.retry_sleep_sec * (2**retry_idx), 60)" in post
+    except ImportError:
+        pass
+    total = sum(min(sleep * 2**i, 60) for i in range(retries))
+    return float(total), (
+        f"computed from the SDK's schedule (supervisely/api/api.py: after each of {retries} failed attempts it "
+        f"sleeps min({sleep} s · 2^i, 60 s)): {total} s of sleeping, not measured"
+    )
+
+
+def bench_diagnosis(rounds: int) -> list[Figure]:
+    import requests
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import sly_nb_tls
+    from sly_nb_tls._demo import DemoServer
+
+    clean_env()
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "sly_nb_tls")
+    os.environ["API_TOKEN"] = "bench-token"
+    with DemoServer(presented="full") as server:
+        untrusted = statistics.median(
+            timed(lambda: ip.run_line_magic("sly_tls", f"test {server.url}"))() for _ in range(max(5, rounds // 10))
+        )
+        r = sly_nb_tls.test_connection(server.url)
+        assert r.problem == "untrusted_root", r.problem
+        sly_nb_tls.add_certs(server.chain_path)
+        url = server.url + "/public/api/v3/users.me"
+
+        def magic() -> float:
+            t0 = time.perf_counter()
+            report = ip.run_line_magic("sly_tls", f"test {server.url}")
+            elapsed = time.perf_counter() - t0
+            assert report.ok
+            return elapsed
+
+        plain = timed(lambda: requests.post(url, headers={"x-api-key": "bench-token"}, json={}, timeout=10))
+        med = interleaved({"magic": magic, "plain": plain}, max(50, rounds // 4))
+        sly_nb_tls.reset()
+    ip.run_line_magic("unload_ext", "sly_nb_tls")
+    sdk, how = _sdk_default_wait()
+    return [
+        Figure("test", "%sly_tls test against a healthy demo server", med["magic"] * 1000, "ms",
+               med["plain"] * 1000, "one plain requests.post to users.me", "≤ 1.5×", med["magic"] / med["plain"] <= 1.5),
+        Figure("untrusted", "time to report untrusted_root", untrusted, "s", sdk,
+               "the SDK's default behaviour on the same failure", "≤ 1 s", untrusted <= 1.0, how),
+    ]  # fmt: skip
+
+
+# --- 6. memory -----------------------------------------------------------------------
+MEMORY_SNIPPET = """
+import json, os, sys
+sys.path.insert(0, {root!r})
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+import requests  # what any HTTPS notebook has anyway
+from sly_nb_tls._demo import DemoServer
+server = DemoServer(presented="full").start()
+import gc; gc.collect()
+before = rss()
+ip.run_line_magic("load_ext", "sly_nb_tls")
+ip.run_line_magic("sly_tls", "add " + server.chain_path)
+ip.run_line_magic("sly_tls", "test " + server.url)
+gc.collect()
+print(json.dumps({{"before": before, "after": rss()}}))
+ip.run_line_magic("sly_tls", "reset")
+server.stop()
+"""
+
+
+def bench_memory() -> list[Figure]:
+    env = dict(os.environ)
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_SNIPPET.format(root=str(ROOT))],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    growth = (data["after"] - data["before"]) / 2**20
+    return [
+        Figure("memory", "RSS growth from %load_ext + add + test", growth, "MiB", None, "",
+               "≤ 15 MiB", growth <= 15,
+               "measured after importing requests, IPython and the demo server's cryptography, in a fresh process")
+    ]  # fmt: skip
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, {ssl.OPENSSL_VERSION}"
+    )
+
+
+def write_results(figures: list[Figure], path: Path, quick: bool) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {now:%Y-%m-%d %H:%M} UTC on {machine()}" + (" (quick run: fewer rounds)" if quick else "") + ".",
+        "Each figure is the median of interleaved rounds; ratios compare with a baseline measured in the same run.",
+        "",
+        "| figure | value | baseline | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in figures:
+        base = f"{f.baseline:.3f} {f.unit} ({f.baseline_what})" if f.baseline else "—"
+        ratio = f"{f.ratio:.3f}×" if f.ratio is not None else "—"
+        lines.append(
+            f"| {f.what} | {f.value:.3f} {f.unit} | {base} | {ratio} | {f.target} | {'yes' if f.ok else '**no**'} |"
+        )
+    notes = [f"- **{f.key}**: {f.note}" for f in figures if f.note]
+    if notes:
+        lines += ["", "Notes:", *notes]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke check")
+    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results.md"))
+    args = parser.parse_args()
+    clean_env()
+    rounds = 20 if args.quick else 500
+    figures: list[Figure] = []
+    steps: list[tuple[str, Callable[[], list[Figure]]]] = [
+        ("load", lambda: bench_load(8 if args.quick else 30)),
+        ("add", lambda: bench_add(10 if args.quick else 60)),
+        ("per connection", lambda: bench_per_connection(rounds)),
+        ("live contexts", lambda: bench_live(rounds)),
+        ("diagnosis", lambda: bench_diagnosis(rounds)),
+        ("memory", bench_memory),
+    ]
+    for i, (name, step) in enumerate(steps, 1):
+        print(f"[{i}/{len(steps)}] {name} …", flush=True)
+        for figure in step():
+            print("   " + figure.line(), flush=True)
+            figures.append(figure)
+    write_results(figures, Path(args.output), args.quick)
+    missed = [f.key for f in figures if not f.ok]
+    print(f"wrote {args.output}" + (f"; missed: {', '.join(missed)}" if missed else "; every target met"))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

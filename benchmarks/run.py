@@ -110,7 +110,8 @@ def bench_load(rounds: int) -> list[Figure]:
     def fresh(ext: str) -> Callable[[], float]:
         def run() -> float:
             out = subprocess.run([sys.executable, "-c", snippet, ext], capture_output=True, text=True, check=True)
-            elapsed, heavy = out.stdout.split()[0], (out.stdout.split() + [""])[1]
+            fields = [*out.stdout.split(), ""]
+            elapsed, heavy = fields[0], fields[1]
             if ext == "sly_nb_tls" and heavy:
                 heavy_seen.update(heavy.split(","))
             return float(elapsed)
@@ -364,7 +365,8 @@ def bench_diagnosis(rounds: int) -> list[Figure]:
     sdk, how = _sdk_default_wait()
     return [
         Figure("test", "%sly_tls test against a healthy demo server", med["magic"] * 1000, "ms",
-               med["plain"] * 1000, "one plain requests.post to users.me", "≤ 1.5×", med["magic"] / med["plain"] <= 1.5),
+               med["plain"] * 1000, "one plain requests.post to users.me", "≤ 1.5×",
+               med["magic"] / med["plain"] <= 1.5),
         Figure("untrusted", "time to report untrusted_root", untrusted, "s", sdk,
                "the SDK's default behaviour on the same failure", "≤ 1 s", untrusted <= 1.0, how),
     ]  # fmt: skip

@@ -16,12 +16,15 @@ No logic lives here: every subcommand is one call into the core.
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import MagicArgumentParser, argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import MagicArgumentParser, argument, magic_arguments
+from IPython.utils.process import arg_split
 
 __all__ = ["SlyTlsMagics"]
 
@@ -75,6 +78,22 @@ def _subcommands() -> dict[str, MagicArgumentParser]:
 _SUBCOMMANDS = _subcommands()
 
 
+def _split(line: str) -> list[str]:
+    """Split like a shell, so "a path with spaces" loses its quotes.
+
+    IPython's own parse_argstring splits non-POSIX and keeps the quotes. On
+    Windows, POSIX rules would eat the backslashes of paths, so there only the
+    surrounding quotes are stripped.
+    """
+    if os.name != "nt":
+        try:
+            return shlex.split(line)
+        except ValueError as exc:  # an unbalanced quote
+            raise UsageError(f"%sly_tls: {exc}: {line!r}") from None
+    tokens = arg_split(line, posix=False)
+    return [t[1:-1] if len(t) >= 2 and t[0] == t[-1] and t[0] in "\"'" else t for t in tokens]
+
+
 def _usage_block() -> str:
     lines = ["", "Subcommands::", ""]
     for parser in _SUBCOMMANDS.values():
@@ -94,7 +113,7 @@ class SlyTlsMagics(Magics):
     @line_cell_magic
     def sly_tls(self, line: str, cell: str | None = None) -> Any:
         """Trust a private CA in this kernel for every HTTPS client, without a restart."""
-        top = parse_argstring(self.sly_tls, line)
+        top = self.sly_tls.parser.parse_args(_split(line))
         parser = _SUBCOMMANDS[top.command]
         args = parser.parse_args(top.args)
         handler: Callable[[argparse.Namespace, str | None], Any] = getattr(self, f"_do_{top.command}")

@@ -162,3 +162,13 @@ def test_ipython_shows_every_result_type_by_its_text_form(tmp_path: Path) -> Non
         data, _ = shell.display_formatter.format(result)
         assert data["text/plain"] == str(result), type(result).__name__
         assert data["text/html"] == result._repr_html_(), type(result).__name__
+
+
+def test_quoted_paths_with_spaces(ip: InteractiveShell, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "my certs"
+    folder.mkdir()
+    (folder / "corp root.pem").write_text(issue("Spaced CA", ca=True).pem)
+    added = ip.run_line_magic("sly_tls", f'add "{folder}/corp root.pem"')
+    assert added.added[0].common_name == "Spaced CA"
+    result, output = run(ip, f"%sly_tls add '{folder}/unbalanced.pem", capsys)
+    assert type(result.error_in_exec).__name__ == "UsageError" and "quotation" in output  # type: ignore[attr-defined]

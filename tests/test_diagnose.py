@@ -54,8 +54,7 @@ def test_connection_refused() -> None:
 def test_timeout_when_handshake_stalls() -> None:
     with silent_listener() as port:
         r = check(f"https://127.0.0.1:{port}", timeout=0.5)
-    assert_problem(r, "timeout", "--timeout")
-    assert r.elapsed < 5  # bounded by the limit (a generous margin, not a benchmark)
+    assert_problem(r, "timeout", "--timeout")  # the listener never answers: only the bound ends the test
 
 
 def test_not_tls_plain_http() -> None:

@@ -74,8 +74,19 @@ def test_no_secret_in_any_output_of_any_subcommand_or_panel_action(
         secrets_lines = "".join(f"{k}={v}\n" for k, v in OTHER_SECRETS.items())
         Path("local.env").write_text(f"SERVER_ADDRESS={server.url}\nAPI_TOKEN={TOKEN}\n{secrets_lines}")
         Path("broken.env").write_text(f'API_TOKEN="{TOKEN}\nX=1\n')  # unterminated quote: a syntax error
-        for line in ("env --override", "env broken.env", "test", f"fetch --save {tmp_path}/chain.crt",
-                     f"add {tmp_path}/chain.crt", "status", "test", f"test {echo.url}", "remove chain.crt", "reset"):  # fmt: skip
+        lines = [
+            "env --override",
+            "env broken.env",
+            "test",
+            f"fetch --save {tmp_path}/chain.crt",
+            f"add {tmp_path}/chain.crt",
+            "status",
+            "test",
+            f"test {echo.url}",
+            "remove chain.crt",
+            "reset",
+        ]
+        for line in lines:
             magic(line)
         sly_nb_tls.add_certs(echo.root_path)
         keep(sly_nb_tls.test_connection(echo.url))  # the server echoes the token back in its error page
@@ -95,7 +106,12 @@ def test_no_secret_in_any_output_of_any_subcommand_or_panel_action(
         outputs.append(p.connection_result.value)
 
         env = controlled_env(False) | {"SLY_NB_TLS_DIR": str(tmp_path / "cli")}
-        for args in (["test", "--env", "local.env", "--json"], ["test", "--env", "local.env"], ["test", echo.url, "--ca", echo.root_path]):  # fmt: skip
+        cli_runs = [
+            ["test", "--env", "local.env", "--json"],
+            ["test", "--env", "local.env"],
+            ["test", echo.url, "--ca", echo.root_path],
+        ]
+        for args in cli_runs:
             out = subprocess.run(
                 [sys.executable, "-m", "sly_nb_tls", *args],
                 capture_output=True,
@@ -260,9 +276,15 @@ def test_two_processes_adding_at_once_each_keep_a_complete_bundle(tmp_path: Path
     barrier = tmp_path / "go"
     env = controlled_env(True) | {"SLY_NB_TLS_DIR": str(tmp_path / "shared-userdir"), "PYTHONPATH": str(ROOT)}
     procs = [
-        subprocess.Popen([sys.executable, "-c", CONCURRENT, str(barrier), name], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT, str(barrier), name],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name in ("Alpha", "Beta")
-    ]  # fmt: skip
+    ]
     time.sleep(1.0)
     barrier.write_text("go")
     results = [p.communicate(timeout=120) for p in procs]

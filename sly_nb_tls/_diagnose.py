@@ -24,6 +24,7 @@ defect visible in the presented chain goes to `.warnings`.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import http.client
 import ipaddress
 import json
@@ -290,10 +291,19 @@ def _probe(url: _Url, deadline: _Deadline) -> _Probe:
     except OSError as exc:
         raw.close()
         step("connect", t0, False, exc.strerror or str(exc))
+        if exc.errno == errno.ECONNRESET:
+            # Accepted, then reset before connect() returned: something listens
+            # there, but it hangs up instead of speaking TLS.
+            probe.problem = "not_tls"
+            probe.cause = f"port {url.port} accepted the connection and reset it at once; it does not speak TLS"
+            return probe
         probe.problem = "connection_refused"
         probe.cause = f"nothing accepts connections on {probe.address} port {url.port} ({exc.strerror or exc})"
         return probe
     step("connect", t0, True, f"{probe.address}:{url.port}")
+    # As urllib3 does: http.client sends headers and body in two writes, and with
+    # Nagle on the body waits for a delayed ACK (~40 ms).
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     t0 = time.perf_counter()
     ctx = _verifying_context()

@@ -8,6 +8,7 @@ Versions not installed on the machine are skipped, visibly.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -35,6 +36,7 @@ def venvs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("venvs")
 
 
+@pytest.mark.skipif(bool(os.environ.get("SLY_NB_TLS_NESTED")), reason="the top-level run checks every version")
 @pytest.mark.parametrize("version", VERSIONS)
 def test_strict_x509_verdict_by_version(version: str, venvs: Path, tmp_path: Path) -> None:
     if version not in INTERPRETERS:

@@ -18,7 +18,7 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pythons import VERSIONS, find_interpreters  # noqa: E402
+from pythons import VERSIONS, find_interpreters
 
 ROOT = Path(__file__).resolve().parents[1]
 FOUND = find_interpreters()
@@ -31,7 +31,5 @@ nox.options.reuse_existing_virtualenvs = True
 def tests(session: nox.Session) -> None:
     session.install("-e", f"{ROOT}[test]")
     session.chdir(ROOT)
-    session.run(
-        "python", "-m", "pytest", "-p", "no:cacheprovider", "-m", "not browser",
-        env={"SLY_NB_TLS_NESTED": "1"}, *session.posargs,
-    )  # fmt: skip
+    args = ["python", "-m", "pytest", "-p", "no:cacheprovider", "-m", "not browser", *session.posargs]
+    session.run(*args, env={"SLY_NB_TLS_NESTED": "1"})

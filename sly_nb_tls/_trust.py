@@ -336,11 +336,11 @@ class _Registry:
 
     def _requests_context(self) -> ssl.SSLContext:
         # What requests 2.32.0-2.32.4 builds at import, plus the extras.
-        import requests.adapters as adapters
+        from requests import utils
         from urllib3.util.ssl_ import create_urllib3_context
 
         ctx = create_urllib3_context()
-        ctx.load_verify_locations(adapters.extract_zipped_paths(adapters.DEFAULT_CA_BUNDLE_PATH))  # type: ignore[attr-defined]
+        ctx.load_verify_locations(utils.extract_zipped_paths(utils.DEFAULT_CA_BUNDLE_PATH))  # type: ignore[no-untyped-call]
         if self.cadata:
             ctx.load_verify_locations(cadata=self.cadata)
         return ctx

@@ -72,12 +72,20 @@ def apply_env(monkeypatch: pytest.MonkeyPatch, preset: bool) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Clear the CA variables, isolate the per-user dir, and reset afterwards."""
+    """Clear the CA variables, isolate the per-user dir, reset afterwards, restore the environment.
+
+    The whole environment is restored, not only what monkeypatch touched: `load_env`
+    and tests playing "someone else" write os.environ directly, and such writes
+    must not reach later tests or the notebooks' kernel.
+    """
+    saved = dict(os.environ)
     apply_env(monkeypatch, preset=False)
     monkeypatch.setenv("SLY_NB_TLS_DIR", str(tmp_path_factory.mktemp("userdir")))
     yield
     if "sly_nb_tls._trust" in sys.modules:
         sly_nb_tls.reset()
+    os.environ.clear()
+    os.environ.update(saved)
     assert (
         ssl.SSLContext.load_default_certs,
         ssl.create_default_context,

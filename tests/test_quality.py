@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,10 @@ def test_ruff_lint_and_format() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    bool(os.environ.get("SLY_NB_TLS_NESTED")),
+    reason="types are checked once, by the top-level run: the result depends on the installed IPython's stubs",
+)
 def test_mypy_strict() -> None:
     out = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout

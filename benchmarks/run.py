@@ -33,11 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-CA_VARIABLES = (
-    "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "SLY_EXTRA_CA_CERTS",
-    "GIT_SSL_CAINFO", "PIP_CERT", "NODE_EXTRA_CA_CERTS", "AWS_CA_BUNDLE", "HTTPLIB2_CA_CERTS",
-    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "SERVER_ADDRESS", "API_TOKEN", "HTTPS_PROXY", "https_proxy",
-)  # fmt: skip
+from sly_nb_tls._trust import MANAGED_VARIABLES  # noqa: E402 - after the sys.path line
+
+CA_VARIABLES = (*MANAGED_VARIABLES, "SSL_CERT_DIR", "SERVER_ADDRESS", "API_TOKEN", "HTTPS_PROXY", "https_proxy")
 HEAVY = ("requests", "ipywidgets", "cryptography", "httpx", "aiohttp")
 
 

@@ -74,7 +74,8 @@ SET_IF_PRESET = (
 )
 #: Read by the Supervisely SDK at ``import supervisely`` (in children, too).
 EXTRAS_VARIABLE = "SLY_EXTRA_CA_CERTS"
-_ALL_VARIABLES = ALWAYS_SET + SET_IF_PRESET + (EXTRAS_VARIABLE,)
+#: Every variable `add` may set and `reset` restores.
+MANAGED_VARIABLES = ALWAYS_SET + SET_IF_PRESET + (EXTRAS_VARIABLE,)
 _MARK = "__sly_nb_tls__"
 _HEX = re.compile(r"[0-9a-f]+")
 
@@ -270,7 +271,7 @@ class _Registry:
         """
         notes: list[str] = []
         if self.original_env is None:
-            originals = {v: os.environ.get(v) for v in _ALL_VARIABLES}
+            originals = {v: os.environ.get(v) for v in MANAGED_VARIABLES}
             self.base = BaseRoots.collect({k: v for k, v in originals.items() if v})
             self.original_env = originals
         assert self.base is not None
@@ -539,7 +540,7 @@ class _Registry:
             if not self.active:
                 return st
             assert self.original_env is not None and self.base is not None
-            for var in _ALL_VARIABLES:
+            for var in MANAGED_VARIABLES:
                 ours = self.applied_env.get(var)
                 st.variables.append(EnvVarState(var, self.original_env.get(var), ours, os.environ.get(var)))
             st.bundle_path = self.applied_env.get("SSL_CERT_FILE")

@@ -18,23 +18,11 @@ import pytest
 
 import sly_nb_tls
 from sly_nb_tls._demo import DemoServer
+from sly_nb_tls._trust import MANAGED_VARIABLES
 
-#: Every variable some client reads trust from.  Tests set or clear all of them.
-CA_VARIABLES = (
-    "REQUESTS_CA_BUNDLE",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "CURL_CA_BUNDLE",
-    "SLY_EXTRA_CA_CERTS",
-    "GIT_SSL_CAINFO",
-    "PIP_CERT",
-    "NODE_EXTRA_CA_CERTS",
-    "AWS_CA_BUNDLE",
-    "HTTPLIB2_CA_CERTS",
-    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
-    "SERVER_ADDRESS",
-    "API_TOKEN",
-)
+#: Every variable some client reads trust from (or that `test` reads): tests set or clear
+#: all of them.  SSL_CERT_DIR and the proxy variables are read, never managed, by the package.
+CA_VARIABLES = (*MANAGED_VARIABLES, "SSL_CERT_DIR", "SERVER_ADDRESS", "API_TOKEN", "HTTPS_PROXY", "https_proxy")
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 PRESET = {
     "REQUESTS_CA_BUNDLE": SYSTEM_BUNDLE,
@@ -71,16 +59,19 @@ def apply_env(monkeypatch: pytest.MonkeyPatch, preset: bool) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _clean_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Clear the CA variables, isolate the per-user dir, reset afterwards, restore the environment.
 
     The whole environment is restored, not only what monkeypatch touched: `load_env`
     and tests playing "someone else" write os.environ directly, and such writes
-    must not reach later tests or the notebooks' kernel.
+    must not reach later tests or the notebooks' kernel.  This fixture does not use
+    `monkeypatch`, so it is set up before a test's own monkeypatch and torn down
+    after it: its restore is the last word.
     """
     saved = dict(os.environ)
-    apply_env(monkeypatch, preset=False)
-    monkeypatch.setenv("SLY_NB_TLS_DIR", str(tmp_path_factory.mktemp("userdir")))
+    for var in CA_VARIABLES:
+        os.environ.pop(var, None)
+    os.environ["SLY_NB_TLS_DIR"] = str(tmp_path_factory.mktemp("userdir"))
     yield
     if "sly_nb_tls._trust" in sys.modules:
         sly_nb_tls.reset()

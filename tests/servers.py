@@ -6,7 +6,7 @@ import http.server
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
@@ -21,12 +21,11 @@ def closed_port() -> Iterator[int]:
 
 
 @contextmanager
-def silent_listener() -> Iterator[int]:
-    """Accepts TCP connections and never sends a byte (a stalled handshake)."""
+def tcp_server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A loopback TCP server that hands every accepted connection to `handle`; yields its port."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     s.listen(16)
-    held: list[socket.socket] = []
     stop = threading.Event()
 
     def loop() -> None:
@@ -34,9 +33,9 @@ def silent_listener() -> Iterator[int]:
         while not stop.is_set():
             try:
                 conn, _ = s.accept()
-                held.append(conn)
             except OSError:
                 continue
+            handle(conn)
 
     t = threading.Thread(target=loop, daemon=True)
     t.start()
@@ -45,45 +44,41 @@ def silent_listener() -> Iterator[int]:
     finally:
         stop.set()
         t.join(2)
-        for c in held:
-            c.close()
         s.close()
+
+
+@contextmanager
+def silent_listener() -> Iterator[int]:
+    """Accepts TCP connections and never sends a byte (a stalled handshake)."""
+    held: list[socket.socket] = []
+    try:
+        with tcp_server(held.append) as port:
+            yield port
+    finally:
+        for conn in held:
+            conn.close()
+
+
+def _reset(conn: socket.socket) -> None:
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+    conn.close()
+
+
+def _garbage(conn: socket.socket) -> None:
+    conn.settimeout(2)
+    try:
+        conn.recv(4096)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n" + b"\x00garbage" * 64)
+    except OSError:
+        pass
+    conn.close()
 
 
 @contextmanager
 def raw_server(behaviour: str) -> Iterator[int]:
     """'reset': RST on connect; 'garbage': sends junk instead of a ServerHello."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(16)
-    stop = threading.Event()
-
-    def loop() -> None:
-        s.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = s.accept()
-            except OSError:
-                continue
-            if behaviour == "reset":
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
-            else:
-                conn.settimeout(2)
-                try:
-                    conn.recv(4096)
-                    conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n" + b"\x00garbage" * 64)
-                except OSError:
-                    pass
-            conn.close()
-
-    t = threading.Thread(target=loop, daemon=True)
-    t.start()
-    try:
-        yield s.getsockname()[1]
-    finally:
-        stop.set()
-        t.join(2)
-        s.close()
+    with tcp_server({"reset": _reset, "garbage": _garbage}[behaviour]) as port:
+        yield port
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

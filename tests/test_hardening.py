@@ -31,7 +31,7 @@ import sly_nb_tls
 from sly_nb_tls._demo import DemoPKI, DemoServer, IssuedCert, Response, issue, server_context
 
 from .conftest import SYSTEM_BUNDLE, controlled_env
-from .servers import closed_port, plain_http_server, raw_server, silent_listener
+from .servers import closed_port, plain_http_server, raw_server, silent_listener, tcp_server
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "sekret-4b1d9c7e2f30a8d5"
@@ -321,34 +321,17 @@ def _our_threads() -> list[str]:
 def _closes_after_handshake() -> Iterator[int]:
     pki = DemoPKI.create()
     ctx = server_context([pki.leaf, pki.intermediate], pki.leaf)
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(8)
-    stop = threading.Event()
 
-    def loop() -> None:
-        s.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = s.accept()
-            except OSError:
-                continue
-            try:
-                conn.settimeout(5)
-                tls = ctx.wrap_socket(conn, server_side=True)
-                tls.close()  # handshake done, then hang up without a word
-            except (OSError, ssl.SSLError):
-                conn.close()
+    def handshake_then_hang_up(conn: socket.socket) -> None:
+        try:
+            conn.settimeout(5)
+            ctx.wrap_socket(conn, server_side=True).close()
+        except (OSError, ssl.SSLError):
+            conn.close()
 
-    t = threading.Thread(target=loop, daemon=True)
-    t.start()
-    try:
+    with tcp_server(handshake_then_hang_up) as port:
         sly_nb_tls.add_certs(pki.root.pem)
-        yield s.getsockname()[1]
-    finally:
-        stop.set()
-        t.join(2)
-        s.close()
+        yield port
 
 
 @contextmanager

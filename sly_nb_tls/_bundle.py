@@ -24,7 +24,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,8 +107,12 @@ class BaseRoots:
             base.add_path(candidate)
         return base
 
-    def add_path(self, candidate: str) -> bool:
-        """Fold a file (or a directory of PEM files) into the base; False if unreadable."""
+    def add_path(self, candidate: str, exclude: Set[str] = frozenset()) -> bool:
+        """Fold a file (or a directory of PEM files) into the base; False if unreadable.
+
+        Certificates whose fingerprint is in `exclude` are left out: a bundle that
+        someone built from ours holds our extras, and those must stay removable.
+        """
         path = os.path.realpath(candidate)
         if path in self.files:
             return True
@@ -128,7 +132,8 @@ class BaseRoots:
             except OSError:
                 continue
             for sha, block in pem_blocks(data):
-                self.blocks.setdefault(sha, block)
+                if sha not in exclude:
+                    self.blocks.setdefault(sha, block)
         self.files.append(path)
         return True
 

@@ -198,6 +198,17 @@ class _SslHooks:
         return list(self.originals)
 
 
+def _pem_file_certificates(path: str | None) -> bytes:
+    """The certificate blocks of a PEM file, or nothing if there is no readable file."""
+    if not path or not os.path.isfile(path):
+        return b""
+    try:
+        with open(path, "rb") as fh:
+            return b"".join(block for _, block in pem_blocks(fh.read()))
+    except OSError:
+        return b""
+
+
 def _instances_of(*roots: type | None) -> list[Any]:
     """Live instances of `roots` and their subclasses, without a Python-level sweep.
 
@@ -244,6 +255,10 @@ class _Registry:
         self.original_env: dict[str, str | None] | None = None
         self.applied_env: dict[str, str] = {}
         self.base: BaseRoots | None = None
+        #: every fingerprint registered since activation, removed ones included
+        self.ever_registered: set[str] = set()
+        #: certificates of a SLY_EXTRA_CA_CERTS file that was set before activation
+        self.preset_extras = b""
         self.cadata = b""
         self.hooks = _SslHooks(lambda: self.cadata)
         self.swaps: dict[str, _Swap] = {}
@@ -273,11 +288,13 @@ class _Registry:
         if self.original_env is None:
             originals = {v: os.environ.get(v) for v in MANAGED_VARIABLES}
             self.base = BaseRoots.collect({k: v for k, v in originals.items() if v})
+            self.preset_extras = _pem_file_certificates(originals.get(EXTRAS_VARIABLE))
             self.original_env = originals
         assert self.base is not None
+        self.ever_registered |= set(self.extras)
         for var, ours in self.applied_env.items():
             current = os.environ.get(var)
-            if current != ours and current and self.base.add_path(current):
+            if current != ours and current and self.base.add_path(current, exclude=self.ever_registered):
                 notes.append(
                     f"{var} had been changed to {current} by something else; "
                     "its certificates are kept in the new bundle"
@@ -285,15 +302,7 @@ class _Registry:
         merged_path, extras_path = self._file_paths()
         extra_blocks = [(sha, cert.pem.encode("ascii")) for sha, cert in self.extras.items()]
         write_pem_file(merged_path, self.base.merged_with(extra_blocks))
-        preset_extras = self.original_env.get(EXTRAS_VARIABLE)
-        extras_data = b""
-        if preset_extras and os.path.isfile(preset_extras):
-            try:
-                with open(preset_extras, "rb") as fh:
-                    extras_data = b"".join(b for _, b in pem_blocks(fh.read()))
-            except OSError:
-                pass
-        write_pem_file(extras_path, extras_data + b"".join(b for _, b in extra_blocks))
+        write_pem_file(extras_path, self.preset_extras + b"".join(b for _, b in extra_blocks))
         applied: dict[str, str] = {}
         for var in ALWAYS_SET:
             applied[var] = str(merged_path)
@@ -528,6 +537,8 @@ class _Registry:
         self.original_env = None
         self.applied_env = {}
         self.base = None
+        self.ever_registered = set()
+        self.preset_extras = b""
         return result
 
     def reset(self) -> ResetResult:

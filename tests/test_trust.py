@@ -327,3 +327,40 @@ def test_live_update_finds_subclassed_and_async_httpx_clients(root: tuple[str, s
             assert root[1] in _ca_fingerprints(c._transport._pool._ssl_context)
     finally:
         clients[0].close()
+
+
+def test_folding_a_foreign_bundle_does_not_pin_our_own_extras(tmp_path: Path) -> None:
+    """`import supervisely` after add writes extras + our merged bundle to its own file."""
+    a = sly_nb_tls.add_certs(issue("Fold CA A", ca=True).pem).added[0]
+    other = issue("Foreign Fold CA", ca=True)
+    sly_file = tmp_path / "sly_extra_ca_certs.crt"
+    sly_file.write_bytes(
+        Path(os.environ[EXTRAS_VARIABLE]).read_bytes()
+        + Path(os.environ["REQUESTS_CA_BUNDLE"]).read_bytes()
+        + other.pem.encode()
+    )
+    os.environ["REQUESTS_CA_BUNDLE"] = str(sly_file)
+    sly_nb_tls.add_certs(issue("Fold CA B", ca=True).pem)
+    sly_nb_tls.remove(a.sha256)
+    merged = {sha for sha, _ in pem_blocks(Path(os.environ["SSL_CERT_FILE"]).read_bytes())}
+    assert a.sha256 not in merged  # removed means removed
+    from sly_nb_tls._certs import read_sources
+
+    assert read_sources([other.pem]).certificates[0].sha256 in merged  # the other party's CA is kept
+
+
+def test_a_preset_sly_extra_ca_certs_is_kept_in_both_files(tmp_path: Path) -> None:
+    preset = tmp_path / "preset-extra.pem"
+    preset_ca = issue("Preset Extra CA", ca=True)
+    preset.write_text(preset_ca.pem)
+    os.environ[EXTRAS_VARIABLE] = str(preset)
+    from sly_nb_tls._certs import read_sources
+
+    preset_sha = read_sources([str(preset)]).certificates[0].sha256
+    ours = sly_nb_tls.add_certs(issue("Ours CA", ca=True).pem).added[0]
+    extras = {sha for sha, _ in pem_blocks(Path(os.environ[EXTRAS_VARIABLE]).read_bytes())}
+    merged = {sha for sha, _ in pem_blocks(Path(os.environ["SSL_CERT_FILE"]).read_bytes())}
+    assert extras == {preset_sha, ours.sha256}
+    assert {preset_sha, ours.sha256} <= merged
+    sly_nb_tls.reset()
+    assert os.environ[EXTRAS_VARIABLE] == str(preset)

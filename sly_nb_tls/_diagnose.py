@@ -619,10 +619,10 @@ def _classify_verify(probe: _Probe, url: _Url, deadline: _Deadline) -> tuple[str
 
 def _http_check(
     probe: _Probe, url: _Url, token: str | None, deadline: _Deadline, secrets: list[str]
-) -> tuple[str | None, str, ConnectionReportPatch]:
+) -> tuple[str | None, str, _HttpOutcome]:
     """One request over the verified socket; returns (problem, cause, patch)."""
     assert probe.sock is not None
-    patch = ConnectionReportPatch()
+    patch = _HttpOutcome()
     conn = http.client.HTTPConnection(url.host, url.port, timeout=deadline.left())
     conn.sock = probe.sock  # reuse the verified TLS connection: no second handshake
     t0 = time.perf_counter()
@@ -664,8 +664,6 @@ def _http_check(
             f"the server did not answer HTTP properly ({_redact(str(exc) or type(exc).__name__, secrets)})",
             patch,
         )
-    finally:
-        pass
     conn.close()
     patch.http_status = status
     snippet = _redact(body[:200].decode("utf-8", "replace").strip(), secrets)
@@ -708,7 +706,7 @@ def _http_check(
 
 
 @dataclass
-class ConnectionReportPatch:
+class _HttpOutcome:
     http_status: int | None = None
     api_checked: bool = False
     login: str | None = None
@@ -735,7 +733,7 @@ def test_connection(url: str | None = None, token: str | None = None, timeout: f
     problem, cause = probe.problem, probe.cause
     if problem is None and probe.verify_code is not None:
         problem, cause = _classify_verify(probe, parsed, deadline)
-    patch = ConnectionReportPatch()
+    patch = _HttpOutcome()
     if problem is None and probe.sock is not None:
         try:
             problem, cause, patch = _http_check(probe, parsed, token, deadline, secrets)

@@ -172,3 +172,18 @@ def test_quoted_paths_with_spaces(ip: InteractiveShell, tmp_path: Path, capsys: 
     assert added.added[0].common_name == "Spaced CA"
     result, output = run(ip, f"%sly_tls add '{folder}/unbalanced.pem", capsys)
     assert type(result.error_in_exec).__name__ == "UsageError" and "quotation" in output  # type: ignore[attr-defined]
+
+
+def test_slow_test_shows_progress_and_fast_one_does_not(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from .servers import closed_port, silent_listener
+
+    with silent_listener() as port:  # never answers: the test takes its whole --timeout
+        result, output = run(ip, f"%sly_tls test https://127.0.0.1:{port} --timeout 2", capsys)
+    assert result.result.problem == "timeout"  # type: ignore[attr-defined]
+    assert "⋯ testing https://127.0.0.1" in output and "done in" in output
+    with closed_port() as port:  # refused at once: nothing but the result
+        result, output = run(ip, f"%sly_tls test https://127.0.0.1:{port}", capsys)
+    assert result.result.problem == "connection_refused"  # type: ignore[attr-defined]
+    assert "⋯ testing" not in output

@@ -840,9 +840,9 @@ def fetch_chain(
 
     Uses a verifying handshake and reads the chain even when verification
     fails: verification is never switched off, and no data is exchanged.
-    Saving writes the CA certificates of the chain (or the leaf, if that is
-    all the server sends) and never overwrites a different file unless
-    `overwrite`.
+    Saving writes `trust_candidates(chain)` (the root CA the server sends, or
+    else its CA certificates, or else its leaf) and never overwrites a
+    different file unless `overwrite`.
     """
     if not timeout or timeout <= 0:
         raise UrlError(f"timeout must be a positive number of seconds, not {timeout!r}")
@@ -862,10 +862,23 @@ def fetch_chain(
             "works on Python 3.13+ only: ask your admin for the root certificate"
         )
     if save:
-        to_save = [c for c in probe.chain if c.is_ca] or probe.chain
+        to_save = trust_candidates(probe.chain)
         path = _save_pem(save, to_save, overwrite)
         report.saved_to, report.saved = str(path), to_save
     return report
+
+
+def trust_candidates(chain: list[Certificate]) -> list[Certificate]:
+    """What to trust from a presented chain: as little as makes it verify.
+
+    The root CA if the server sends one (the server sends the intermediates
+    itself, so trusting them too would only widen trust, and on Python 3.13
+    would make an intermediate the anchor); else the CA certificates it sends
+    (the root must then come from the admin on Python 3.12 and older); else
+    its own certificate.
+    """
+    roots = [c for c in chain if c.is_ca and c.self_signed]
+    return roots or [c for c in chain if c.is_ca] or list(chain)
 
 
 def _save_pem(target: str, certs: list[Certificate], overwrite: bool) -> Path:

@@ -67,7 +67,7 @@ def _subcommands() -> dict[str, MagicArgumentParser]:
         "fetch", "Show the chain the server presents; --save writes it as PEM. Never adds trust."
     )
     p.add_argument("url", nargs="?", metavar="URL")
-    p.add_argument("--save", metavar="FILE", help="write the chain's CA certificates to FILE")
+    p.add_argument("--save", metavar="FILE", help="write the root CA it sends (else its CA certificates) to FILE")
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it holds something else")
     p.add_argument("--timeout", type=float, default=10.0, metavar="S")
 

@@ -241,8 +241,7 @@ class Panel:
             self.trust.layout.display = "" if self._fetched.chain else "none"
 
     def _trust_candidates(self) -> list[Any]:
-        chain = self._fetched.chain if self._fetched else []
-        return [c for c in chain if c.is_ca] or list(chain)
+        return _diagnose.trust_candidates(self._fetched.chain if self._fetched else [])
 
     def _on_trust_click(self, button: w.Button) -> None:
         certs = self._trust_candidates()

@@ -277,15 +277,16 @@ def test_bad_timeout() -> None:
 # --- fetch -----------------------------------------------------------------------------
 
 
-def test_fetch_returns_the_chain_as_presented_and_saves_ca_certificates(tmp_path: Path) -> None:
+def test_fetch_returns_the_chain_as_presented_and_saves_the_root(tmp_path: Path) -> None:
     with DemoServer(presented="full") as server:
         report = sly_nb_tls.fetch_chain(server.url, save=str(tmp_path / "corp-chain.crt"))
     assert [c.kind for c in report.chain] == ["leaf", "intermediate CA", "root CA"]
     assert not report.verified and "self-signed certificate in certificate chain" in report.verify_message
     saved = (tmp_path / "corp-chain.crt").read_text()
-    assert saved.count("BEGIN CERTIFICATE") == 2 and "PRIVATE" not in saved
+    assert saved.count("BEGIN CERTIFICATE") == 1 and "PRIVATE" not in saved  # the root only
     assert "%sly_tls add" in str(report) and report.chain[2].fingerprint in str(report)
     assert not sly_nb_tls.status().active  # fetch never adds trust
+    assert sly_nb_tls.add_certs(str(tmp_path / "corp-chain.crt")).added[0].kind == "root CA"
 
 
 def test_fetch_warns_when_the_root_is_not_sent_and_refuses_to_clobber(tmp_path: Path) -> None:

@@ -69,6 +69,7 @@ def run_demo(emit: Callable[[str], None]) -> int:
             if ok
             else "✗ The demo did not go as expected."
         )
-        + "\n  Open the same story in JupyterLab: .venv/bin/jupyter lab notebooks/quickstart.ipynb"
+        + "\n  The same story in JupyterLab (the demo command installs only the core package):"
+        + "\n    .venv/bin/pip install -e '.[widgets]' jupyterlab && .venv/bin/jupyter lab notebooks/quickstart.ipynb"
     )
     return 0 if ok else 1

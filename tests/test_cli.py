@@ -103,7 +103,7 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
     env = controlled_env(True) | {"SLY_NB_TLS_DIR": str(tmp_path / "u")}
     out = cli("demo", env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
-    for fragment in ("untrusted_root", "[8/8]", 'login "alice"', "Demo finished"):
+    for fragment in ("untrusted_root", "[8/8]", 'login "alice"', "Demo finished", "-e '.[widgets]' jupyterlab"):
         assert fragment in out.stdout
     assert "(40 chars, hidden)" in out.stdout
 

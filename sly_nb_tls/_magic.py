@@ -69,7 +69,7 @@ def _subcommands() -> dict[str, MagicArgumentParser]:
     p.add_argument("url", nargs="?", metavar="URL")
     p.add_argument("--save", metavar="FILE", help="write the root CA it sends (else its CA certificates) to FILE")
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it holds something else")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="S")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="bound for the fetch (default 10)")
 
     subs["panel"] = _parser("panel", "Show the interactive panel (ipywidgets).")
     return subs
@@ -95,11 +95,21 @@ def _split(line: str) -> list[str]:
 
 
 def _usage_block() -> str:
-    lines = ["", "Subcommands::", ""]
-    for parser in _SUBCOMMANDS.values():
-        usage = parser.format_usage().strip().removeprefix("usage: ")
-        lines.append(f"  {usage}")
+    """Every subcommand's usage and options, for `%sly_tls?`.
+
+    Formatted with plain argparse: IPython's help formatter would prefix each
+    usage with "::" and a second "%".
+    """
+    lines = ["", "Subcommands:", ""]
+    for name, parser in _SUBCOMMANDS.items():
+        formatter = argparse.HelpFormatter(prog=f"%sly_tls {name}", width=100)
+        formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups, prefix="")
+        lines.append("  " + formatter.format_help().strip())
         lines.append(f"      {parser.description}")
+        for action in parser._actions:
+            if action.option_strings and action.help:
+                metavar = f" {action.metavar}" if action.metavar else ""
+                lines.append(f"        {', '.join(action.option_strings)}{metavar}: {action.help}")
     return "\n".join(lines)
 
 

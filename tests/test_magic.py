@@ -105,6 +105,11 @@ def test_help_lists_every_subcommand(ip: InteractiveShell) -> None:
     doc = ip.find_line_magic("sly_tls").__doc__
     for sub in ("add", "remove", "status", "reset", "--no-live", "FINGERPRINT-PREFIX|PATH"):
         assert sub in doc
+    subcommands = doc.split("Subcommands:", 1)[1]
+    for name in ("add", "remove", "status", "reset", "env", "test", "fetch", "panel"):
+        assert f"\n  %sly_tls {name}" in subcommands, name
+    assert "::" not in subcommands and "%%sly_tls remove" not in subcommands
+    assert "--timeout S: bound for the whole test" in subcommands
 
 
 def test_unload_resets(root_pem: Path) -> None:

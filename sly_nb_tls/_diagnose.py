@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._certs import Certificate
+from ._envfile import redact, secret_values
 from ._errors import FetchError, UrlError
 from ._render import Table, esc, html_block, html_table, visible
 
@@ -203,14 +204,12 @@ def _names_match(host: str, names: tuple[str, ...]) -> bool:
     return False
 
 
-def _redact(text: str, secrets: list[str]) -> str:
-    for s in secrets:
-        text = text.replace(s, "***")
-    return text
-
-
 class _Deadline:
+    """The one time bound of a test or fetch; rejects a bound that is not a positive number."""
+
     def __init__(self, seconds: float):
+        if not seconds or seconds <= 0:
+            raise UrlError(f"timeout must be a positive number of seconds, not {seconds!r}")
         self.seconds = seconds
         self.end = time.monotonic() + seconds
 
@@ -656,17 +655,17 @@ def _http_check(
         return "timeout", "the server completed TLS but did not answer the HTTP request in time", patch
     except (http.client.HTTPException, OSError) as exc:
         probe.steps.append(
-            Step("HTTP", False, time.perf_counter() - t0, _redact(str(exc) or type(exc).__name__, secrets))
+            Step("HTTP", False, time.perf_counter() - t0, redact(str(exc) or type(exc).__name__, secrets))
         )
         conn.close()
         return (
             "not_supervisely",
-            f"the server did not answer HTTP properly ({_redact(str(exc) or type(exc).__name__, secrets)})",
+            f"the server did not answer HTTP properly ({redact(str(exc) or type(exc).__name__, secrets)})",
             patch,
         )
     conn.close()
     patch.http_status = status
-    snippet = _redact(body[:200].decode("utf-8", "replace").strip(), secrets)
+    snippet = redact(body[:200].decode("utf-8", "replace").strip(), secrets)
     if not token:
         probe.steps.append(Step(name, True, time.perf_counter() - t0, f"HTTP {status}"))
         patch.warnings.append(
@@ -678,10 +677,10 @@ def _http_check(
         probe.steps.append(Step(name, False, time.perf_counter() - t0, f"HTTP {status}"))
         return "unauthorized", f"users.me answered {status}: the server rejected the API token", patch
     if 300 <= status < 400:
-        probe.steps.append(Step(name, False, time.perf_counter() - t0, f"HTTP {status} → {_redact(location, secrets)}"))
+        probe.steps.append(Step(name, False, time.perf_counter() - t0, f"HTTP {status} → {redact(location, secrets)}"))
         return (
             "not_supervisely",
-            f"users.me answered a redirect ({status}) to {_redact(location, secrets) or 'somewhere'}: "
+            f"users.me answered a redirect ({status}) to {redact(location, secrets) or 'somewhere'}: "
             "a login page or proxy sits in front of the API, or the URL is wrong",
             patch,
         )
@@ -700,7 +699,7 @@ def _http_check(
             patch,
         )
     login = data.get("login")
-    patch.login = _redact(str(login), secrets) if login is not None else None
+    patch.login = redact(str(login), secrets) if login is not None else None
     probe.steps.append(Step(name, True, time.perf_counter() - t0, f'HTTP {status}, login "{patch.login}"'))
     return None, "", patch
 
@@ -719,15 +718,11 @@ def test_connection(url: str | None = None, token: str | None = None, timeout: f
     `url` defaults to SERVER_ADDRESS; `token` to API_TOKEN.  Raises `UrlError`
     for a URL it cannot test; every other outcome is in the returned report.
     """
-    if not timeout or timeout <= 0:
-        raise UrlError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    deadline = _Deadline(timeout)
     parsed = parse_server_url(url)
     token = token if token is not None else (os.environ.get("API_TOKEN") or None)
-    from ._envfile import secret_values
-
     secrets = secret_values(extra=[token])
     started = time.perf_counter()
-    deadline = _Deadline(timeout)
     report = ConnectionReport(url=parsed.text)
     probe = _probe(parsed, deadline)
     problem, cause = probe.problem, probe.cause
@@ -748,7 +743,7 @@ def test_connection(url: str | None = None, token: str | None = None, timeout: f
     report.http_status, report.api_checked, report.login = patch.http_status, patch.api_checked, patch.login
     report.problem = problem
     report.ok = problem is None
-    report.cause = _redact(cause, secrets)
+    report.cause = redact(cause, secrets)
     report.fix = _fix_for(problem, parsed, probe.chain) if problem else ""
     report.warnings = _chain_warnings(parsed, probe.chain, problem) + patch.warnings
     if report.ok and sys.version_info < (3, 13):
@@ -844,10 +839,8 @@ def fetch_chain(
     else its CA certificates, or else its leaf) and never overwrites a
     different file unless `overwrite`.
     """
-    if not timeout or timeout <= 0:
-        raise UrlError(f"timeout must be a positive number of seconds, not {timeout!r}")
-    parsed = parse_server_url(url)
     deadline = _Deadline(timeout)
+    parsed = parse_server_url(url)
     probe = _probe(parsed, deadline)
     if probe.sock is not None:
         probe.sock.close()

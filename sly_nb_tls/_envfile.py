@@ -37,7 +37,7 @@ from ._render import Table, html_table, visible
 if TYPE_CHECKING:
     from ._results import AddResult
 
-__all__ = ["CA_KEYS", "DEFAULT_FILES", "EnvResult", "is_secret_key", "load_env", "secret_values"]
+__all__ = ["CA_KEYS", "DEFAULT_FILES", "EnvResult", "is_secret_key", "load_env", "redact", "secret_values"]
 
 DEFAULT_FILES = ("local.env", ".env", "~/supervisely.env")
 #: Keys whose value is a CA file: registered, not exported.
@@ -57,6 +57,13 @@ def secret_values(environ: dict[str, str] | None = None, extra: Sequence[str | N
     values = [v for k, v in env.items() if is_secret_key(k) and v and len(v) >= 4]
     values += [v for v in extra if v]
     return sorted(set(values), key=len, reverse=True)
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """`text` with every one of `secrets` (see `secret_values`) replaced by ***."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 @dataclass

@@ -142,7 +142,9 @@ class Panel:
         except SlyTlsError as exc:
             area.value = _message(str(exc))
         except Exception as exc:  # noqa: BLE001 - a panel never shows a traceback
-            text = _redact(f"unexpected error: {type(exc).__name__}: {exc}", self.token.value)
+            text = _envfile.redact(
+                f"unexpected error: {type(exc).__name__}: {exc}", _envfile.secret_values(extra=[self.token.value])
+            )
             area.value = _message(text)
         finally:
             for b in buttons:
@@ -279,12 +281,6 @@ class Panel:
 
 class _PanelInputError(SlyTlsError):
     """Something the panel needs before it can act."""
-
-
-def _redact(text: str, typed_token: str) -> str:
-    for secret in _envfile.secret_values(extra=[typed_token]):
-        text = text.replace(secret, "***")
-    return text
 
 
 def panel() -> Panel:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from sly_nb_tls._trust import MANAGED_VARIABLES  # noqa: E402 - after the sys.path line
+from sly_nb_tls._environ import MANAGED_VARIABLES  # noqa: E402 - after the sys.path line
 
 CA_VARIABLES = (*MANAGED_VARIABLES, "SSL_CERT_DIR", "SERVER_ADDRESS", "API_TOKEN", "HTTPS_PROXY", "https_proxy")
 HEAVY = ("requests", "ipywidgets", "cryptography", "httpx", "aiohttp")
@@ -209,19 +209,20 @@ def bench_per_connection(rounds: int) -> list[Figure]:
         merged = result.bundle_path
         copy = Path(tempfile.mkdtemp()) / "by-hand.pem"
         shutil.copy(merged, copy)
-        originals = _REGISTRY.hooks.originals
-        patched_load = ssl.SSLContext.load_default_certs
+        patches = _REGISTRY.live.patches
 
         def by_hand() -> float:
             # The same call with no hooks and SSL_CERT_FILE naming an equivalent bundle.
-            ssl.SSLContext.load_default_certs = originals["SSLContext.load_default_certs"]
+            for patch in patches:
+                patch.undo()
             os.environ["SSL_CERT_FILE"] = str(copy)
             try:
                 t0 = time.perf_counter()
-                originals["ssl.create_default_context"]()
+                ssl.create_default_context()
                 return time.perf_counter() - t0
             finally:
-                ssl.SSLContext.load_default_certs = patched_load
+                for patch in patches:
+                    patch.apply()
                 os.environ["SSL_CERT_FILE"] = merged
 
         ctx = interleaved({"ours": timed(ssl.create_default_context), "hand": by_hand}, rounds)
@@ -274,8 +275,9 @@ def bench_live(rounds: int) -> list[Figure]:
     def live_update() -> float:
         t0 = time.perf_counter()
         with _REGISTRY.lock:
-            _REGISTRY._refresh_swaps()
-            updated = _REGISTRY._update_owned_contexts()
+            ders = {sha: c.der for sha, c in _REGISTRY.extras.items()}
+            _REGISTRY.live.refresh_swaps(ders)
+            updated = _REGISTRY.live.update_client_contexts(ders)
         elapsed = time.perf_counter() - t0
         assert updated, "the httpx clients were not found"
         return elapsed

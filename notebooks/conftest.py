@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from sly_nb_tls._trust import MANAGED_VARIABLES
+from sly_nb_tls._environ import MANAGED_VARIABLES
 
 CA_VARIABLES = (*MANAGED_VARIABLES, "SSL_CERT_DIR", "SERVER_ADDRESS", "API_TOKEN", "HTTPS_PROXY", "https_proxy")
 

@@ -40,7 +40,7 @@ _LAZY = {
     "test_connection": "._diagnose",
     "fetch_chain": "._diagnose",
     "panel": "._panel",
-    "PROBLEMS": "._diagnose",
+    "PROBLEMS": "._classify",
     "Certificate": "._certs",
     "DemoServer": "._demo",
     "SlyTlsError": "._errors",
@@ -49,6 +49,7 @@ _LAZY = {
     "EnvFileError": "._errors",
     "UrlError": "._errors",
     "FetchError": "._errors",
+    "StorageError": "._errors",
 }
 __all__ = [
     "PROBLEMS",
@@ -58,6 +59,7 @@ __all__ = [
     "EnvFileError",
     "FetchError",
     "SlyTlsError",
+    "StorageError",
     "UnknownCertificateError",
     "UrlError",
     "__version__",
@@ -75,14 +77,16 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._certs import Certificate
+    from ._classify import PROBLEMS
     from ._demo import DemoServer
-    from ._diagnose import PROBLEMS, fetch_chain, test_connection
+    from ._diagnose import fetch_chain, test_connection
     from ._envfile import load_env
     from ._errors import (
         CertificateSourceError,
         EnvFileError,
         FetchError,
         SlyTlsError,
+        StorageError,
         UnknownCertificateError,
         UrlError,
     )

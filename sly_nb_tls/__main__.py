@@ -20,6 +20,17 @@ from typing import Any
 __all__ = ["main"]
 
 
+def _seconds(text: str) -> float:
+    """A --timeout: a finite number of seconds above zero (argparse's float accepts nan and inf)."""
+    from ._errors import SlyTlsError
+    from ._probe import Deadline
+
+    try:
+        return Deadline.check(text)
+    except SlyTlsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sly_nb_tls",
@@ -30,13 +41,13 @@ def _build_parser() -> argparse.ArgumentParser:
     test.add_argument("url", nargs="?", metavar="URL", help="default: SERVER_ADDRESS")
     test.add_argument("--ca", action="append", default=[], metavar="FILE", help="trust FILE's certificates first")
     test.add_argument("--env", action="append", default=[], metavar="FILE", help="load env FILE first")
-    test.add_argument("--timeout", type=float, default=10.0, metavar="S")
+    test.add_argument("--timeout", type=_seconds, default=10.0, metavar="S", help="bound for the whole test")
     test.add_argument("--json", action="store_true", help="print one JSON object")
     fetch = sub.add_parser("fetch", help="show the chain URL presents; --save writes it as PEM")
     fetch.add_argument("url", nargs="?", metavar="URL", help="default: SERVER_ADDRESS")
     fetch.add_argument("--save", metavar="FILE")
     fetch.add_argument("--overwrite", action="store_true")
-    fetch.add_argument("--timeout", type=float, default=10.0, metavar="S")
+    fetch.add_argument("--timeout", type=_seconds, default=10.0, metavar="S", help="bound for the whole fetch")
     fetch.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("demo", help="run the whole story against the built-in demo server and print each step")
     server = sub.add_parser("demo-server", help="serve the demo Supervisely-like API over HTTPS on 127.0.0.1")

@@ -1,47 +1,63 @@
-"""The merged CA bundle: base roots + extra certificates, written atomically.
+"""Trust files on disk: the per-user directory, base roots, atomic PEM writes, file lifetimes.
 
-In [1]: from sly_nb_tls._bundle import BaseRoots, write_pem_file, user_dir
+In [1]: from sly_nb_tls._bundle import BaseRoots, TrustFiles, user_dir
 In [2]: base = BaseRoots.collect({"SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"})
 In [3]: len(base.blocks), base.files
 Out[3]: (146, ['/…/certifi/cacert.pem', '/usr/lib/ssl/cert.pem', '/etc/ssl/certs/ca-certificates.crt'])
+In [4]: TrustFiles().paths()                   # this process's bundle and extras-only file
+Out[4]: (PosixPath('/home/me/.cache/sly-nb-tls/bundle-4242-9f3a….pem'), PosixPath('…/extra-4242-9f3a….pem'))
 
 Why a merged file at all: every variable that Python clients read
 (``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``, ``CURL_CA_BUNDLE``) *replaces*
 trust; pointing one at the private root alone would drop every public root.
 
-The base keeps everything already trusted: certifi's roots, OpenSSL's default
-CA file, and whatever file the CA variables pointed at before we touched them.
-Certificates are de-duplicated by SHA-256 of their DER without parsing them
-(base64 decode only), which keeps re-writing the bundle cheap.
+File names carry the PID of the process that owns them, so two kernels never
+overwrite each other's bundle, and a forked child (which inherits the parent's
+memory) picks new names instead of rewriting the parent's files.  A file is
+deleted only when no live process may still read it: on Linux, when no
+process's environment names it (children started after `add` inherit the
+path); elsewhere that cannot be told, so files are kept.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import os
 import re
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DIR_ENV", "BaseRoots", "pem_blocks", "user_dir", "write_pem_file"]
+from ._errors import StorageError
+from ._pem import certificate_blocks
+
+__all__ = [
+    "DIR_ENV",
+    "BaseRoots",
+    "TrustFiles",
+    "named_by_live_process",
+    "prune_stale_files",
+    "save_pem",
+    "user_dir",
+    "write_pem_file",
+]
 
 #: Tests and unusual setups can point the per-user directory elsewhere.
 DIR_ENV = "SLY_NB_TLS_DIR"
 
-_CERT_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\s*\n(.*?)\n?-----END CERTIFICATE-----", re.DOTALL)
 _MAX_BASE_FILE = 64 * 1024 * 1024
+_OWNED_NAME = re.compile(r"^(?:bundle|extra)-(?P<pid>\d+)-[0-9a-f]+\.pem$")
 
 
 def user_dir() -> Path:
-    """The per-user directory for bundle files, created 0700 and checked.
+    """The per-user directory for trust files, checked before every write.
 
     Never the shared temp directory: another user could pre-create a file
-    there and have us trust their CA.
+    there and have us trust their CA.  A directory the user named in
+    ``SLY_NB_TLS_DIR`` is used as it is (never chmod-ed: it may be shared on
+    purpose), but refused if others could write to it.
     """
     configured = os.environ.get(DIR_ENV)
     if configured:
@@ -51,34 +67,26 @@ def user_dir() -> Path:
     else:
         cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         path = Path(cache) / "sly-nb-tls"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if os.name != "nt":
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-            raise PermissionError(f"{path} is not a plain directory; refusing to write trust files there")
-        if st.st_uid != os.getuid():
-            raise PermissionError(f"{path} belongs to another user; refusing to write trust files there")
-        if stat.S_IMODE(st.st_mode) != 0o700:
-            os.chmod(path, 0o700)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot create the directory for trust files ({exc.strerror or exc})") from None
+    if os.name == "nt":
+        return path
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise StorageError(f"{path} is not a plain directory; refusing to write trust files there")
+    if st.st_uid != os.getuid():
+        raise StorageError(f"{path} belongs to another user; refusing to write trust files there")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        if configured:
+            raise StorageError(
+                f"{path} is writable by other users (mode {mode:04o}); others could plant a CA there. "
+                f"Use a private directory in {DIR_ENV}, or: chmod go-w {path}"
+            )
+        os.chmod(path, 0o700)  # our own default directory: make it private again
     return path
-
-
-def pem_blocks(data: bytes) -> list[tuple[str, bytes]]:
-    """Every CERTIFICATE block as (sha256 of DER, normalised PEM block)."""
-    out = []
-    for match in _CERT_BLOCK.finditer(data.replace(b"\r\n", b"\n")):
-        body = b"".join(match.group(1).split())
-        try:
-            der = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            continue  # a broken block in a system bundle is not ours to fix
-        out.append((hashlib.sha256(der).hexdigest(), _pem(body)))
-    return out
-
-
-def _pem(b64body: bytes) -> bytes:
-    lines = [b64body[i : i + 64] for i in range(0, len(b64body), 64)]
-    return b"-----BEGIN CERTIFICATE-----\n" + b"\n".join(lines) + b"\n-----END CERTIFICATE-----\n"
 
 
 @dataclass
@@ -131,7 +139,7 @@ class BaseRoots:
                     data = fh.read()
             except OSError:
                 continue
-            for sha, block in pem_blocks(data):
+            for sha, block in certificate_blocks(data):
                 if sha not in exclude:
                     self.blocks.setdefault(sha, block)
         self.files.append(path)
@@ -164,3 +172,138 @@ def write_pem_file(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def save_pem(target: str, data: bytes, overwrite: bool) -> Path:
+    """Write certificates the user asked to keep (`fetch --save`); never clobber other content."""
+    from ._certs import resolve_path
+
+    path = resolve_path(target)
+    if path.is_dir():
+        raise StorageError(f"{path}: is a directory; give a file name to save the chain to")
+    if path.exists() and not overwrite and path.read_bytes() != data:
+        raise StorageError(f"{path}: already exists with other content; choose another name or pass --overwrite")
+    if not path.parent.is_dir():
+        raise StorageError(f"{path.parent}: no such directory")
+    try:
+        write_pem_file(path, data)
+    except PermissionError:
+        raise StorageError(f"{path}: permission denied") from None
+    return path
+
+
+def named_by_live_process(paths: Iterable[Path]) -> set[Path] | None:
+    """Which of `paths` some live process's environment names; None where that cannot be told.
+
+    A process started after `add` inherits the variables and may open the
+    file at any time, so such a file must outlive this kernel.  Linux shows
+    every process's initial environment in /proc (our own later changes live
+    in os.environ, checked too).  Processes of other users cannot read our
+    0700 directory, so their unreadable environments do not matter.
+    """
+    wanted = {p: os.fsencode(str(p)) for p in paths}
+    named = {p for p, raw in wanted.items() if str(p) in os.environ.values()}
+    if not os.path.isdir("/proc/self"):
+        return None
+    try:
+        pids = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                environ = fh.read()
+        except OSError:
+            continue  # gone, or another user's
+        for path, raw in wanted.items():
+            if path not in named and raw in environ:
+                named.add(path)
+    return named
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True  # cannot tell: keep its files
+    return True
+
+
+def delete_unused(paths: Iterable[Path]) -> list[Path]:
+    """Delete those of `paths` that no live process may read; returns what was deleted."""
+    candidates = [p for p in paths if p.exists()]
+    if not candidates:
+        return []
+    named = named_by_live_process(candidates)
+    if named is None:
+        return []  # cannot tell who reads them: keep them
+    deleted = []
+    for path in candidates:
+        if path in named:
+            continue
+        try:
+            path.unlink()
+            deleted.append(path)
+        except FileNotFoundError:
+            pass
+    return deleted
+
+
+def prune_stale_files(directory: Path) -> list[Path]:
+    """Delete files of processes that no longer run, unless a live process still names them."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    stale = []
+    for name in names:
+        m = _OWNED_NAME.match(name)
+        if m and int(m.group("pid")) != os.getpid() and not _pid_alive(int(m.group("pid"))):
+            stale.append(directory / name)
+    return delete_unused(stale)
+
+
+class TrustFiles:
+    """This process's two trust files: the merged bundle and the extras-only file.
+
+    Names are ``bundle-<pid>-<random>.pem`` / ``extra-<pid>-<random>.pem``.
+    A forked child gets new names on first use: the PID check below notices
+    the fork even without an at-fork hook.
+    """
+
+    def __init__(self) -> None:
+        self._paths: tuple[Path, Path] | None = None
+        self._owner = 0
+
+    def paths(self) -> tuple[Path, Path]:
+        if self._paths is None or self._owner != os.getpid():
+            directory = user_dir()
+            prune_stale_files(directory)
+            tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+            self._paths = (directory / f"bundle-{tag}.pem", directory / f"extra-{tag}.pem")
+            self._owner = os.getpid()
+        return self._paths
+
+    @property
+    def current(self) -> tuple[Path, Path] | None:
+        """The paths this process owns, if it made any (a forked child owns none yet)."""
+        return self._paths if self._owner == os.getpid() else None
+
+    def write(self, merged: bytes, extras: bytes) -> tuple[Path, Path]:
+        merged_path, extras_path = self.paths()
+        write_pem_file(merged_path, merged)
+        write_pem_file(extras_path, extras)
+        return merged_path, extras_path
+
+    def release(self) -> list[Path]:
+        """Forget this process's files; delete those no live process may still read."""
+        owned, self._paths = self.current, None
+        return delete_unused(owned) if owned else []
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: the parent's files are the parent's, never ours to touch."""
+        self._paths, self._owner = None, 0

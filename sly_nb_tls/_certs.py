@@ -35,7 +35,8 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from ._errors import CertificateSourceError
-from ._render import Table, html_table, visible
+from ._pem import PEM_BEGIN, PEM_BLOCK, pem_encode
+from ._render import Rendered, Table, html_table, visible
 
 __all__ = [
     "MAX_SOURCE_BYTES",
@@ -54,8 +55,6 @@ Source = Union[str, "os.PathLike[str]", bytes]
 #: dataset, a video) be slurped into memory.
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
 
-_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*\n(.*?)\n?-----END \1-----", re.DOTALL)
-_PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _KEY_LABELS = ("PRIVATE KEY",)  # RSA/EC/DSA/ENCRYPTED/OPENSSH PRIVATE KEY all end so
 _CSR_LABELS = {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"}
@@ -101,8 +100,8 @@ def strict_x509_defects(cert: x509.Certificate) -> list[str]:
     return defects
 
 
-@dataclass(frozen=True, eq=False)
-class Certificate:
+@dataclass(frozen=True, eq=False, repr=False)
+class Certificate(Rendered):
     """One X.509 certificate, with what a user needs to judge it.
 
     Equal (and hashed) by SHA-256 fingerprint of the DER encoding.
@@ -171,9 +170,7 @@ class Certificate:
     # -- derived views -------------------------------------------------
     @property
     def pem(self) -> str:
-        body = base64.encodebytes(self.der).decode("ascii").replace("\n", "")
-        lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-        return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+        return pem_encode(self.der)
 
     @property
     def fingerprint(self) -> str:
@@ -253,8 +250,8 @@ class Certificate:
     def _repr_html_(self) -> str:
         return html_table(["field", "value"], self._fields(), warnings=self.warnings)
 
-    def _repr_pretty_(self, p: object, cycle: bool) -> None:
-        p.text(str(self))  # type: ignore[attr-defined]
+    def _summary(self) -> str:
+        return f"{self.common_name} ({self.kind}, SHA-256 {self.short_fingerprint}…)"
 
 
 def _common_name(name: x509.Name) -> str:
@@ -419,11 +416,11 @@ def _parse_bytes(data: bytes, origin: str) -> tuple[list[Certificate], list[str]
 def _parse_pem(text: str, origin: str) -> tuple[list[Certificate], list[str]]:
     certs: list[x509.Certificate] = []
     found_key = found_csr = found_crl = False
-    blocks = list(_PEM_BLOCK.finditer(text))
-    begins = _PEM_BEGIN.findall(text)
+    blocks = list(PEM_BLOCK.finditer(text))
+    begins = PEM_BEGIN.findall(text)
     if len(begins) != len(blocks):
         matched = {m.start() for m in blocks}
-        for n, m in enumerate(_PEM_BEGIN.finditer(text), 1):
+        for n, m in enumerate(PEM_BEGIN.finditer(text), 1):
             if m.start() not in matched:
                 raise CertificateSourceError(
                     f"{origin}: PEM block #{n} ({m.group(1)}) is truncated: it has no matching END line"

@@ -220,6 +220,8 @@ class Response:
     body: bytes | str | dict[str, Any] = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    #: seconds between the body's bytes (a server that drips its answer)
+    drip: float = 0.0
 
     def encoded(self) -> tuple[bytes, str]:
         if isinstance(self.body, dict):
@@ -248,8 +250,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if not response.drip:
             self.wfile.write(body)
+            return
+        self.wfile.flush()
+        for i in range(len(body)):
+            time.sleep(response.drip)
+            self.wfile.write(body[i : i + 1])
+            self.wfile.flush()
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -25,109 +25,25 @@ from __future__ import annotations
 
 import io
 import os
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ._errors import CertificateSourceError, EnvFileError
-from ._render import Table, html_table, visible
+from ._results import EnvKey, EnvResult
+from ._secrets import is_secret_key, redact, secret_values
 
-if TYPE_CHECKING:
-    from ._results import AddResult
-
-__all__ = ["CA_KEYS", "DEFAULT_FILES", "EnvResult", "is_secret_key", "load_env", "redact", "secret_values"]
+__all__ = ["CA_KEYS", "DEFAULT_FILES", "load_env"]
 
 DEFAULT_FILES = ("local.env", ".env", "~/supervisely.env")
 #: Keys whose value is a CA file: registered, not exported.
 CA_KEYS = ("SLY_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
-_SECRET = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASS|CREDENTIAL|AUTH", re.IGNORECASE)
 _MAX_ENV_FILE = 1024 * 1024
 
 
-def is_secret_key(name: str) -> bool:
-    """Keys whose values are never shown (API_TOKEN, *_KEY, *SECRET*, *PASS*...)."""
-    return bool(_SECRET.search(name))
-
-
-def secret_values(environ: dict[str, str] | None = None, extra: Sequence[str | None] = ()) -> list[str]:
-    """Every value that must never appear in output: secret-looking env values + `extra`."""
-    env = os.environ if environ is None else environ
-    values = [v for k, v in env.items() if is_secret_key(k) and v and len(v) >= 4]
-    values += [v for v in extra if v]
-    return sorted(set(values), key=len, reverse=True)
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """`text` with every one of `secrets` (see `secret_values`) replaced by ***."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-@dataclass
-class EnvKey:
-    name: str
-    action: str  # "set", "kept" (environment wins), "overridden", "registered"
-    shown: str  # the value as it may be displayed (masked for secrets)
-    source: str
-
-
-@dataclass
-class EnvResult:
-    files_read: list[str] = field(default_factory=list)
-    files_missing: list[str] = field(default_factory=list)
-    keys: list[EnvKey] = field(default_factory=list)
-    certificates: AddResult | None = None
-    override: bool = False
-
-    @property
-    def set_keys(self) -> list[str]:
-        return [k.name for k in self.keys if k.action in ("set", "overridden")]
-
-    def _headline(self) -> str:
-        if not self.files_read:
-            return "No env file found (looked for " + ", ".join(self.files_missing) + ")"
-        return "✓ Read " + ", ".join(self.files_read)
-
-    def _rows(self) -> list[list[str]]:
-        return [[k.name, k.action, k.shown, k.source] for k in self.keys]
-
-    def _notes(self) -> list[str]:
-        out = []
-        if self.files_read and self.files_missing:
-            out.append("not found (skipped): " + ", ".join(self.files_missing))
-        if any(k.action == "kept" for k in self.keys):
-            out.append("'kept': already set in the kernel; use --override to take the file's value")
-        return out
-
-    def __str__(self) -> str:
-        lines = [self._headline()]
-        if self.keys:
-            t = Table(["key", "action", "value", "from"])
-            for row in self._rows():
-                t.add(row)
-            lines.append(t.render("  "))
-        lines += [f"  {visible(n)}" for n in self._notes()]
-        if self.certificates is not None:
-            lines.append(str(self.certificates))
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        html = html_table(["key", "action", "value", "from"], self._rows(), title=self._headline(), notes=self._notes())
-        if self.certificates is not None:
-            html += self.certificates._repr_html_()
-        return html
-
-    def _repr_pretty_(self, p: object, cycle: bool) -> None:
-        p.text(str(self))  # type: ignore[attr-defined]
-
-
-def _shown(name: str, value: str) -> str:
+def _shown(name: str, value: str, secrets: list[str]) -> str:
+    """What may be displayed of a value: nothing of a secret key's, and no password inside a URL or DSN."""
     if is_secret_key(name):
         return f"({len(value)} chars, hidden)"
-    return value
+    return redact(value, secrets)
 
 
 def _read_file(path: Path, label: str) -> dict[str, str | None]:
@@ -192,17 +108,19 @@ def load_env(*files: str, override: bool = False, cwd: str | None = None) -> Env
                 raise EnvFileError(f"{label}: {key}={value}: {exc}; nothing was applied") from None
             ca_sources.append(source)
 
+    # The files' secrets are secrets too, wherever they show up (the environment's as well).
+    secrets = secret_values(extra=secret_values({k: v for k, (v, _, _) in merged.items()}))
     to_set: dict[str, str] = {}
     for key, (value, label, _path) in merged.items():
         if key in CA_KEYS:
-            result.keys.append(EnvKey(key, "registered", value, label))
+            result.keys.append(EnvKey(key, "registered", _shown(key, value, secrets), label))
             continue
         if key in os.environ and not override:
-            result.keys.append(EnvKey(key, "kept", _shown(key, os.environ[key]), "kernel environment"))
+            result.keys.append(EnvKey(key, "kept", _shown(key, os.environ[key], secrets), "kernel environment"))
             continue
         action = "overridden" if key in os.environ else "set"
         to_set[key] = value
-        result.keys.append(EnvKey(key, action, _shown(key, value), label))
+        result.keys.append(EnvKey(key, action, _shown(key, value, secrets), label))
 
     if ca_sources:
         from ._trust import add_certs

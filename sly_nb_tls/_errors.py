@@ -12,7 +12,8 @@ front-ends catch one type and show its message without a traceback::
     ├── UnknownCertificateError      `remove` target that matches no registered certificate
     ├── EnvFileError                 env file missing or not parseable
     ├── UrlError                     a URL that `test` / `fetch` cannot use
-    └── FetchError                   `fetch` reached no server, so there is no chain
+    ├── FetchError                   `fetch` reached no server, so there is no chain
+    └── StorageError                 a file or directory that cannot be written safely
 
 Problems found while *testing a connection* are not exceptions: they are the
 `.problem` of a ConnectionReport, because finding them is the point.
@@ -25,6 +26,7 @@ __all__ = [
     "EnvFileError",
     "FetchError",
     "SlyTlsError",
+    "StorageError",
     "UnknownCertificateError",
     "UrlError",
 ]
@@ -52,3 +54,7 @@ class UrlError(SlyTlsError):
 
 class FetchError(SlyTlsError):
     """`fetch` could not get a chain (DNS, refused, timeout, not TLS)."""
+
+
+class StorageError(SlyTlsError):
+    """The per-user directory, or a file to save to, cannot be used safely; nothing was written."""

@@ -173,18 +173,20 @@ class SlyTlsMagics(Magics):
         return load_env(*args.files, override=args.override)
 
     def _do_test(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ._diagnose import parse_server_url, test_connection
+        from ._diagnose import test_connection
+        from ._probe import Deadline, Target
 
-        url = parse_server_url(args.url).text
-        with _shown_if_slow(f"⋯ testing {url} (at most {args.timeout:g} s)"):
-            return test_connection(url, timeout=args.timeout)
+        url, timeout = Target.parse(args.url).text, Deadline.check(args.timeout)
+        with _shown_if_slow(f"⋯ testing {url} (at most {timeout:g} s)"):
+            return test_connection(url, timeout=timeout)
 
     def _do_fetch(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ._diagnose import fetch_chain, parse_server_url
+        from ._diagnose import fetch_chain
+        from ._probe import Deadline, Target
 
-        url = parse_server_url(args.url).text
-        with _shown_if_slow(f"⋯ fetching the chain of {url} (at most {args.timeout:g} s)"):
-            return fetch_chain(url, save=args.save, overwrite=args.overwrite, timeout=args.timeout)
+        url, timeout = Target.parse(args.url).text, Deadline.check(args.timeout)
+        with _shown_if_slow(f"⋯ fetching the chain of {url} (at most {timeout:g} s)"):
+            return fetch_chain(url, save=args.save, overwrite=args.overwrite, timeout=timeout)
 
     def _do_panel(self, args: argparse.Namespace, cell: str | None) -> Any:
         try:

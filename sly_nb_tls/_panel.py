@@ -26,7 +26,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from . import _diagnose, _envfile, _trust
+from . import _classify, _diagnose, _envfile, _results, _secrets, _trust
 from ._errors import SlyTlsError
 from ._render import esc, html_block
 
@@ -75,7 +75,7 @@ class Panel:
 
         #: the result object of the last action (what its HTML shows), for code and tests
         self.last_result: Any = None
-        self._fetched: _diagnose.ChainReport | None = None
+        self._fetched: _results.ChainReport | None = None
         self._remove_buttons: dict[str, w.Button] = {}
 
         self.env_load.on_click(self._on_env_load_click)
@@ -132,24 +132,32 @@ class Panel:
         return "API token (optional: without it only TLS and HTTP are checked)"
 
     @contextmanager
-    def _busy(self, buttons: list[w.Button], area: w.HTML, working: str) -> Iterator[None]:
-        """Disable `buttons`, say what is happening, show errors as one line, re-enable."""
-        for b in buttons:
-            b.disabled = True
-        area.value = _message(working, "warn")
+    def _reporting(self, area: w.HTML) -> Iterator[None]:
+        """Show any error of the block in `area` as one line: a panel never shows a traceback."""
         try:
             yield
         except SlyTlsError as exc:
             area.value = _message(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a panel never shows a traceback
-            text = _envfile.redact(
-                f"unexpected error: {type(exc).__name__}: {exc}", _envfile.secret_values(extra=[self.token.value])
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the user sees it here
+            text = _secrets.redact(
+                f"unexpected error: {type(exc).__name__}: {exc}", _secrets.secret_values(extra=[self.token.value])
             )
             area.value = _message(text)
+
+    @contextmanager
+    def _busy(self, buttons: list[w.Button], area: w.HTML, working: str) -> Iterator[None]:
+        """Disable `buttons`, say what is happening, show errors as one line, re-enable, redraw."""
+        for b in buttons:
+            b.disabled = True
+        area.value = _message(working, "warn")
+        try:
+            with self._reporting(area):
+                yield
         finally:
             for b in buttons:
                 b.disabled = False
-            self._sync()
+            with self._reporting(area):
+                self._sync()
 
     def _sync(self) -> None:
         """Redraw the certificate list and the status line from `status()`."""
@@ -192,24 +200,28 @@ class Panel:
 
     # -- handlers -------------------------------------------------------
     def _on_env_load_click(self, button: w.Button) -> None:
-        files = shlex.split(self.env_files.value)
         with self._busy([button], self.env_result, "loading env files…"):
+            try:
+                files = shlex.split(self.env_files.value)
+            except ValueError as exc:  # an unbalanced quote
+                raise _PanelInputError(f"env files: {exc}; quote paths with spaces in pairs") from None
             result = self.last_result = _envfile.load_env(*files, override=self.env_override.value)
             self.env_result.value = result._repr_html_()
             if os.environ.get("SERVER_ADDRESS") and not self.url.value.strip():
                 self.url.value = os.environ["SERVER_ADDRESS"]
 
     def _on_cert_upload_change(self, change: dict[str, Any]) -> None:
-        names = [f["name"] for f in change["new"]]
-        if names:
-            self.cert_result.value = _message(
-                f"ready to add {len(names)} uploaded file(s): {', '.join(names)} — click Add", "warn"
-            )
+        with self._reporting(self.cert_result):
+            names = [str(f["name"]) for f in change["new"]]
+            if names:
+                self.cert_result.value = _message(
+                    f"ready to add {len(names)} uploaded file(s): {', '.join(names)} — click Add", "warn"
+                )
 
     def _on_cert_add_click(self, button: w.Button) -> None:
-        path = self.cert_path.value.strip()
-        uploads = [bytes(f["content"]) for f in self.cert_upload.value]
         with self._busy([button, self.reset_all], self.cert_result, "adding…"):
+            path = self.cert_path.value.strip()
+            uploads = [bytes(f["content"]) for f in self.cert_upload.value]
             if not path and not uploads:
                 raise _PanelInputError("type a certificate path or upload a file first")
             sources: list[str | bytes] = ([path] if path else []) + uploads
@@ -243,23 +255,24 @@ class Panel:
             self.trust.layout.display = "" if self._fetched.chain else "none"
 
     def _trust_candidates(self) -> list[Any]:
-        return _diagnose.trust_candidates(self._fetched.chain if self._fetched else [])
+        return _classify.trust_candidates(self._fetched.chain if self._fetched else [])
 
     def _on_trust_click(self, button: w.Button) -> None:
-        certs = self._trust_candidates()
-        rows = "".join(
-            f"<li>{esc(c.common_name)} ({esc(c.kind)})<br><code>{esc(c.fingerprint)}</code></li>" for c in certs
-        )
-        self.connection_result.value = html_block(
-            f"<div class='warn'>Trust these {len(certs)} certificate(s) in this kernel? "
-            "Check the SHA-256 fingerprints with your admin first.</div>"
-            f"<ul>{rows}</ul>"
-        )
-        self._show_trust(True)
+        with self._reporting(self.connection_result):
+            certs = self._trust_candidates()
+            rows = "".join(
+                f"<li>{esc(c.common_name)} ({esc(c.kind)})<br><code>{esc(c.fingerprint)}</code></li>" for c in certs
+            )
+            self.connection_result.value = html_block(
+                f"<div class='warn'>Trust these {len(certs)} certificate(s) in this kernel? "
+                "Check the SHA-256 fingerprints with your admin first.</div>"
+                f"<ul>{rows}</ul>"
+            )
+            self._show_trust(True)
 
     def _on_trust_confirm_click(self, button: w.Button) -> None:
-        certs = self._trust_candidates()
         with self._busy([button, self.trust_cancel], self.connection_result, "adding…"):
+            certs = self._trust_candidates()
             if not certs:
                 raise _PanelInputError("nothing fetched: click Fetch chain first")
             result = self.last_result = _trust.add_certs("".join(c.pem for c in certs))
@@ -272,7 +285,8 @@ class Panel:
         self.connection_result.value = _message("not trusted; nothing changed", "warn")
 
     def _on_refresh_click(self, button: w.Button) -> None:
-        self._sync()
+        with self._busy([button], self.cert_result, "refreshing…"):
+            self.cert_result.value = ""
 
     def _show_trust(self, confirming: bool) -> None:
         self.trust_confirm.layout.display = "" if confirming else "none"

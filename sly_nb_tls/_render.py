@@ -19,9 +19,32 @@ import html
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-__all__ = ["Table", "esc", "html_block", "html_table", "visible"]
+__all__ = ["Rendered", "Table", "esc", "html_block", "html_table", "visible"]
 
 _MAX_CELL = 200
+
+
+class Rendered:
+    """Base of every object users see: `__str__` for terminals, `_repr_html_` for notebooks.
+
+    IPython's pretty printer (the terminal, and ``text/plain`` in a notebook)
+    shows the text form.  It takes the first class in the MRO that defines
+    ``_repr_pretty_`` *or* ``__repr__``, so both live here, and dataclass
+    subclasses say ``repr=False``: a generated ``__repr__`` would win.
+    """
+
+    def _repr_pretty_(self, p: object, cycle: bool) -> None:
+        p.text(str(self))  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self._summary()}>"
+
+    def _summary(self) -> str:
+        """One line for `repr` (logs, containers): the first line of the text form."""
+        return str(self).splitlines()[0]
+
+    def _repr_html_(self) -> str:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
 
 
 def visible(text: object, limit: int | None = None) -> str:

@@ -1,4 +1,4 @@
-"""Result objects for add / remove / status / reset: data first, then text and HTML.
+"""Every result object users see: data first, then text and escaped HTML.
 
 In [1]: r = sly_nb_tls.add_certs("corp-chain.crt")
 In [2]: r.added[0].common_name, r.warnings
@@ -7,35 +7,47 @@ In [3]: print(r)
 ✓ Trusted 2 new certificate(s) in this kernel ...
 
 Every object has `__str__` (terminals, logs) and an escaped `_repr_html_`
-(notebooks); IPython's pretty printer uses the text form.
+(notebooks); IPython's pretty printer uses the text form.  The objects:
+`AddResult`, `RemoveResult`, `ResetResult`, `TrustStatus` (trust changes),
+`EnvResult` (env files), `ConnectionReport` and `ChainReport` (test and fetch).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ._render import Table, html_table, visible
+from ._render import Rendered, Table, esc, html_block, html_table, visible
 
 if TYPE_CHECKING:
     from ._certs import Certificate
+    from ._environ import EnvVarState
 
-__all__ = ["AddResult", "EnvVarState", "RemoveResult", "ResetResult", "TrustStatus"]
+__all__ = [
+    "AddResult",
+    "ChainReport",
+    "ConnectionReport",
+    "EnvKey",
+    "EnvResult",
+    "RemoveResult",
+    "ResetResult",
+    "Step",
+    "TrustStatus",
+]
 
 _CERT_HEADERS = ["certificate", "kind", "expires", "SHA-256"]
 
 
-class _Result:
-    # Subclasses are @dataclass(repr=False): a generated __repr__ would sit
-    # before this class in the MRO and IPython would print it instead.
-    def _repr_pretty_(self, p: object, cycle: bool) -> None:
-        p.text(str(self))  # type: ignore[attr-defined]
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}: {str(self).splitlines()[0]}>"
-
-    def _repr_html_(self) -> str:  # pragma: no cover - overridden
-        raise NotImplementedError
+def _holding_note(holding: dict[str, int], what: str) -> list[str]:
+    """Which live clients still trust `what` (OpenSSL cannot take a certificate out of a context)."""
+    total = sum(holding.values())
+    if not total:
+        return []
+    who = ", ".join(f"{label} ×{n}" for label, n in sorted(holding.items()))
+    return [
+        f"{total} live client context(s) still trust {what} ({who}): OpenSSL cannot remove a certificate "
+        "from a context; recreate those clients (or restart the kernel)"
+    ]
 
 
 def _cert_table(certs: list[Certificate], indent: str = "  ") -> str:
@@ -46,7 +58,7 @@ def _cert_table(certs: list[Certificate], indent: str = "  ") -> str:
 
 
 @dataclass(repr=False)
-class AddResult(_Result):
+class AddResult(Rendered):
     """What one `add` changed."""
 
     added: list[Certificate] = field(default_factory=list)
@@ -102,14 +114,19 @@ class AddResult(_Result):
 
 
 @dataclass(repr=False)
-class ResetResult(_Result):
+class ResetResult(Rendered):
     """What `reset` put back, and what it deliberately left alone."""
 
     was_active: bool = False
     restored: list[tuple[str, str | None]] = field(default_factory=list)
     left: list[tuple[str, str | None]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    live_contexts_holding: int = 0
+    #: live contexts that still trust the extras, by the library that built them
+    holding: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def live_contexts_holding(self) -> int:
+        return sum(self.holding.values())
 
     def _lines(self) -> list[str]:
         if not self.was_active:
@@ -127,11 +144,7 @@ class ResetResult(_Result):
         for var, value in self.left:
             out.append(f"left {var} = {value}: something else changed it after add; not overwritten")
         out.extend(self.notes)
-        if self.live_contexts_holding:
-            out.append(
-                f"{self.live_contexts_holding} live client context(s) still hold the removed "
-                "certificates (OpenSSL cannot remove them); recreate those clients or restart the kernel"
-            )
+        out.extend(_holding_note(self.holding, "the removed certificates"))
         return out
 
     def __str__(self) -> str:
@@ -144,11 +157,15 @@ class ResetResult(_Result):
 
 
 @dataclass(repr=False)
-class RemoveResult(_Result):
+class RemoveResult(Rendered):
     removed: list[Certificate] = field(default_factory=list)
     remaining: list[Certificate] = field(default_factory=list)
     reset: ResetResult | None = None
-    live_contexts_holding: int = 0
+    holding: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def live_contexts_holding(self) -> int:
+        return sum(self.holding.values())
 
     def _headline(self) -> str:
         return f"✓ Removed {len(self.removed)} certificate(s); {len(self.remaining)} extra remain"
@@ -158,11 +175,8 @@ class RemoveResult(_Result):
         if self.reset is not None:
             out.append("that was the last one, so everything was reset:")
             out.extend(self.reset._lines()[1:])
-        elif self.live_contexts_holding:
-            out.append(
-                f"{self.live_contexts_holding} live client context(s) still hold the removed certificate(s) "
-                "(OpenSSL cannot remove them); recreate those clients or restart the kernel"
-            )
+        else:
+            out.extend(_holding_note(self.holding, "the removed certificate(s)"))
         return out
 
     def __str__(self) -> str:
@@ -180,28 +194,8 @@ class RemoveResult(_Result):
         )
 
 
-@dataclass
-class EnvVarState:
-    name: str
-    original: str | None
-    ours: str | None
-    current: str | None
-
-    @property
-    def changed_by_other(self) -> bool:
-        return self.ours is not None and self.current != self.ours
-
-    def describe(self) -> str:
-        if self.ours is None:
-            return "untouched"
-        if self.changed_by_other:
-            return f"changed by something else after add (now {self.current})"
-        was = self.original if self.original is not None else "unset"
-        return f"ours (was {was})"
-
-
 @dataclass(repr=False)
-class TrustStatus(_Result):
+class TrustStatus(Rendered):
     """A snapshot of what this kernel trusts beyond its defaults, and how to undo it."""
 
     active: bool = False
@@ -211,22 +205,30 @@ class TrustStatus(_Result):
     base_files: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
     swapped: list[str] = field(default_factory=list)
+    #: live client contexts given the extras (by the hooks or in place) that still exist
     live_contexts: int = 0
-    live_contexts_holding_removed: int = 0
+    #: live contexts that trust a certificate no longer registered, by the library that built them
+    holding: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def live_contexts_holding_removed(self) -> int:
+        return sum(self.holding.values())
 
     @property
     def changed_by_other(self) -> list[str]:
         return [v.name for v in self.variables if v.changed_by_other]
 
     def _headline(self) -> str:
+        if not self.active and self.holding:
+            return "No extra certificates are trusted by new connections (some live clients still are)."
         if not self.active:
             return "No extra certificates are trusted (sly_nb_tls changed nothing)."
         return f"{len(self.certificates)} extra certificate(s) trusted in this kernel"
 
     def _notes(self) -> list[str]:
         if not self.active:
-            return []
+            return _holding_note(self.holding, "certificates removed earlier")
         out = [f"bundle: {self.bundle_path} (base: {', '.join(self.base_files) or 'none'})"]
         grouped: dict[str, list[str]] = {}
         for v in self.variables:
@@ -239,11 +241,7 @@ class TrustStatus(_Result):
             out.append("swapped shared contexts: " + ", ".join(self.swapped))
         if self.live_contexts:
             out.append(f"live client contexts given the extras: {self.live_contexts}")
-        if self.live_contexts_holding_removed:
-            out.append(
-                f"{self.live_contexts_holding_removed} live context(s) still hold removed certificates: "
-                "recreate those clients or restart the kernel"
-            )
+        out.extend(_holding_note(self.holding, "removed certificates"))
         out.append("undo: %sly_tls remove <fingerprint> · %sly_tls reset")
         return out
 
@@ -260,6 +258,247 @@ class TrustStatus(_Result):
             _CERT_HEADERS,
             [c.summary_row() for c in self.certificates],
             title=self._headline(),
+            warnings=self.warnings,
+            notes=self._notes(),
+        )
+
+
+# -- env files ------------------------------------------------------------
+@dataclass
+class EnvKey:
+    name: str
+    action: str  # "set", "kept" (environment wins), "overridden", "registered"
+    shown: str  # the value as it may be displayed (masked for secrets)
+    source: str
+
+
+@dataclass(repr=False)
+class EnvResult(Rendered):
+    files_read: list[str] = field(default_factory=list)
+    files_missing: list[str] = field(default_factory=list)
+    keys: list[EnvKey] = field(default_factory=list)
+    certificates: AddResult | None = None
+    override: bool = False
+
+    @property
+    def set_keys(self) -> list[str]:
+        return [k.name for k in self.keys if k.action in ("set", "overridden")]
+
+    def _headline(self) -> str:
+        if not self.files_read:
+            return "No env file found (looked for " + ", ".join(self.files_missing) + ")"
+        return "✓ Read " + ", ".join(self.files_read)
+
+    def _rows(self) -> list[list[str]]:
+        return [[k.name, k.action, k.shown, k.source] for k in self.keys]
+
+    def _notes(self) -> list[str]:
+        out = []
+        if self.files_read and self.files_missing:
+            out.append("not found (skipped): " + ", ".join(self.files_missing))
+        if any(k.action == "kept" for k in self.keys):
+            out.append("'kept': already set in the kernel; use --override to take the file's value")
+        return out
+
+    def __str__(self) -> str:
+        lines = [self._headline()]
+        if self.keys:
+            t = Table(["key", "action", "value", "from"])
+            for row in self._rows():
+                t.add(row)
+            lines.append(t.render("  "))
+        lines += [f"  {visible(n)}" for n in self._notes()]
+        if self.certificates is not None:
+            lines.append(str(self.certificates))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        html = html_table(["key", "action", "value", "from"], self._rows(), title=self._headline(), notes=self._notes())
+        if self.certificates is not None:
+            html += self.certificates._repr_html_()
+        return html
+
+
+# -- connection test and fetch --------------------------------------------
+@dataclass
+class Step:
+    name: str
+    ok: bool
+    elapsed: float
+    detail: str = ""
+
+
+@dataclass(repr=False)
+class ConnectionReport(Rendered):
+    """The outcome of `test_connection`: a verdict, its cause, the fix, the evidence."""
+
+    url: str
+    ok: bool = False
+    problem: str | None = None
+    cause: str = ""
+    fix: str = ""
+    warnings: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    chain: list[Certificate] = field(default_factory=list)
+    elapsed: float = 0.0
+    tls_version: str | None = None
+    verified_by: str | None = None
+    login: str | None = None
+    api_checked: bool = False
+    http_status: int | None = None
+
+    def headline(self) -> str:
+        if self.ok:
+            parts = [self.tls_version or "TLS", f"verified by {self.verified_by}"]
+            if self.api_checked:
+                parts.append(f'users.me → login "{self.login}"' if self.login else "users.me → ok")
+            else:
+                parts.append(f"HTTP {self.http_status} (API check skipped: no API token)")
+            parts.append(f"{self.elapsed * 1000:.0f} ms")
+            return "✓ " + " · ".join(parts)
+        return f"✗ {self.problem} — {self.url}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "ok": self.ok,
+            "problem": self.problem,
+            "cause": self.cause,
+            "fix": self.fix,
+            "warnings": list(self.warnings),
+            "steps": [
+                {"name": s.name, "ok": s.ok, "elapsed": round(s.elapsed, 6), "detail": s.detail} for s in self.steps
+            ],
+            "chain": [_cert_dict(c) for c in self.chain],
+            "elapsed": round(self.elapsed, 6),
+            "tls_version": self.tls_version,
+            "verified_by": self.verified_by,
+            "login": self.login,
+            "api_checked": self.api_checked,
+            "http_status": self.http_status,
+        }
+
+    def __str__(self) -> str:
+        lines = [visible(self.headline())]
+        if not self.ok:
+            lines.append(f"  {visible(self.cause)}")
+            lines.append(f"  Fix: {visible(self.fix)}")
+        lines.append("  steps:")
+        t = Table(["", "step", "time", "detail"])
+        for s in self.steps:
+            t.add(["✓" if s.ok else "✗", s.name, f"{s.elapsed * 1000:.1f} ms", s.detail])
+        lines.append(t.render("    "))
+        if self.chain:
+            lines.append("  chain presented by the server:")
+            t = Table(["#", "certificate", "issuer", "kind", "expires", "SHA-256"])
+            for i, c in enumerate(self.chain):
+                t.add([i, c.common_name, c.issuer_common_name, c.kind, f"{c.not_after:%Y-%m-%d}", c.short_fingerprint])
+            lines.append(t.render("    "))
+        lines += [f"  ! {visible(w)}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        cls = "ok" if self.ok else "bad"
+        parts = [f'<div class="{cls}">{esc(self.headline())}</div>']
+        if not self.ok:
+            parts.append(f"<div>{esc(self.cause)}</div>")
+            parts.append(f"<div><b>Fix:</b> <code>{esc(self.fix)}</code></div>")
+        html = html_block("".join(parts))
+        html += html_table(
+            ["", "step", "time", "detail"],
+            [["✓" if s.ok else "✗", s.name, f"{s.elapsed * 1000:.1f} ms", s.detail] for s in self.steps],
+            warnings=self.warnings,
+        )
+        if self.chain:
+            # Folded: the verdict and the fix matter first; the chain is the evidence.
+            table = html_table(
+                ["#", "certificate", "issuer", "kind", "expires", "SHA-256"],
+                [
+                    [i, c.common_name, c.issuer_common_name, c.kind, f"{c.not_after:%Y-%m-%d}", c.short_fingerprint]
+                    for i, c in enumerate(self.chain)
+                ],
+            )
+            html += html_block(
+                f"<details><summary>chain presented by the server ({len(self.chain)} certificates)</summary>"
+                f"{table}</details>"
+            )
+        return html
+
+
+def _cert_dict(c: Certificate) -> dict[str, Any]:
+    return {
+        "subject": c.subject,
+        "issuer": c.issuer,
+        "common_name": c.common_name,
+        "not_before": c.not_before.isoformat(),
+        "not_after": c.not_after.isoformat(),
+        "sha256": c.sha256,
+        "is_ca": c.is_ca,
+        "self_signed": c.self_signed,
+        "names": list(c.names),
+    }
+
+
+@dataclass(repr=False)
+class ChainReport(Rendered):
+    """The chain a server presents, trusted or not; optionally saved as PEM."""
+
+    url: str
+    chain: list[Certificate] = field(default_factory=list)
+    verified: bool = False
+    verify_message: str = ""
+    saved_to: str | None = None
+    saved: list[Certificate] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def next_step(self) -> str:
+        if self.saved_to:
+            return f"check the SHA-256 fingerprints above with your admin, then: %sly_tls add {self.saved_to}"
+        return "to trust it: add --save FILE, check the fingerprints with your admin, then %sly_tls add FILE"
+
+    def headline(self) -> str:
+        state = "trusted here" if self.verified else f"not trusted here: {self.verify_message}"
+        return f"Chain presented by {self.url} ({len(self.chain)} certificate(s), {state})"
+
+    def _rows(self) -> list[list[object]]:
+        return [
+            [i, c.common_name, c.issuer_common_name, c.kind, f"{c.not_before:%Y-%m-%d} → {c.not_after:%Y-%m-%d}"]
+            for i, c in enumerate(self.chain)
+        ]
+
+    def _notes(self) -> list[str]:
+        out = [f"#{i} SHA-256 {c.fingerprint}" for i, c in enumerate(self.chain)]
+        if self.saved_to:
+            out.append(f"saved {len(self.saved)} certificate(s) to {self.saved_to} (certificates only)")
+        out.append(self.next_step())
+        out.append("fetch never adds trust by itself")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "verified": self.verified,
+            "verify_message": self.verify_message,
+            "chain": [_cert_dict(c) for c in self.chain],
+            "saved_to": self.saved_to,
+            "warnings": list(self.warnings),
+        }
+
+    def __str__(self) -> str:
+        t = Table(["#", "certificate", "issuer", "kind", "valid"])
+        for row in self._rows():
+            t.add(row)
+        lines = [visible(self.headline()), t.render("  ")]
+        lines += [f"  ! {visible(w)}" for w in self.warnings]
+        lines += [f"  {visible(n)}" for n in self._notes()]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return html_table(
+            ["#", "certificate", "issuer", "kind", "valid"],
+            self._rows(),
+            title=self.headline(),
+            title_class="ok" if self.verified else "warn",
             warnings=self.warnings,
             notes=self._notes(),
         )

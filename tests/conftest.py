@@ -18,7 +18,7 @@ import pytest
 
 import sly_nb_tls
 from sly_nb_tls._demo import DemoServer
-from sly_nb_tls._trust import MANAGED_VARIABLES
+from sly_nb_tls._environ import MANAGED_VARIABLES
 
 #: Every variable some client reads trust from (or that `test` reads): tests set or clear
 #: all of them.  SSL_CERT_DIR and the proxy variables are read, never managed, by the package.
@@ -33,11 +33,20 @@ PRESET = {
     "PIP_CERT": SYSTEM_BUNDLE,
     "NODE_EXTRA_CA_CERTS": SYSTEM_BUNDLE,
 }
-ORIGINAL_SSL = (
-    ssl.SSLContext.load_default_certs,
-    ssl.create_default_context,
-    ssl._create_default_https_context,
-)
+
+
+def ssl_hooks() -> tuple[object, ...]:
+    """Everything sly_nb_tls may patch in the ssl module, as it is now."""
+    return (
+        ssl.SSLContext,
+        ssl.SSLContext.load_default_certs,
+        ssl.SSLContext.__dict__.get("load_verify_locations"),
+        ssl.create_default_context,
+        ssl._create_default_https_context,
+    )
+
+
+ORIGINAL_SSL = ssl_hooks()
 
 
 def controlled_env(preset: bool, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -77,11 +86,7 @@ def _clean_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         sly_nb_tls.reset()
     os.environ.clear()
     os.environ.update(saved)
-    assert (
-        ssl.SSLContext.load_default_certs,
-        ssl.create_default_context,
-        ssl._create_default_https_context,
-    ) == ORIGINAL_SSL, "a test left ssl hooks installed"
+    assert ssl_hooks() == ORIGINAL_SSL, "a test left ssl hooks installed"
 
 
 @pytest.fixture(params=["ca-vars-unset", "ca-vars-preset"])

@@ -13,7 +13,6 @@ import contextlib
 import html
 import os
 import re
-import ssl
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -31,7 +30,7 @@ from IPython.core.interactiveshell import InteractiveShell
 import sly_nb_tls
 from sly_nb_tls._demo import issue
 
-from .conftest import controlled_env
+from .conftest import controlled_env, ssl_hooks
 
 
 @dataclass
@@ -142,6 +141,9 @@ CASES = [
     Case("unknown-subcommand", "magic", lambda d: "frobnicate", "invalid choice"),
     Case("unknown-flag", "magic", lambda d: "add --insecure x.crt", "unrecognized arguments: --insecure"),
     Case("remove-short-prefix", "magic", lambda d: "remove abc", "at least 8 hex digits"),
+    Case("timeout-nan", "magic", lambda d: "test https://127.0.0.1:9 --timeout nan", "positive, finite number"),
+    Case("timeout-inf", "magic", lambda d: "fetch https://127.0.0.1:9 --timeout inf", "positive, finite number"),
+    Case("timeout-negative", "magic", lambda d: "test https://127.0.0.1:9 --timeout -2", "positive, finite number"),
 ]  # fmt: skip
 assert len(CASES) >= 25
 
@@ -149,8 +151,7 @@ assert len(CASES) >= 25
 def _state() -> tuple[dict[str, str], list[str], tuple[object, ...]]:
     userdir = Path(os.environ["SLY_NB_TLS_DIR"])
     files = sorted(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in userdir.iterdir())
-    hooks = (ssl.SSLContext.load_default_certs, ssl.create_default_context, ssl._create_default_https_context)
-    return dict(os.environ), files, hooks
+    return dict(os.environ), files, ssl_hooks()
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from pathlib import Path
 import certifi
 import pytest
 
-from sly_nb_tls._bundle import pem_blocks
 from sly_nb_tls._demo import DemoServer
+from sly_nb_tls._pem import certificate_blocks as pem_blocks
 
 from .conftest import SYSTEM_BUNDLE, controlled_env, has_tool
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import sly_nb_tls
-from sly_nb_tls import FetchError, UrlError
+from sly_nb_tls import FetchError, SlyTlsError, StorageError, UrlError
 from sly_nb_tls._demo import DemoPKI, DemoServer, Response, issue
 
 from .servers import closed_port, plain_http_server, raw_server, silent_listener
@@ -220,6 +220,14 @@ def test_slow_answer_is_a_timeout(trusted_server: DemoServer) -> None:
     assert r.steps[-1].name == "HTTP"
 
 
+def test_a_dripping_answer_ends_at_the_total_deadline(trusted_server: DemoServer) -> None:
+    """One byte every 0.4 s: every single read is quick, the whole answer (8 s) is not."""
+    trusted_server.responses["/public/api/v3/users.me"] = Response(200, b'{"login": "drip"}' + b" " * 3, drip=0.4)
+    r = check(trusted_server.url, token=TOKEN, timeout=2)
+    assert_problem(r, "timeout")
+    assert r.steps[-1].name == "HTTP" and r.steps[-1].detail == "timed out"
+
+
 def test_huge_body_is_read_only_up_to_the_bound(trusted_server: DemoServer) -> None:
     trusted_server.responses["/public/api/v3/users.me"] = Response(200, b"x" * (8 * 1024 * 1024))
     assert_problem(check(trusted_server.url, token=TOKEN), "not_supervisely")
@@ -269,9 +277,12 @@ def test_no_url_and_no_server_address() -> None:
         check()
 
 
-def test_bad_timeout() -> None:
-    with pytest.raises(UrlError, match="positive"):
-        check("https://127.0.0.1:1", timeout=0)
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), float("-inf"), "soon", None])
+def test_bad_timeout(timeout: object) -> None:
+    with pytest.raises(SlyTlsError, match="positive"):
+        check("https://127.0.0.1:1", timeout=timeout)
+    with pytest.raises(SlyTlsError, match="positive"):
+        sly_nb_tls.fetch_chain("https://127.0.0.1:1", timeout=timeout)  # type: ignore[arg-type]
 
 
 # --- fetch -----------------------------------------------------------------------------
@@ -293,7 +304,7 @@ def test_fetch_warns_when_the_root_is_not_sent_and_refuses_to_clobber(tmp_path: 
     target = tmp_path / "chain.crt"
     target.write_text("my notes, not a chain\n")
     with DemoServer() as server:
-        with pytest.raises(UrlError, match="already exists"):
+        with pytest.raises(StorageError, match="already exists"):
             sly_nb_tls.fetch_chain(server.url, save=str(target))
         report = sly_nb_tls.fetch_chain(server.url, save=str(target), overwrite=True)
         again = sly_nb_tls.fetch_chain(server.url, save=str(target))  # same content: fine

@@ -263,7 +263,7 @@ CONCURRENT = """
 import os, sys, time
 from pathlib import Path
 import sly_nb_tls
-from sly_nb_tls._bundle import pem_blocks
+from sly_nb_tls._pem import certificate_blocks as pem_blocks
 from sly_nb_tls._demo import issue
 barrier = Path(sys.argv[1])
 while not barrier.exists():

@@ -20,10 +20,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from IPython.core.interactiveshell import InteractiveShell
 
 import sly_nb_tls
-from sly_nb_tls._bundle import pem_blocks
 from sly_nb_tls._certs import read_sources
 from sly_nb_tls._demo import issue
-from sly_nb_tls._trust import ALWAYS_SET, EXTRAS_VARIABLE, SET_IF_PRESET
+from sly_nb_tls._environ import ALWAYS_SET, EXTRAS_VARIABLE, SET_IF_PRESET
+from sly_nb_tls._pem import certificate_blocks as pem_blocks
 
 from .conftest import ORIGINAL_SSL, apply_env
 

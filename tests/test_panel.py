@@ -133,6 +133,8 @@ def test_env_load_fills_the_url(p: Panel, tmp_path: Path, monkeypatch: pytest.Mo
         (lambda p: setattr(p.url, "value", "ftp://x"), "test", "connection_result", "unsupported scheme"),
         (lambda p: setattr(p.url, "value", "https://127.0.0.1:99999"), "fetch", "connection_result", "65535"),
         (lambda p: setattr(p.env_files, "value", "missing.env"), "env_load", "env_result", "no such file"),
+        (lambda p: setattr(p.env_files, "value", '"my env.env'), "env_load", "env_result", "No closing quotation"),
+        (lambda p: None, "trust_confirm", "connection_result", "nothing fetched: click Fetch chain first"),
         (lambda p: None, "test", "connection_result", "SERVER_ADDRESS is not set"),
     ],
 )

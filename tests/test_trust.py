@@ -15,9 +15,10 @@ import requests
 
 import sly_nb_tls
 from sly_nb_tls import CertificateSourceError, UnknownCertificateError
-from sly_nb_tls._bundle import pem_blocks
 from sly_nb_tls._demo import DemoServer, issue
-from sly_nb_tls._trust import _REGISTRY, ALWAYS_SET, EXTRAS_VARIABLE
+from sly_nb_tls._environ import ALWAYS_SET, EXTRAS_VARIABLE
+from sly_nb_tls._pem import certificate_blocks as pem_blocks
+from sly_nb_tls._trust import _REGISTRY
 
 USERS_ME = "/public/api/v3/users.me"
 
@@ -229,7 +230,8 @@ def test_live_contexts_swapped_back_and_httpx_counted(root: tuple[str, str]) -> 
         reset = sly_nb_tls.reset()
         assert aiohttp_connector._SSL_CONTEXT_VERIFIED is original_aiohttp
         assert reset.live_contexts_holding >= 1
-        assert "still hold" in str(reset)
+        assert reset.holding == {"httpx": 1}, reset.holding
+        assert "still trust the removed certificates (httpx ×1)" in str(reset)
     finally:
         client.close()
 
@@ -292,8 +294,8 @@ def test_requests_reaches_demo_server_only_while_added(ca_env: bool) -> None:
 def test_registry_state_is_clean_after_reset(root: tuple[str, str]) -> None:
     sly_nb_tls.add_certs(root[0])
     sly_nb_tls.reset()
-    assert _REGISTRY.extras == {} and _REGISTRY.applied_env == {} and _REGISTRY.swaps == {}
-    assert not _REGISTRY.hooks.installed
+    assert _REGISTRY.extras == {} and _REGISTRY.variables.applied == {} and _REGISTRY.live.swaps == {}
+    assert not _REGISTRY.live.hooks_installed
     assert "sly_nb_tls._trust" in sys.modules
 
 
@@ -364,3 +366,93 @@ def test_a_preset_sly_extra_ca_certs_is_kept_in_both_files(tmp_path: Path) -> No
     assert {preset_sha, ours.sha256} <= merged
     sly_nb_tls.reset()
     assert os.environ[EXTRAS_VARIABLE] == str(preset)
+
+
+# --- hooks are tracked by the objects they replaced, not by name (truststore renames SSLContext) ---
+STDLIB_CONTEXT = ssl.SSLContext  # this test module imports before anything injects truststore
+
+
+def _pristine() -> tuple[object, ...]:
+    return (
+        ssl.SSLContext,
+        STDLIB_CONTEXT.__dict__["load_default_certs"],
+        ssl.create_default_context,
+        ssl._create_default_https_context,
+    )
+
+
+@pytest.mark.parametrize("order", ["add-inject-reset-extract", "inject-add-reset-extract", "inject-add-extract-reset"])
+def test_truststore_in_any_order_leaves_ssl_exactly_as_it_was(order: str, root: tuple[str, str]) -> None:
+    truststore = pytest.importorskip("truststore")
+    before = _pristine()
+    truststore_load = truststore.SSLContext.__dict__["load_default_certs"]
+    steps = {
+        "add": lambda: sly_nb_tls.add_certs(root[0]),
+        "inject": truststore.inject_into_ssl,
+        "reset": sly_nb_tls.reset,
+        "extract": truststore.extract_from_ssl,
+    }
+    try:
+        for name in order.split("-"):
+            steps[name]()
+    finally:
+        truststore.extract_from_ssl()
+    assert _pristine() == before
+    assert truststore.SSLContext.__dict__["load_default_certs"] is truststore_load  # ours never went there
+    # and the next add wraps the original once, not our old wrapper again
+    sly_nb_tls.add_certs(root[0])
+    assert STDLIB_CONTEXT.load_default_certs.__wrapped__ is before[1]  # type: ignore[attr-defined]
+    sly_nb_tls.reset()
+    assert _pristine() == before
+
+
+def test_contexts_built_through_truststore_get_the_extras(root: tuple[str, str]) -> None:
+    truststore = pytest.importorskip("truststore")
+    truststore.inject_into_ssl()
+    try:
+        sly_nb_tls.add_certs(root[0])
+        ctx = ssl.create_default_context()
+        assert type(ctx) is truststore.SSLContext or isinstance(ctx, truststore.SSLContext)
+        assert root[1] in _ca_fingerprints(ctx._ctx)  # truststore's inner stdlib context
+    finally:
+        sly_nb_tls.reset()
+        truststore.extract_from_ssl()
+
+
+# --- honest accounting: every live context that may still hold the extras ---------------------
+def test_a_client_made_after_add_still_trusts_after_reset_and_is_counted(root: tuple[str, str]) -> None:
+    httpx = pytest.importorskip("httpx")
+    with DemoServer(presented="full") as server:
+        sly_nb_tls.add_certs(server.root_path)
+        client = httpx.Client()  # built by the hooks while they were active
+        try:
+            assert client.post(server.url + USERS_ME, headers={"x-api-key": "k"}).status_code == 200
+            reset = sly_nb_tls.reset()
+            # OpenSSL cannot take the root back out: the client still gets through...
+            assert client.post(server.url + USERS_ME, headers={"x-api-key": "k"}).status_code == 200
+            # ...and reset and status say so, and name the client to recreate
+            assert reset.live_contexts_holding >= 1 and reset.holding.get("httpx", 0) >= 1, reset.holding
+            assert "recreate those clients" in str(reset) and "httpx" in str(reset)
+            st = sly_nb_tls.status()
+            assert st.live_contexts_holding_removed >= 1 and "httpx" in str(st) and "httpx" in st._repr_html_()
+        finally:
+            client.close()
+        del client
+        import gc
+
+        gc.collect()
+        assert sly_nb_tls.status().holding.get("httpx", 0) == 0  # gone once the client is gone
+
+
+def test_remove_counts_contexts_that_hold_the_removed_certificate(tmp_path: Path) -> None:
+    import gc
+
+    gc.collect()  # contexts of earlier tests that are garbage already
+    earlier = sly_nb_tls.status().holding.get("tests", 0)
+    a = sly_nb_tls.add_certs(issue("Count CA A", ca=True).pem).added[0]
+    ctx = ssl.create_default_context()  # holds A
+    sly_nb_tls.add_certs(issue("Count CA B", ca=True).pem)
+    removed = sly_nb_tls.remove(a.sha256)
+    assert removed.holding.get("tests", 0) == earlier + 1, removed.holding
+    assert f"tests ×{earlier + 1}" in str(removed) and "still trust the removed certificate(s)" in str(removed)
+    del ctx

@@ -1,0 +1,47 @@
+"""PEM text: the one block pattern and the one encoder, without parsing X.509.
+
+In [1]: from sly_nb_tls._pem import certificate_blocks, pem_encode
+In [2]: blocks = certificate_blocks(open("/etc/ssl/certs/ca-certificates.crt", "rb").read())
+In [3]: len(blocks), blocks[0][0][:16]             # (sha256 of the DER, normalised PEM)
+Out[3]: (146, 'd7a7a0fb5d7e2731')
+In [4]: pem_encode(der_bytes)                       # '-----BEGIN CERTIFICATE-----\\nMIIB…'
+
+Bundles are read and re-written on every `add`, so this stays cheap: base64
+only, no `cryptography` (which `_certs` uses for everything else).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+
+__all__ = ["PEM_BEGIN", "PEM_BLOCK", "certificate_blocks", "pem_encode"]
+
+#: One whole PEM block; group 1 is the label, group 2 the base64 body.
+PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*\n(.*?)\n?-----END \1-----", re.DOTALL)
+PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
+_CERTIFICATE = "CERTIFICATE"
+
+
+def pem_encode(der: bytes) -> str:
+    """A CERTIFICATE block in the canonical form: 64-character lines, trailing newline."""
+    body = base64.b64encode(der).decode("ascii")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return f"-----BEGIN {_CERTIFICATE}-----\n" + "\n".join(lines) + f"\n-----END {_CERTIFICATE}-----\n"
+
+
+def certificate_blocks(data: bytes) -> list[tuple[str, bytes]]:
+    """Every CERTIFICATE block in `data` as (sha256 of its DER, canonical PEM)."""
+    out = []
+    text = data.decode("latin-1").replace("\r\n", "\n")
+    for match in PEM_BLOCK.finditer(text):
+        if match.group(1) != _CERTIFICATE:
+            continue
+        try:
+            der = base64.b64decode("".join(match.group(2).split()), validate=True)
+        except (binascii.Error, ValueError):
+            continue  # a broken block in a system bundle is not ours to fix
+        out.append((hashlib.sha256(der).hexdigest(), pem_encode(der).encode("ascii")))
+    return out

@@ -1,0 +1,391 @@
+"""The network steps of a connection test: resolve, connect, TLS handshake, HTTP — under one deadline.
+
+In [1]: from sly_nb_tls._probe import Deadline, Target, connect_tls, http_exchange
+In [2]: target = Target.parse("sly.corp")          # no scheme means https://
+In [3]: probe = connect_tls(target, Deadline(10))
+In [4]: probe.verify_code, [c.common_name for c in probe.chain]
+Out[4]: (19, ['sly.corp', 'Corp Intermediate CA', 'Corp Root CA'])
+
+Verification is never turned off: the handshake verifies with the trust
+requests would use right now, and the presented chain is read from the same
+handshake even when verification fails.  What went wrong is recorded here as
+facts (`Probe`, `HttpAnswer`); naming the problem is `_classify`'s job.
+
+`Deadline` is the one time bound of a whole test: every step gets only what
+is left of it, and reading the HTTP answer re-checks it before each receive,
+so a server that drips one byte at a time still ends at the deadline.
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import io
+import math
+import os
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._certs import Certificate
+from ._errors import SlyTlsError, UrlError
+from ._render import visible
+from ._results import Step
+
+__all__ = ["USERS_ME", "Deadline", "HttpAnswer", "Probe", "Target", "connect_tls", "http_exchange", "strict_retry_ok"]
+
+USERS_ME = "/public/api/v3/users.me"
+_MAX_BODY = 1024 * 1024  # never read more than this from a server
+
+
+@dataclass
+class Target:
+    """An https URL that can be tested: scheme, host and port checked."""
+
+    text: str
+    host: str
+    port: int
+    base_path: str
+
+    @classmethod
+    def parse(cls, url: str | None) -> Target:
+        """`url`, or SERVER_ADDRESS; no scheme means https.  Raises `UrlError`."""
+        if url is None or not str(url).strip():
+            url = os.environ.get("SERVER_ADDRESS", "")
+            if not url.strip():
+                raise UrlError(
+                    "no URL given and SERVER_ADDRESS is not set: pass one (%sly_tls test https://host) "
+                    "or load your env file first (%sly_tls env)"
+                )
+        text = str(url).strip()
+        if any(c.isspace() for c in text):
+            raise UrlError(f"{visible(text)!r}: a URL cannot contain spaces")
+        if "://" not in text:
+            text = "https://" + text
+        parts = urlsplit(text)
+        if parts.username or parts.password:
+            # Checked before anything echoes the URL back: the credentials must not be shown.
+            raise UrlError("put credentials in API_TOKEN, not in the URL; the URL was not used")
+        if parts.scheme.lower() != "https":
+            raise UrlError(
+                f"{visible(text)}: unsupported scheme {parts.scheme!r}; only https:// URLs use TLS"
+                + (" (plain http needs no certificates)" if parts.scheme.lower() == "http" else "")
+            )
+        try:
+            port = parts.port if parts.port is not None else 443  # not `or`: port 0 must be rejected
+        except ValueError:
+            raise UrlError(f"{visible(text)}: the port must be a number from 1 to 65535") from None
+        if not 1 <= port <= 65535:
+            raise UrlError(f"{visible(text)}: the port must be a number from 1 to 65535")
+        host = parts.hostname or ""
+        if not host:
+            raise UrlError(f"{visible(text)}: no host name in the URL")
+        base = parts.path.rstrip("/")
+        return cls(f"https://{parts.netloc}{base}", host, port, base)
+
+
+class Deadline:
+    """The one total time bound of a test or fetch, across every step."""
+
+    def __init__(self, seconds: float):
+        self.seconds = self.check(seconds)
+        self.end = time.monotonic() + self.seconds
+
+    @staticmethod
+    def check(seconds: object) -> float:
+        """`seconds` as a float if it is a finite positive number; else `SlyTlsError`."""
+        try:
+            value = float(seconds)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise SlyTlsError(f"timeout must be a positive number of seconds, not {seconds!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise SlyTlsError(f"timeout must be a positive, finite number of seconds, not {seconds!r}")
+        return value
+
+    def left(self) -> float:
+        remaining = self.end - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("time limit reached")
+        return remaining
+
+
+def _requests_ca_bundle() -> str:
+    """The CA file requests would use right now (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, certifi)."""
+    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        value = os.environ.get(var)
+        if value:
+            return value
+    import certifi
+
+    return certifi.where()
+
+
+def verifying_context() -> ssl.SSLContext:
+    bundle = _requests_ca_bundle()
+    if os.path.isdir(bundle):
+        return ssl.create_default_context(capath=bundle)
+    return ssl.create_default_context(cafile=bundle)
+
+
+def _chain_of(sock: ssl.SSLSocket, verified: bool = False) -> list[bytes]:
+    name = "get_verified_chain" if verified else "get_unverified_chain"
+    getter = getattr(sock, name, None)  # public from Python 3.13
+    if getter is None:
+        sslobj = getattr(sock, "_sslobj", None)
+        getter = getattr(sslobj, name, None)
+    if getter is None:
+        return []
+    try:
+        items = getter() or []
+    except (ValueError, ssl.SSLError):
+        return []
+    return [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in items]  # type: ignore[attr-defined]
+
+
+def _certs(ders: list[bytes]) -> list[Certificate]:
+    from cryptography import x509
+
+    out = []
+    for der in ders:
+        try:
+            out.append(Certificate.from_x509(x509.load_der_x509_certificate(der), "presented by the server"))
+        except ValueError:
+            continue
+    return out
+
+
+def _resolve(host: str, port: int, deadline: Deadline) -> list[Any]:
+    """getaddrinfo has no timeout of its own: run it in a daemon thread and wait."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="sly-nb-tls-resolve", daemon=True)
+    worker.start()
+    worker.join(deadline.left())
+    if worker.is_alive():
+        raise TimeoutError("name resolution did not finish in time")
+    if "error" in box:
+        raise box["error"]
+    return list(box["result"])
+
+
+@dataclass
+class Probe:
+    """What one TLS connection told us: steps, the chain, and how it failed (if it did).
+
+    `failure` is set for failures before verification (dns_failure,
+    connection_refused, timeout, not_tls) with its `cause`; a verification
+    failure leaves `verify_code`/`verify_message` for `_classify`.
+    """
+
+    steps: list[Step] = field(default_factory=list)
+    chain: list[Certificate] = field(default_factory=list)
+    verified_chain: list[Certificate] = field(default_factory=list)
+    sock: ssl.SSLSocket | None = None
+    tls_version: str | None = None
+    failure: str | None = None
+    cause: str = ""
+    verify_code: int | None = None
+    verify_message: str = ""
+    address: str = ""
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def connect_tls(target: Target, deadline: Deadline) -> Probe:
+    """Resolve, connect and handshake (verifying); the socket stays open on success."""
+    probe = Probe()
+
+    def step(name: str, t0: float, ok: bool, detail: str = "") -> None:
+        probe.steps.append(Step(name, ok, time.perf_counter() - t0, detail))
+
+    t0 = time.perf_counter()
+    try:
+        infos = _resolve(target.host, target.port, deadline)
+    except socket.gaierror as exc:
+        step("resolve", t0, False, str(exc))
+        probe.failure, probe.cause = "dns_failure", f'"{target.host}" does not resolve ({exc.strerror or exc})'
+        return probe
+    except TimeoutError:
+        step("resolve", t0, False, "timed out")
+        probe.failure, probe.cause = "timeout", f'resolving "{target.host}" took longer than the time limit'
+        return probe
+    family, socktype, proto, _canon, sockaddr = infos[0]
+    probe.address = str(sockaddr[0])
+    step("resolve", t0, True, probe.address)
+
+    t0 = time.perf_counter()
+    raw = socket.socket(family, socktype, proto)
+    try:
+        raw.settimeout(deadline.left())
+        raw.connect(sockaddr)
+    except TimeoutError:
+        raw.close()
+        step("connect", t0, False, "timed out")
+        probe.failure, probe.cause = "timeout", f"connecting to {probe.address} port {target.port} timed out"
+        return probe
+    except OSError as exc:
+        raw.close()
+        step("connect", t0, False, exc.strerror or str(exc))
+        if exc.errno == errno.ECONNRESET:
+            # Accepted, then reset before connect() returned: something listens
+            # there, but it hangs up instead of speaking TLS.
+            probe.failure = "not_tls"
+            probe.cause = f"port {target.port} accepted the connection and reset it at once; it does not speak TLS"
+            return probe
+        probe.failure = "connection_refused"
+        probe.cause = f"nothing accepts connections on {probe.address} port {target.port} ({exc.strerror or exc})"
+        return probe
+    step("connect", t0, True, f"{probe.address}:{target.port}")
+    # As urllib3 does: http.client sends headers and body in two writes, and with
+    # Nagle on the body waits for a delayed ACK (~40 ms).
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    t0 = time.perf_counter()
+    ctx = verifying_context()
+    sock: ssl.SSLSocket | socket.socket = raw
+    try:
+        # wrap_socket itself reads (3.11+ checks for early data), so it is inside the try.
+        # The handshake's timeout is a deadline for the whole handshake (CPython's ssl
+        # recomputes what is left on every wait), so no drip can stretch it.
+        sock = ctx.wrap_socket(raw, server_hostname=target.host, do_handshake_on_connect=False)
+        sock.settimeout(deadline.left())
+        sock.do_handshake()
+    except ssl.SSLCertVerificationError as exc:
+        assert isinstance(sock, ssl.SSLSocket)
+        probe.chain = _certs(_chain_of(sock))
+        probe.verify_code = exc.verify_code
+        probe.verify_message = exc.verify_message or str(exc)
+        step("TLS handshake", t0, False, f"certificate verify failed: {probe.verify_message} (code {exc.verify_code})")
+        sock.close()
+        return probe
+    except TimeoutError:
+        sock.close()
+        step("TLS handshake", t0, False, "timed out")
+        probe.failure, probe.cause = (
+            "timeout",
+            "the TLS handshake did not finish in time (the server accepted but never answered)",
+        )
+        return probe
+    except (ssl.SSLError, OSError) as exc:
+        sock.close()
+        reason = getattr(exc, "reason", None) or exc.strerror or str(exc) or type(exc).__name__
+        step("TLS handshake", t0, False, str(reason))
+        probe.failure = "not_tls"
+        probe.cause = (
+            f"port {target.port} did not complete a TLS handshake ({reason}); "
+            "it may speak plain HTTP, or a firewall cut it"
+        )
+        return probe
+    assert isinstance(sock, ssl.SSLSocket)
+    probe.chain = _certs(_chain_of(sock))
+    probe.verified_chain = _certs(_chain_of(sock, verified=True))
+    probe.tls_version = sock.version()
+    anchor = probe.verified_chain[-1].common_name if probe.verified_chain else "a trusted CA"
+    step("TLS handshake", t0, True, f"{probe.tls_version}, verified by {anchor}")
+    probe.sock = sock
+    return probe
+
+
+def strict_retry_ok(target: Target, address: str, deadline: Deadline) -> bool:
+    """On 3.13+, does the chain verify once the strict flag is off?"""
+    strict = getattr(ssl, "VERIFY_X509_STRICT", 0)
+    ctx = verifying_context()
+    if not strict or not ctx.verify_flags & strict:
+        return False
+    ctx.verify_flags &= ~strict
+    try:
+        with socket.create_connection((address, target.port), timeout=deadline.left()) as raw:
+            with ctx.wrap_socket(raw, server_hostname=target.host):
+                return True
+    except (OSError, ssl.SSLError):
+        return False
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket reader whose every receive gets only what is left of the deadline."""
+
+    def __init__(self, sock: ssl.SSLSocket, deadline: Deadline):
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(self._deadline.left())  # raises TimeoutError once it is over
+        return self._sock.recv_into(buffer)
+
+
+class _DeadlineSocket:
+    """What http.client needs of a socket, with reads bounded by the deadline."""
+
+    def __init__(self, sock: ssl.SSLSocket, deadline: Deadline):
+        self._sock = sock
+        self._deadline = deadline
+
+    def sendall(self, data: bytes) -> None:
+        self._sock.settimeout(self._deadline.left())
+        self._sock.sendall(data)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+    def close(self) -> None:
+        pass  # the probe owns the socket and closes it
+
+
+@dataclass
+class HttpAnswer:
+    """What one HTTP request over the verified connection got back."""
+
+    name: str
+    elapsed: float = 0.0
+    status: int | None = None
+    reason: str = ""
+    content_type: str = ""
+    location: str = ""
+    body: bytes = b""
+    timed_out: bool = False
+    error: str = ""
+
+
+def http_exchange(probe: Probe, target: Target, token: str | None, deadline: Deadline) -> HttpAnswer:
+    """One request over the probe's verified socket: ``POST users.me`` with a token, else ``GET /``."""
+    assert probe.sock is not None
+    answer = HttpAnswer("users.me" if token else "HTTP GET /")
+    conn = http.client.HTTPConnection(target.host, target.port)
+    conn.sock = _DeadlineSocket(probe.sock, deadline)  # type: ignore[assignment]  # no second handshake
+    host_header = target.host if target.port == 443 else f"{target.host}:{target.port}"
+    t0 = time.perf_counter()
+    try:
+        if token:
+            headers = {"Host": host_header, "x-api-key": token, "Content-Type": "application/json"}
+            conn.request("POST", target.base_path + USERS_ME, body=b"{}", headers=headers | {"Connection": "close"})
+        else:
+            conn.request("GET", target.base_path + "/", headers={"Host": host_header, "Connection": "close"})
+        response = conn.getresponse()
+        answer.status, answer.reason = response.status, response.reason
+        answer.content_type = response.getheader("Content-Type", "") or ""
+        answer.location = response.getheader("Location", "") or ""
+        answer.body = response.read(_MAX_BODY)
+    except TimeoutError:
+        answer.name, answer.timed_out = "HTTP", True
+    except (http.client.HTTPException, OSError) as exc:
+        answer.name, answer.error = "HTTP", str(exc) or type(exc).__name__
+    finally:
+        answer.elapsed = time.perf_counter() - t0
+        conn.close()
+    return answer

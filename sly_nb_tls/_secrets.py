@@ -1,0 +1,101 @@
+"""Secrets: which values must never be shown, and how to take them out of any text.
+
+In [1]: from sly_nb_tls._secrets import redact, secret_values
+In [2]: redact("proxy http://alice:Pr0xy@proxy.corp:3128, Authorization: Bearer abc.def", secret_values())
+Out[2]: 'proxy http://***@proxy.corp:3128, Authorization: ***'
+In [3]: redact("postgresql://app:pw@db/x host=db password=hunter2", [])
+Out[3]: 'postgresql://***@db/x host=db password=***'
+
+Two nets, both always cast (by `redact`):
+
+1. **Known values**: the value of every secret-looking variable (`*TOKEN*`,
+   `*KEY*`, `*SECRET*`, `*PASS*`, …), every password found in a URL or a
+   connection string in the environment, and any value the caller adds (a
+   token passed as an argument).  These are caught wherever they appear, e.g.
+   echoed back in a server's error page.
+2. **Shapes**, whatever the variable is called: the userinfo of any URL
+   (``scheme://user:password@host``), ``password=…``-style fields of DSNs and
+   connection strings, and the values of ``Authorization``,
+   ``Proxy-Authorization`` and ``x-api-key`` headers.
+
+Redact first, then cut: a secret cut in half by a length limit would no
+longer match, and its first half would be shown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = ["is_secret_key", "redact", "secret_values", "strip_userinfo"]
+
+MASK = "***"
+_SECRET_KEY = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASS|CREDENTIAL|AUTH", re.IGNORECASE)
+#: scheme://USERINFO@ — the userinfo may hold a password or be a token itself.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#@]+)@")
+#: key=value fields of DSNs and connection strings (libpq, ADO.NET, JDBC, ODBC).
+_DSN_FIELD = re.compile(
+    r"(?P<key>\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key)\s*=\s*)"
+    r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s;&,]+)",
+    re.IGNORECASE,
+)
+#: header: value — the whole value (a scheme like "Bearer" is part of it).
+_HEADER = re.compile(
+    r"(?P<key>\b(?:proxy-authorization|authorization|x-api-key)\s*[:=]\s*)(?P<value>[^\r\n,;]+)",
+    re.IGNORECASE,
+)
+_MIN_SECRET = 4  # shorter values ("1", "yes") would blank out ordinary words
+
+
+def is_secret_key(name: str) -> bool:
+    """Keys whose values are never shown (API_TOKEN, *_KEY, *SECRET*, *PASS*...)."""
+    return bool(_SECRET_KEY.search(name))
+
+
+def _embedded_secrets(value: str) -> list[str]:
+    """Passwords inside a URL's userinfo or a connection string's fields."""
+    found = []
+    for m in _URL_USERINFO.finditer(value):
+        userinfo = m.group("userinfo")
+        found.append(userinfo)
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    for m in _DSN_FIELD.finditer(value):
+        found.append(m.group("value").strip("\"'"))
+    return found
+
+
+def secret_values(environ: Mapping[str, str] | None = None, extra: Iterable[str | None] = ()) -> list[str]:
+    """Every value that must never appear in output, longest first.
+
+    Secret-looking variables' values, the passwords embedded in any variable's
+    URL or connection string, and `extra` (a token given as an argument).
+    """
+    env = os.environ if environ is None else environ
+    values: list[str] = []
+    for key, value in env.items():
+        if not value:
+            continue
+        if is_secret_key(key):
+            values.append(value)
+        values.extend(_embedded_secrets(value))
+    values.extend(v for v in extra if v)
+    return sorted({v for v in values if len(v) >= _MIN_SECRET}, key=len, reverse=True)
+
+
+def strip_userinfo(url: str) -> str:
+    """`url` with any user name and password replaced by ``***`` (``http://***@host:port``)."""
+    return _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", url)
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """`text` with known `secrets` and every secret-shaped part replaced by ``***``.
+
+    Call it on the whole text, before any truncation.
+    """
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    text = strip_userinfo(text)
+    text = _DSN_FIELD.sub(lambda m: m.group("key") + MASK, text)
+    return _HEADER.sub(lambda m: m.group("key") + MASK, text)

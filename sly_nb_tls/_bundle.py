@@ -192,17 +192,19 @@ def save_pem(target: str, data: bytes, overwrite: bool) -> Path:
     return path
 
 
-def named_by_live_process(paths: Iterable[Path]) -> set[Path] | None:
+def named_by_live_process(paths: Iterable[Path], *, this_process: bool = True) -> set[Path] | None:
     """Which of `paths` some live process's environment names; None where that cannot be told.
 
     A process started after `add` inherits the variables and may open the
     file at any time, so such a file must outlive this kernel.  Linux shows
     every process's initial environment in /proc (our own later changes live
-    in os.environ, checked too).  Processes of other users cannot read our
-    0700 directory, so their unreadable environments do not matter.
+    in os.environ, checked too unless `this_process` is False: at exit ours
+    no longer matters).  Processes of other users cannot read our 0700
+    directory, so their unreadable environments do not matter.
     """
     wanted = {p: os.fsencode(str(p)) for p in paths}
-    named = {p for p, raw in wanted.items() if str(p) in os.environ.values()}
+    ours = set(os.environ.values()) if this_process else set()
+    named = {p for p in wanted if str(p) in ours}
     if not os.path.isdir("/proc/self"):
         return None
     try:
@@ -233,12 +235,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def delete_unused(paths: Iterable[Path]) -> list[Path]:
+def delete_unused(paths: Iterable[Path], *, this_process: bool = True) -> list[Path]:
     """Delete those of `paths` that no live process may read; returns what was deleted."""
     candidates = [p for p in paths if p.exists()]
     if not candidates:
         return []
-    named = named_by_live_process(candidates)
+    named = named_by_live_process(candidates, this_process=this_process)
     if named is None:
         return []  # cannot tell who reads them: keep them
     deleted = []
@@ -278,11 +280,14 @@ class TrustFiles:
     def __init__(self) -> None:
         self._paths: tuple[Path, Path] | None = None
         self._owner = 0
+        #: files released while a live process still named them: deleted once none does
+        self._kept: list[Path] = []
 
     def paths(self) -> tuple[Path, Path]:
         if self._paths is None or self._owner != os.getpid():
             directory = user_dir()
             prune_stale_files(directory)
+            self._retry_kept()
             tag = f"{os.getpid()}-{secrets.token_hex(4)}"
             self._paths = (directory / f"bundle-{tag}.pem", directory / f"extra-{tag}.pem")
             self._owner = os.getpid()
@@ -299,11 +304,21 @@ class TrustFiles:
         write_pem_file(extras_path, extras)
         return merged_path, extras_path
 
-    def release(self) -> list[Path]:
-        """Forget this process's files; delete those no live process may still read."""
+    def release(self, *, exiting: bool = False) -> list[Path]:
+        """Forget this process's files; delete those no live process may still read, keep the rest for later.
+
+        `exiting`: this process is ending, so its own environment no longer counts as a reader.
+        """
         owned, self._paths = self.current, None
-        return delete_unused(owned) if owned else []
+        if owned:
+            self._kept.extend(owned)
+        return self._retry_kept(this_process=not exiting)
+
+    def _retry_kept(self, this_process: bool = True) -> list[Path]:
+        deleted = delete_unused(self._kept, this_process=this_process)
+        self._kept = [p for p in self._kept if p not in deleted and p.exists()]
+        return deleted
 
     def forget_after_fork(self) -> None:
         """In a forked child: the parent's files are the parent's, never ours to touch."""
-        self._paths, self._owner = None, 0
+        self._paths, self._owner, self._kept = None, 0, []

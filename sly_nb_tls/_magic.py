@@ -28,6 +28,9 @@ from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # pub
 
 __all__ = ["SlyTlsMagics"]
 
+#: Seconds before a running test or fetch shows a progress line.
+PROGRESS_AFTER = 1.0
+
 
 def _parser(name: str, description: str) -> MagicArgumentParser:
     return MagicArgumentParser(prog=f"%sly_tls {name}", description=description, add_help=False)
@@ -205,10 +208,11 @@ class _shown_if_slow:
     notebooks clean; a slow one shows the user something is happening.
     """
 
-    def __init__(self, text: str, after: float = 1.0):
+    def __init__(self, text: str, after: float | None = None):
         import threading
 
         self.text = text
+        after = PROGRESS_AFTER if after is None else after
         self.handle: Any = None
         self.started = 0.0
         self.lock = threading.Lock()
@@ -225,7 +229,10 @@ class _shown_if_slow:
         import time
 
         self.started = time.perf_counter()
-        self.timer.start()
+        if self.timer.interval <= 0:
+            self._show()  # "always": no race between the timer thread and fast work
+        else:
+            self.timer.start()
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -233,7 +233,7 @@ class _Registry:
     def at_exit(self) -> None:
         """The interpreter is ending: delete our files unless a live process may still read them."""
         with self.lock:
-            self.files.release()
+            self.files.release(exiting=True)
 
     def status(self) -> TrustStatus:
         with self.lock:

@@ -13,7 +13,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -263,42 +262,50 @@ CONCURRENT = """
 import os, sys, time
 from pathlib import Path
 import sly_nb_tls
-from sly_nb_tls._pem import certificate_blocks as pem_blocks
+from sly_nb_tls._pem import certificate_blocks
 from sly_nb_tls._demo import issue
+
+def shas(path):
+    return {sha for sha, _ in certificate_blocks(Path(path).read_bytes())}
+
+# The parent registers first, then forks: both children start with the parent's
+# state, files included, and all three share one directory.
+parent = sly_nb_tls.add_certs(issue("Parent CA", ca=True).pem).added[0]
+parent_files = {p: Path(p).read_bytes() for p in (os.environ["SSL_CERT_FILE"], os.environ["SLY_EXTRA_CA_CERTS"])}
 barrier = Path(sys.argv[1])
-while not barrier.exists():
-    time.sleep(0.001)
-mine = set()
-for i in range(25):
-    cert = sly_nb_tls.add_certs(issue(f"{sys.argv[2]} CA {i}", ca=True).pem).added[0]
-    mine.add(cert.sha256)
-    have = {sha for sha, _ in pem_blocks(Path(os.environ["SSL_CERT_FILE"]).read_bytes())}
-    extras = {sha for sha, _ in pem_blocks(Path(os.environ["SLY_EXTRA_CA_CERTS"]).read_bytes())}
-    assert mine <= have, "own certificates missing from own bundle"
-    assert extras == mine, "extras file is not exactly this process's certificates"
-print("ok", len(have))
+children = []
+for name in ("Alpha", "Beta"):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            while not barrier.exists():
+                time.sleep(0.001)
+            mine = {parent.sha256}
+            for i in range(25):
+                cert = sly_nb_tls.add_certs(issue(f"{name} CA {i}", ca=True).pem).added[0]
+                mine.add(cert.sha256)
+                assert mine <= shas(os.environ["SSL_CERT_FILE"]), "own certificates missing from own bundle"
+                assert shas(os.environ["SLY_EXTRA_CA_CERTS"]) == mine, "extras file is not exactly this process's"
+            os._exit(0)
+        except BaseException as exc:
+            print(name, repr(exc), file=sys.stderr, flush=True)
+            os._exit(1)
+    children.append(pid)
+barrier.write_text("go")
+codes = [os.waitpid(pid, 0)[1] for pid in children]
+assert codes == [0, 0], codes
+assert {p: Path(p).read_bytes() for p in parent_files} == parent_files, "a child changed the parent's files"
+print("ok")
 """
 
 
-def test_two_processes_adding_at_once_each_keep_a_complete_bundle(tmp_path: Path) -> None:
+def test_forked_processes_adding_at_once_in_one_directory_each_keep_their_own_bundle(tmp_path: Path) -> None:
     barrier = tmp_path / "go"
     env = controlled_env(True) | {"SLY_NB_TLS_DIR": str(tmp_path / "shared-userdir"), "PYTHONPATH": str(ROOT)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", CONCURRENT, str(barrier), name],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("Alpha", "Beta")
-    ]
-    time.sleep(1.0)
-    barrier.write_text("go")
-    results = [p.communicate(timeout=120) for p in procs]
-    for (out, err), p in zip(results, procs, strict=True):
-        assert p.returncode == 0, err
-        assert out.startswith("ok ")
+    out = subprocess.run(
+        [sys.executable, "-c", CONCURRENT, str(barrier)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
     assert list((tmp_path / "shared-userdir").glob(".tmp-*")) == []  # atomic writes left no temp files
 
 

@@ -179,16 +179,18 @@ def test_quoted_paths_with_spaces(ip: InteractiveShell, tmp_path: Path, capsys: 
     assert type(result.error_in_exec).__name__ == "UsageError" and "quotation" in output  # type: ignore[attr-defined]
 
 
-def test_slow_test_shows_progress_and_fast_one_does_not(
-    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(("after", "shown"), [(0.0, True), (3600.0, False)], ids=["slow", "fast"])
+def test_progress_line_only_when_the_work_outlasts_its_delay(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, after: float, shown: bool
 ) -> None:
-    from .servers import closed_port, silent_listener
+    """The delay is set, not raced against: 0 s means every run is "slow", an hour means none is."""
+    from sly_nb_tls import _magic
 
-    with silent_listener() as port:  # never answers: the test takes its whole --timeout
-        result, output = run(ip, f"%sly_tls test https://127.0.0.1:{port} --timeout 2", capsys)
-    assert result.result.problem == "timeout"  # type: ignore[attr-defined]
-    assert "⋯ testing https://127.0.0.1" in output and "done in" in output
-    with closed_port() as port:  # refused at once: nothing but the result
+    from .servers import closed_port
+
+    monkeypatch.setattr(_magic, "PROGRESS_AFTER", after)
+    with closed_port() as port:
         result, output = run(ip, f"%sly_tls test https://127.0.0.1:{port}", capsys)
     assert result.result.problem == "connection_refused"  # type: ignore[attr-defined]
-    assert "⋯ testing" not in output
+    assert ("⋯ testing https://127.0.0.1" in output) is shown, output
+    assert ("done in" in output) is shown, output

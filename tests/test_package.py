@@ -12,7 +12,12 @@ import pytest
 import sly_nb_tls
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE = ["_certs", "_bundle", "_trust", "_envfile", "_diagnose", "_render", "_results", "_errors", "_demo"]
+#: The front-ends; every other module is the core.
+FRONT_ENDS = {"_magic", "_panel", "__init__"}
+CORE = sorted(p.stem for p in (ROOT / "sly_nb_tls").glob("*.py") if p.stem not in FRONT_ENDS)
+#: Private attributes of other libraries: allowed in _live.py only, so an upgrade breaks in one place.
+OTHERS_PRIVATE = ("_SSL_CONTEXT_VERIFIED", "_make_ssl_context", "_preloaded_ssl_context", "_transport", "_pool",
+                  "_ssl_context", "_mounts", "_opener")  # fmt: skip
 
 
 def test_public_names_resolve_and_match_all() -> None:
@@ -33,6 +38,17 @@ def test_core_never_imports_ipython_or_ipywidgets(module: str) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_core_has_every_module_but_the_front_ends() -> None:
+    assert {"_live", "_probe", "_classify", "_secrets", "_bundle", "_trust", "__main__"} <= set(CORE)
+
+
+@pytest.mark.parametrize("module", [m for m in CORE if m != "_live"] + sorted(FRONT_ENDS))
+def test_private_attributes_of_other_libraries_are_used_in_live_only(module: str) -> None:
+    text = (ROOT / "sly_nb_tls" / f"{module}.py").read_text()
+    used = [name for name in OTHERS_PRIVATE if re.search(rf"\b{name}\b", text)]
+    assert used == [], f"{module}.py reaches into {used}; that belongs in _live.py"
 
 
 def test_module_docstrings_open_with_an_ipython_session() -> None:

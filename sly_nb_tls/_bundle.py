@@ -217,10 +217,25 @@ def named_by_live_process(paths: Iterable[Path], *, this_process: bool = True) -
                 environ = fh.read()
         except OSError:
             continue  # gone, or another user's
+        if not environ and _is_our_child(pid):
+            # A child caught between exec and the kernel setting up its new
+            # environment reads as empty: assume it names everything.
+            return set(wanted)
         for path, raw in wanted.items():
             if path not in named and raw in environ:
                 named.add(path)
     return named
+
+
+def _is_our_child(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat_line = fh.read()
+    except OSError:
+        return False
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
+    fields = stat_line.rsplit(b")", 1)[-1].split()
+    return len(fields) > 1 and fields[1] == str(os.getpid()).encode()
 
 
 def _pid_alive(pid: int) -> bool:

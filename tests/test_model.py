@@ -25,7 +25,7 @@ from sly_nb_tls._demo import issue
 from sly_nb_tls._environ import ALWAYS_SET, EXTRAS_VARIABLE, SET_IF_PRESET
 from sly_nb_tls._pem import certificate_blocks as pem_blocks
 
-from .conftest import ORIGINAL_SSL, apply_env
+from .conftest import ORIGINAL_SSL, apply_env, ssl_hooks
 
 pytestmark = pytest.mark.slow
 POOL = [issue(f"Model CA {i}", ca=True).pem for i in range(5)]
@@ -101,7 +101,7 @@ class TrustModel(RuleBasedStateMachine):
     @invariant()
     def environment_and_ssl_match_the_model(self) -> None:
         env = dict(os.environ)
-        hooks = (ssl.SSLContext.load_default_certs, ssl.create_default_context, ssl._create_default_https_context)
+        hooks = ssl_hooks()
         if not self.extras:
             assert env == self.expected_env
             assert hooks == ORIGINAL_SSL

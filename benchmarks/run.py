@@ -33,9 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from sly_nb_tls._environ import MANAGED_VARIABLES  # noqa: E402 - after the sys.path line
+from sly_nb_tls._environ import VARIABLES_READ  # noqa: E402 - after the sys.path line
 
-CA_VARIABLES = (*MANAGED_VARIABLES, "SSL_CERT_DIR", "SERVER_ADDRESS", "API_TOKEN", "HTTPS_PROXY", "https_proxy")
+CA_VARIABLES = VARIABLES_READ
 HEAVY = ("requests", "ipywidgets", "cryptography", "httpx", "aiohttp")
 
 
@@ -360,6 +360,26 @@ def bench_diagnosis(rounds: int) -> list[Figure]:
 
         plain = timed(lambda: requests.post(url, headers={"x-api-key": "bench-token"}, json={}, timeout=10))
         med = interleaved({"magic": magic, "plain": plain}, max(50, rounds // 4))
+        # The same through a plain CONNECT proxy (tests/proxies.py): test also opens a direct
+        # connection to compare chains, which is what it costs to detect TLS inspection.
+        from tests.proxies import connect_proxy
+
+        with connect_proxy() as (port, _):
+            proxy = f"http://127.0.0.1:{port}"
+
+            def magic_via_proxy() -> float:
+                t0 = time.perf_counter()
+                report = ip.run_line_magic("sly_tls", f"test {server.url} --proxy {proxy}")
+                elapsed = time.perf_counter() - t0
+                assert report.ok and report.proxy == proxy, report.problem
+                return elapsed
+
+            plain_via_proxy = timed(
+                lambda: requests.post(
+                    url, headers={"x-api-key": "bench-token"}, json={}, timeout=10, proxies={"https": proxy}
+                )
+            )
+            via = interleaved({"magic": magic_via_proxy, "plain": plain_via_proxy}, max(50, rounds // 4))
         sly_nb_tls.reset()
     ip.run_line_magic("unload_ext", "sly_nb_tls")
     sdk, how = _sdk_default_wait()
@@ -367,6 +387,9 @@ def bench_diagnosis(rounds: int) -> list[Figure]:
         Figure("test", "%sly_tls test against a healthy demo server", med["magic"] * 1000, "ms",
                med["plain"] * 1000, "one plain requests.post to users.me", "≤ 1.5×",
                med["magic"] / med["plain"] <= 1.5),
+        Figure("test-proxy", "%sly_tls test through a CONNECT proxy", via["magic"] * 1000, "ms",
+               via["plain"] * 1000, "one requests.post through the same proxy", "≤ 1.5×",
+               via["magic"] / via["plain"] <= 1.5, "includes the direct connection that detects TLS inspection"),
         Figure("untrusted", "time to report untrusted_root", untrusted, "s", sdk,
                "the SDK's default behaviour on the same failure", "≤ 1 s", untrusted <= 1.0, how),
     ]  # fmt: skip

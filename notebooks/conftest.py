@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import tempfile
 
-from sly_nb_tls._environ import MANAGED_VARIABLES
+from sly_nb_tls._environ import VARIABLES_READ
 
-CA_VARIABLES = (*MANAGED_VARIABLES, "SSL_CERT_DIR", "SERVER_ADDRESS", "API_TOKEN", "HTTPS_PROXY", "https_proxy")
+CA_VARIABLES = VARIABLES_READ
 
 
 def pytest_configure(config: object) -> None:

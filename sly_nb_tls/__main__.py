@@ -17,6 +17,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ._arguments import add_route_arguments, proxy_from_arguments
+
 __all__ = ["main"]
 
 
@@ -42,12 +44,15 @@ def _build_parser() -> argparse.ArgumentParser:
     test.add_argument("--ca", action="append", default=[], metavar="FILE", help="trust FILE's certificates first")
     test.add_argument("--env", action="append", default=[], metavar="FILE", help="load env FILE first")
     test.add_argument("--timeout", type=_seconds, default=10.0, metavar="S", help="bound for the whole test")
+    add_route_arguments(test)
+    test.add_argument("--clients", action="store_true", help="also try each HTTPS client here, each its own way")
     test.add_argument("--json", action="store_true", help="print one JSON object")
     fetch = sub.add_parser("fetch", help="show the chain URL presents; --save writes it as PEM")
     fetch.add_argument("url", nargs="?", metavar="URL", help="default: SERVER_ADDRESS")
     fetch.add_argument("--save", metavar="FILE")
     fetch.add_argument("--overwrite", action="store_true")
     fetch.add_argument("--timeout", type=_seconds, default=10.0, metavar="S", help="bound for the whole fetch")
+    add_route_arguments(fetch)
     fetch.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("demo", help="run the whole story against the built-in demo server and print each step")
     server = sub.add_parser("demo-server", help="serve the demo Supervisely-like API over HTTPS on 127.0.0.1")
@@ -105,7 +110,7 @@ def _test(args: argparse.Namespace) -> int:
         _undo_registration()
         raise
     try:
-        report = test_connection(args.url, timeout=args.timeout)
+        report = test_connection(args.url, timeout=args.timeout, proxy=proxy_from_arguments(args), clients=args.clients)
     finally:
         _undo_registration()
     _emit(report, args.json)
@@ -122,7 +127,9 @@ def _undo_registration() -> None:
 def _fetch(args: argparse.Namespace) -> int:
     from ._diagnose import fetch_chain
 
-    report = fetch_chain(args.url, save=args.save, overwrite=args.overwrite, timeout=args.timeout)
+    report = fetch_chain(
+        args.url, save=args.save, overwrite=args.overwrite, timeout=args.timeout, proxy=proxy_from_arguments(args)
+    )
     _emit(report, args.json)
     return 0
 

@@ -121,6 +121,8 @@ class Certificate(Rendered):
     source: str = ""
     warnings: tuple[str, ...] = ()
     strict_defects: tuple[str, ...] = ()
+    #: SHA-256 of the SubjectPublicKeyInfo: the key, whoever certified it
+    spki_sha256: str = ""
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate, source: str = "") -> Certificate:
@@ -163,6 +165,11 @@ class Certificate(Rendered):
             der=der,
             source=source,
             strict_defects=defects,
+            spki_sha256=hashlib.sha256(
+                cert.public_key().public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            ).hexdigest(),
         )
         object.__setattr__(obj, "warnings", tuple(obj._own_warnings()))
         return obj
@@ -252,6 +259,16 @@ class Certificate(Rendered):
 
     def _summary(self) -> str:
         return f"{self.common_name} ({self.kind}, SHA-256 {self.short_fingerprint}…)"
+
+
+def _spki_sha256(cert: x509.Certificate) -> str:
+    try:
+        spki = cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except (ValueError, UnsupportedAlgorithm):  # a key type cryptography does not know
+        return ""
+    return hashlib.sha256(spki).hexdigest()
 
 
 def _common_name(name: x509.Name) -> str:

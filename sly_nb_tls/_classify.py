@@ -27,6 +27,8 @@ from ._secrets import redact
 if TYPE_CHECKING:
     from ._certs import Certificate
     from ._probe import Target
+    from ._proxy import Route
+    from ._results import Interception
 
 __all__ = [
     "PROBLEMS",
@@ -56,7 +58,30 @@ PROBLEMS = {
     "unauthorized": "users.me answered 401/403: the API token is wrong or missing",
     "http_error": "the server answered with an HTTP error",
     "not_supervisely": "the answer is not Supervisely's API (proxy, SSO page, redirect or wrong URL)",
+    "proxy_unreachable": "the proxy does not resolve, refuses the connection, or does not answer in time",
+    "proxy_auth_required": "the proxy answered 407: it wants credentials",
+    "proxy_rejected": "the proxy refused the tunnel (CONNECT got another non-2xx answer)",
 }
+#: Issuer-name fragments of TLS-inspection products (lower case) -> the product.  A match
+#: alone is a hint: many companies sign with a CA of their own name.
+INSPECTION_PRODUCTS = (
+    (("zscaler",), "Zscaler"),
+    (("netskope",), "Netskope"),
+    (("palo alto", "paloalto", "pan-os"), "Palo Alto Networks"),
+    (("fortigate", "fortinet"), "Fortinet FortiGate"),
+    (("cisco umbrella", "opendns"), "Cisco Umbrella"),
+    (("blue coat", "bluecoat", "proxysg"), "Blue Coat / Symantec ProxySG"),
+    (("forcepoint", "websense"), "Forcepoint / Websense"),
+    (("sophos", "securityappliance_ssl_ca"), "Sophos"),
+    (("check point", "checkpoint"), "Check Point"),
+    (("cloudflare managed", "cloudflare gateway", "gateway ca - cloudflare"), "Cloudflare Gateway"),
+    (("iboss",), "iboss"),
+    (("mitmproxy",), "mitmproxy"),
+    (("avast", "avg web", "norton web", "norton mail"), "Avast / AVG / Norton antivirus"),
+    (("kaspersky",), "Kaspersky antivirus"),
+    (("eset ssl filter", "eset"), "ESET antivirus"),
+    (("bitdefender",), "Bitdefender antivirus"),
+)
 #: Words in OpenSSL's messages for the RFC 5280 checks that VERIFY_X509_STRICT adds.
 STRICT_MARKERS = ("not marked critical", "key usage", "Key Identifier", "strict", "RFC 5280")
 _SNIPPET = 120
@@ -296,11 +321,89 @@ def missing_root_warning(chain: list[Certificate]) -> list[str]:
     return []
 
 
-def fix_for(problem: str, target: Target, chain: list[Certificate]) -> str:
+def inspection_product(chain: list[Certificate]) -> str | None:
+    """The inspection product whose CA names appear in `chain`'s issuers, if any."""
+    names = " | ".join(n for c in chain for n in (c.issuer, c.subject)).lower()
+    for fragments, product in INSPECTION_PRODUCTS:
+        if any(f in names for f in fragments):
+            return product
+    return None
+
+
+def detect_interception(
+    seen: list[Certificate], direct: list[Certificate] | None, *, proxied: bool
+) -> Interception | None:
+    """Is the chain the client sees (`seen`) the server's own?
+
+    `direct` is the chain of a direct connection to the same server, or None
+    where that path could not be reached.  A different leaf key or issuer
+    means something in between re-signed it; without the direct chain, only
+    a known product's name can hint at it.
+    """
+    from ._results import Interception
+
+    if not seen or not proxied:
+        return None
+    leaf, top = seen[0], seen[-1]
+    ca = top.common_name if top.self_signed else top.issuer_common_name
+    product = inspection_product(seen)
+    if direct:
+        if leaf.spki_sha256 == direct[0].spki_sha256 and leaf.issuer == direct[0].issuer:
+            return None
+        return Interception(
+            ca, product, "the chain through the proxy differs from the server's own (direct) chain: "
+            f'the certificate for the server is signed by "{leaf.issuer_common_name}" instead of '
+            f'"{direct[0].issuer_common_name}"', hint_only=False,
+        )  # fmt: skip
+    if product is not None:
+        return Interception(
+            ca, product, f"the issuer's name matches {product} (a hint only: the direct path to the server "
+            "could not be reached to compare chains)", hint_only=True,
+        )  # fmt: skip
+    return None
+
+
+def fix_for(
+    problem: str,
+    target: Target,
+    chain: list[Certificate],
+    route: Route | None = None,
+    interception: Interception | None = None,
+    connect_status: tuple[int, str, str] | None = None,
+) -> str:
     """The one thing to do next for `problem`, as a command where there is one."""
     fetch = f"%sly_tls fetch {target.text} --save corp-chain.crt"
+    shown = route.proxy.shown if route is not None and route.proxy is not None else "HTTPS_PROXY"
+    if problem == "untrusted_root" and interception is not None:
+        top = chain[-1] if chain else None
+        if top is not None and top.self_signed:
+            how = f"{fetch.replace('corp-chain.crt', 'proxy-ca.crt')} (through the proxy, it saves that CA)"
+        else:
+            how = "export it from this machine's certificate store (IT usually installs it there)"
+        return (
+            f"trust the inspecting proxy's CA \"{interception.ca}\", not the server's: {how}, check its "
+            f'fingerprint with IT (quote the name "{interception.ca}"), then %sly_tls add that file'
+        )
     if problem == "untrusted_root":
         return f"{fetch}, check the fingerprint with your admin, then %sly_tls add corp-chain.crt"
+    if problem == "proxy_unreachable":
+        return (
+            f"check the proxy address {shown} (HTTPS_PROXY / ALL_PROXY) and that it runs (VPN?); "
+            f"to test without it: %sly_tls test {target.text} --direct"
+        )
+    if problem == "proxy_auth_required":
+        scheme = connect_status[2] if connect_status else ""
+        if scheme and scheme.lower() != "basic":
+            return (
+                f"the proxy asks for {scheme}, which requests cannot answer by itself: run a local "
+                "authenticating proxy (cntlm, px) and point HTTPS_PROXY at it, or ask IT for Basic access"
+            )
+        return "put your proxy credentials in the proxy URL: HTTPS_PROXY=http://user:password@host:port"
+    if problem == "proxy_rejected":
+        return (
+            f"the proxy {shown} will not open a tunnel to {target.host}:{target.port}: ask IT to allow it, "
+            "or, if this server must be reached directly, add it to NO_PROXY"
+        )
     if problem == "missing_intermediate":
         issuer = chain[0].issuer_common_name if chain else "the issuing CA"
         return (

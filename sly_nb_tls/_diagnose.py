@@ -18,12 +18,14 @@ never follows redirects, and the whole test is bounded by one `timeout`.
 from __future__ import annotations
 
 import os
+import ssl
 import time
 
 from ._classify import (
     chain_warnings,
     classify_http,
     classify_verify,
+    detect_interception,
     fix_for,
     missing_root_warning,
     needs_strict_retry,
@@ -31,27 +33,61 @@ from ._classify import (
     trust_candidates,
 )
 from ._errors import FetchError
-from ._probe import Deadline, Target, connect_tls, http_exchange, strict_retry_ok
-from ._results import ChainReport, ConnectionReport, Step
+from ._probe import Deadline, Probe, Target, connect_tls, http_exchange, strict_retry_ok, verifying_context
+from ._proxy import Route, choose_route
+from ._results import ChainReport, ConnectionReport, Interception, Step
 from ._secrets import redact, secret_values
+
+#: At most this long (and a third of what is left) for the direct connection that tells
+#: whether the proxy re-signs the chain: behind a corporate proxy the direct path is often
+#: blocked, and waiting for it must not eat the test's time.
+_DIRECT_COMPARISON = 2.0
 
 __all__ = ["fetch_chain", "test_connection"]
 
 
-def test_connection(url: str | None = None, token: str | None = None, timeout: float = 10.0) -> ConnectionReport:
+def _interception(target: Target, probe: Probe, deadline: Deadline, ctx: ssl.SSLContext) -> Interception | None:
+    """Compare what the client sees through the proxy with a direct connection, where one gets through."""
+    if probe.route.proxy is None or not probe.chain:
+        return None
+    direct_chain = None
+    try:
+        budget = min(_DIRECT_COMPARISON, deadline.left() / 3)
+        direct = connect_tls(target, Deadline(budget), Route(None, "direct (to compare)"), ctx)
+        direct.close()
+        direct_chain = direct.chain or None
+    except TimeoutError:
+        pass  # no time left to compare: the names alone must do
+    return detect_interception(probe.chain, direct_chain, proxied=True)
+
+
+def test_connection(
+    url: str | None = None,
+    token: str | None = None,
+    timeout: float = 10.0,
+    *,
+    proxy: str | None = None,
+    clients: bool = False,
+) -> ConnectionReport:
     """Check the connection to a (Supervisely) server step by step.
 
-    `url` defaults to SERVER_ADDRESS; `token` to API_TOKEN.  Raises `UrlError`
-    for a URL it cannot test (and `SlyTlsError` for a timeout that is not a
-    positive number); every other outcome is in the returned report.
+    `url` defaults to SERVER_ADDRESS; `token` to API_TOKEN.  The connection
+    goes through the proxy requests would use for `url` (HTTPS_PROXY,
+    ALL_PROXY, NO_PROXY); `proxy` overrides that ("" means direct).
+    ``clients=True`` also sends one request with each HTTPS client importable
+    here, each with its own trust and proxy rules (`.clients`).  Raises
+    `UrlError` for a URL it cannot test (and `SlyTlsError` for a timeout that
+    is not a positive number); every other outcome is in the returned report.
     """
     deadline = Deadline(timeout)
     target = Target.parse(url)
+    route = choose_route(target.text, proxy)
     token = token if token is not None else (os.environ.get("API_TOKEN") or None)
-    secrets = secret_values(extra=[token])
+    secrets = secret_values(extra=[token, route.proxy.password if route.proxy else None])
     started = time.perf_counter()
-    report = ConnectionReport(url=target.text)
-    probe = connect_tls(target, deadline)
+    report = ConnectionReport(url=target.text, route=route.why, proxy=route.proxy.shown if route.proxy else None)
+    ctx = verifying_context()
+    probe = connect_tls(target, deadline, route, ctx)
     problem, cause = probe.failure, probe.cause
     if problem is None and probe.verify_code is not None:
         problem, cause = classify_verify(probe.verify_code, probe.verify_message, probe.chain, target.host)
@@ -61,6 +97,16 @@ def test_connection(url: str | None = None, token: str | None = None, timeout: f
             problem, cause = classify_verify(
                 probe.verify_code, probe.verify_message, probe.chain, target.host, strict_only=True
             )
+    report.interception = _interception(target, probe, deadline, ctx)
+    if problem in ("untrusted_root", "missing_intermediate") and report.interception is not None:
+        # The proxy re-signed the chain: what is missing is its CA, not the server's (mitmproxy
+        # presents its leaf alone, which would otherwise read as a missing intermediate).
+        problem = "untrusted_root"
+        cause = (
+            f"the proxy {route.proxy.shown if route.proxy else ''} inspects TLS and presents a chain signed by "
+            f'"{report.interception.ca}", which this kernel does not trust; the root to add is the proxy\'s CA '
+            f'"{report.interception.ca}", not the server\'s'
+        )
     warnings: list[str] = []
     if problem is None and probe.sock is not None:
         try:
@@ -75,43 +121,59 @@ def test_connection(url: str | None = None, token: str | None = None, timeout: f
         problem, cause = verdict.problem, verdict.cause
         report.http_status, report.api_checked, report.login = answer.status, verdict.api_checked, verdict.login
         warnings = verdict.warnings
-    report.steps = probe.steps
+    report.steps = [Step(s.name, s.ok, s.elapsed, redact(s.detail, secrets)) for s in probe.steps]
     report.chain = probe.chain
     report.tls_version = probe.tls_version
     report.verified_by = probe.verified_chain[-1].common_name if probe.verified_chain else None
     report.problem = problem
     report.ok = problem is None
     report.cause = redact(cause, secrets)
-    report.fix = fix_for(problem, target, probe.chain) if problem else ""
+    report.fix = (
+        fix_for(problem, target, probe.chain, route, report.interception, probe.connect_status) if problem else ""
+    )
     report.warnings = chain_warnings(target.host, probe.chain, problem) + warnings
     if report.ok:
         report.warnings += strict_warnings(probe.verified_chain or probe.chain)
-    if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
-        report.warnings.append("HTTPS_PROXY is set: this test connects directly, while requests would use the proxy")
+    if clients:
+        from ._clients import check_clients
+
+        report.clients, report.client_notes = check_clients(target, token, deadline, secrets)
     report.elapsed = time.perf_counter() - started
     return report
 
 
 def fetch_chain(
-    url: str | None = None, save: str | None = None, timeout: float = 10.0, overwrite: bool = False
+    url: str | None = None,
+    save: str | None = None,
+    timeout: float = 10.0,
+    overwrite: bool = False,
+    *,
+    proxy: str | None = None,
 ) -> ChainReport:
-    """The certificates the server presents, exactly as sent; saved as PEM if `save`.
+    """The certificates the clients here see for the server, exactly as sent; saved as PEM if `save`.
 
-    Uses a verifying handshake and reads the chain even when verification
-    fails: verification is never switched off, and no data is exchanged.
-    Saving writes `trust_candidates(chain)` (the root CA the server sends, or
-    else its CA certificates, or else its leaf) and never overwrites a
+    Goes through the same proxy as `test_connection` (`proxy` overrides it,
+    "" means direct), so behind a TLS-inspecting proxy this is the proxy's
+    chain.  Uses a verifying handshake and reads the chain even when
+    verification fails: verification is never switched off, and no data is
+    exchanged.  Saving writes `trust_candidates(chain)` (the root CA it sends,
+    or else its CA certificates, or else its leaf) and never overwrites a
     different file unless `overwrite`.
     """
     from ._bundle import save_pem
 
     deadline = Deadline(timeout)
     target = Target.parse(url)
-    probe = connect_tls(target, deadline)
+    route = choose_route(target.text, proxy)
+    secrets = secret_values(extra=[route.proxy.password if route.proxy else None])
+    ctx = verifying_context()
+    probe = connect_tls(target, deadline, route, ctx)
     probe.close()
     if probe.failure is not None and not probe.chain:
-        raise FetchError(f"{target.text}: {probe.failure}: {probe.cause}")
+        raise FetchError(redact(f"{target.text}: {probe.failure}: {probe.cause}", secrets))
     report = ChainReport(url=target.text, chain=probe.chain, verified=probe.verify_code is None)
+    report.route, report.proxy = route.why, route.proxy.shown if route.proxy else None
+    report.interception = _interception(target, probe, deadline, ctx)
     report.verify_message = probe.verify_message
     report.warnings = missing_root_warning(probe.chain)
     if save:

@@ -16,7 +16,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["ALWAYS_SET", "EXTRAS_VARIABLE", "MANAGED_VARIABLES", "SET_IF_PRESET", "CaVariables", "EnvVarState"]
+__all__ = [
+    "ALWAYS_SET",
+    "EXTRAS_VARIABLE",
+    "MANAGED_VARIABLES",
+    "PROXY_VARIABLES",
+    "SET_IF_PRESET",
+    "VARIABLES_READ",
+    "CaVariables",
+    "EnvVarState",
+]
 
 #: Variables that replace trust for Python, curl and OpenSSL clients: always
 #: pointed at the merged bundle.
@@ -37,6 +46,12 @@ SET_IF_PRESET = (
 EXTRAS_VARIABLE = "SLY_EXTRA_CA_CERTS"
 #: Every variable `add` may set and `reset` restores.
 MANAGED_VARIABLES = ALWAYS_SET + SET_IF_PRESET + (EXTRAS_VARIABLE,)
+#: Where clients (and `test`) look for a proxy; read, never set.
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
+                   "NO_PROXY", "no_proxy")  # fmt: skip
+#: Every variable that changes what sly_nb_tls or an HTTPS client does here: the suite,
+#: the notebooks' kernel and the benchmarks set or clear each one explicitly.
+VARIABLES_READ = (*MANAGED_VARIABLES, "SSL_CERT_DIR", *PROXY_VARIABLES, "SERVER_ADDRESS", "API_TOKEN")
 
 
 @dataclass

@@ -26,6 +26,8 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import MagicArgumentParser, argument, magic_arguments
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, re-exported
 
+from ._arguments import add_route_arguments, proxy_from_arguments
+
 __all__ = ["SlyTlsMagics"]
 
 #: Seconds before a running test or fetch shows a progress line.
@@ -65,6 +67,10 @@ def _subcommands() -> dict[str, MagicArgumentParser]:
     )
     p.add_argument("url", nargs="?", metavar="URL")
     p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="bound for the whole test (default 10)")
+    add_route_arguments(p)
+    p.add_argument(
+        "--clients", action="store_true", help="also send one request with each HTTPS client here, each its own way"
+    )
 
     p = subs["fetch"] = _parser(
         "fetch", "Show the chain the server presents; --save writes it as PEM. Never adds trust."
@@ -73,6 +79,7 @@ def _subcommands() -> dict[str, MagicArgumentParser]:
     p.add_argument("--save", metavar="FILE", help="write the root CA it sends (else its CA certificates) to FILE")
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it holds something else")
     p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="bound for the fetch (default 10)")
+    add_route_arguments(p)
 
     subs["panel"] = _parser("panel", "Show the interactive panel (ipywidgets).")
     return subs
@@ -181,7 +188,7 @@ class SlyTlsMagics(Magics):
 
         url, timeout = Target.parse(args.url).text, Deadline.check(args.timeout)
         with _shown_if_slow(f"⋯ testing {url} (at most {timeout:g} s)"):
-            return test_connection(url, timeout=timeout)
+            return test_connection(url, timeout=timeout, proxy=proxy_from_arguments(args), clients=args.clients)
 
     def _do_fetch(self, args: argparse.Namespace, cell: str | None) -> Any:
         from ._diagnose import fetch_chain
@@ -189,7 +196,9 @@ class SlyTlsMagics(Magics):
 
         url, timeout = Target.parse(args.url).text, Deadline.check(args.timeout)
         with _shown_if_slow(f"⋯ fetching the chain of {url} (at most {timeout:g} s)"):
-            return fetch_chain(url, save=args.save, overwrite=args.overwrite, timeout=timeout)
+            return fetch_chain(
+                url, save=args.save, overwrite=args.overwrite, timeout=timeout, proxy=proxy_from_arguments(args)
+            )
 
     def _do_panel(self, args: argparse.Namespace, cell: str | None) -> Any:
         try:

@@ -4,7 +4,8 @@ In [1]: %load_ext sly_nb_tls
 In [2]: %sly_tls panel                 # or: sly_nb_tls.panel()
         ┌ Environment   [local.env .env ~/supervisely.env] [Load]
         ├ Certificates  [path] [Upload] [Add]   registered: …  [Remove]  [Reset all]
-        ├ Connection    [https://…] [token] [Test] [Fetch chain] → result, [Trust this chain]
+        ├ Connection    [https://…] [token] [Test] [□ check each client] [Fetch chain] → result (route,
+        │               TLS inspection, each client's result), [Trust this chain]
         └ status line
 
 A view, nothing more: every handler (`_on_<widget>_<event>`) reads the
@@ -62,6 +63,10 @@ class Panel:
         self.token = w.Password(placeholder=self._token_placeholder(), description="API token")
         self.timeout = w.BoundedFloatText(value=10.0, min=0.5, max=120.0, step=0.5, description="Timeout (s)")
         self.test = w.Button(description="Test", button_style="info", icon="stethoscope")
+        self.check_clients = w.Checkbox(
+            value=False, description="check each client", indent=False,
+            tooltip="also send one request with requests, urllib, urllib3, httpx, aiohttp, the SDK and curl",
+        )  # fmt: skip
         self.fetch = w.Button(description="Fetch chain", icon="download")
         self.trust = w.Button(description="Trust this chain", icon="check", layout=w.Layout(display="none"))
         self.trust_confirm = w.Button(
@@ -102,7 +107,7 @@ class Panel:
                 self.reset_all,
                 section("<b>Connection</b>"),
                 w.HBox([self.url, self.token]),
-                w.HBox([self.timeout, self.test, self.fetch]),
+                w.HBox([self.timeout, self.test, self.check_clients, self.fetch]),
                 self.connection_result,
                 w.HBox([self.trust, self.trust_confirm, self.trust_cancel]),
                 w.HBox([self.refresh, self.status_line]),
@@ -243,7 +248,9 @@ class Panel:
         with self._busy(
             self._connection_buttons(), self.connection_result, f"⋯ testing {where} (at most {timeout:g} s)…"
         ):
-            report = self.last_result = _diagnose.test_connection(url, token=token, timeout=timeout)
+            report = self.last_result = _diagnose.test_connection(
+                url, token=token, timeout=timeout, clients=self.check_clients.value
+            )
             self.connection_result.value = report._repr_html_()
 
     def _on_fetch_click(self, button: w.Button) -> None:

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from ._certs import Certificate
 from ._errors import SlyTlsError, UrlError
+from ._proxy import Proxy, Route
 from ._render import visible
 from ._results import Step
 
@@ -131,8 +132,10 @@ def verifying_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=bundle)
 
 
-def _chain_of(sock: ssl.SSLSocket, verified: bool = False) -> list[bytes]:
+def _chain_of(sock: Any, verified: bool = False) -> list[bytes]:
+    """The chain of an SSLSocket or a TunnelledTls, verified or as presented."""
     name = "get_verified_chain" if verified else "get_unverified_chain"
+    sock = getattr(sock, "sslobj", sock)  # a TunnelledTls: its SSLObject
     getter = getattr(sock, name, None)  # public from Python 3.13
     if getter is None:
         sslobj = getattr(sock, "_sslobj", None)
@@ -183,118 +186,278 @@ class Probe:
     """What one TLS connection told us: steps, the chain, and how it failed (if it did).
 
     `failure` is set for failures before verification (dns_failure,
-    connection_refused, timeout, not_tls) with its `cause`; a verification
-    failure leaves `verify_code`/`verify_message` for `_classify`.
+    connection_refused, timeout, not_tls, and the proxy_* codes) with its
+    `cause`; a verification failure leaves `verify_code`/`verify_message`
+    for `_classify`.
     """
 
+    route: Route
     steps: list[Step] = field(default_factory=list)
     chain: list[Certificate] = field(default_factory=list)
     verified_chain: list[Certificate] = field(default_factory=list)
-    sock: ssl.SSLSocket | None = None
+    sock: ssl.SSLSocket | TunnelledTls | None = None
     tls_version: str | None = None
     failure: str | None = None
     cause: str = ""
     verify_code: int | None = None
     verify_message: str = ""
     address: str = ""
+    #: what the proxy answered to CONNECT: (status, reason, Proxy-Authenticate scheme)
+    connect_status: tuple[int, str, str] | None = None
 
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
             self.sock = None
 
+    def step(self, name: str, t0: float, ok: bool, detail: str = "") -> None:
+        self.steps.append(Step(name, ok, time.perf_counter() - t0, detail))
 
-def connect_tls(target: Target, deadline: Deadline) -> Probe:
-    """Resolve, connect and handshake (verifying); the socket stays open on success."""
-    probe = Probe()
+    def fail(self, failure: str, cause: str) -> None:
+        self.failure, self.cause = failure, cause
 
-    def step(name: str, t0: float, ok: bool, detail: str = "") -> None:
-        probe.steps.append(Step(name, ok, time.perf_counter() - t0, detail))
 
+def _open_tcp(probe: Probe, host: str, port: int, deadline: Deadline, proxied: bool) -> socket.socket | None:
+    """Resolve and connect; on failure record it (as proxy_unreachable for a proxy) and return None."""
+    what = "proxy " if proxied else ""
     t0 = time.perf_counter()
     try:
-        infos = _resolve(target.host, target.port, deadline)
+        infos = _resolve(host, port, deadline)
     except socket.gaierror as exc:
-        step("resolve", t0, False, str(exc))
-        probe.failure, probe.cause = "dns_failure", f'"{target.host}" does not resolve ({exc.strerror or exc})'
-        return probe
+        probe.step(f"resolve {what}".strip(), t0, False, str(exc))
+        if proxied:
+            probe.fail("proxy_unreachable", f'the proxy host "{host}" does not resolve ({exc.strerror or exc})')
+        else:
+            probe.fail("dns_failure", f'"{host}" does not resolve ({exc.strerror or exc})')
+        return None
     except TimeoutError:
-        step("resolve", t0, False, "timed out")
-        probe.failure, probe.cause = "timeout", f'resolving "{target.host}" took longer than the time limit'
-        return probe
+        probe.step(f"resolve {what}".strip(), t0, False, "timed out")
+        probe.fail("proxy_unreachable" if proxied else "timeout", f'resolving "{host}" took longer than the time limit')
+        return None
     family, socktype, proto, _canon, sockaddr = infos[0]
-    probe.address = str(sockaddr[0])
-    step("resolve", t0, True, probe.address)
+    address = str(sockaddr[0])
+    probe.step(f"resolve {what}".strip(), t0, True, address)
+    if not proxied:
+        probe.address = address
 
     t0 = time.perf_counter()
+    name = "connect to proxy" if proxied else "connect"
     raw = socket.socket(family, socktype, proto)
     try:
         raw.settimeout(deadline.left())
         raw.connect(sockaddr)
     except TimeoutError:
         raw.close()
-        step("connect", t0, False, "timed out")
-        probe.failure, probe.cause = "timeout", f"connecting to {probe.address} port {target.port} timed out"
-        return probe
+        probe.step(name, t0, False, "timed out")
+        if proxied:
+            probe.fail("proxy_unreachable", f"the proxy {address} port {port} did not answer in time")
+        else:
+            probe.fail("timeout", f"connecting to {address} port {port} timed out")
+        return None
     except OSError as exc:
         raw.close()
-        step("connect", t0, False, exc.strerror or str(exc))
-        if exc.errno == errno.ECONNRESET:
+        probe.step(name, t0, False, exc.strerror or str(exc))
+        if proxied:
+            probe.fail("proxy_unreachable", f"nothing accepts connections on the proxy {address} port {port} "
+                                            f"({exc.strerror or exc})")  # fmt: skip
+        elif exc.errno == errno.ECONNRESET:
             # Accepted, then reset before connect() returned: something listens
             # there, but it hangs up instead of speaking TLS.
-            probe.failure = "not_tls"
-            probe.cause = f"port {target.port} accepted the connection and reset it at once; it does not speak TLS"
-            return probe
-        probe.failure = "connection_refused"
-        probe.cause = f"nothing accepts connections on {probe.address} port {target.port} ({exc.strerror or exc})"
-        return probe
-    step("connect", t0, True, f"{probe.address}:{target.port}")
+            probe.fail("not_tls", f"port {port} accepted the connection and reset it at once; it does not speak TLS")
+        else:
+            probe.fail("connection_refused", f"nothing accepts connections on {address} port {port} "
+                                             f"({exc.strerror or exc})")  # fmt: skip
+        return None
+    probe.step(name, t0, True, f"{address}:{port}")
     # As urllib3 does: http.client sends headers and body in two writes, and with
     # Nagle on the body waits for a delayed ACK (~40 ms).
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return raw
+
+
+def _open_tunnel(
+    probe: Probe, target: Target, proxy: Proxy, deadline: Deadline, ctx: ssl.SSLContext
+) -> socket.socket | None:
+    """Connect to the proxy (over verified TLS for https://) and ask it for a tunnel to the origin."""
+    raw = _open_tcp(probe, proxy.host, proxy.port, deadline, proxied=True)
+    if raw is None:
+        return None
+    sock: socket.socket = raw
+    if proxy.scheme == "https":
+        t0 = time.perf_counter()
+        try:
+            sock = ctx.wrap_socket(raw, server_hostname=proxy.host, do_handshake_on_connect=False)
+            sock.settimeout(deadline.left())
+            sock.do_handshake()  # type: ignore[attr-defined]
+        except (ssl.SSLError, OSError) as exc:
+            sock.close()
+            reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc) or "no answer"
+            probe.step("TLS to proxy", t0, False, str(reason))
+            probe.fail("proxy_unreachable", f"the TLS connection to the proxy {proxy.shown} failed: {reason}")
+            return None
+        probe.step("TLS to proxy", t0, True, str(sock.version()))  # type: ignore[attr-defined]
 
     t0 = time.perf_counter()
-    ctx = verifying_context()
-    sock: ssl.SSLSocket | socket.socket = raw
+    authority = f"[{target.host}]:{target.port}" if ":" in target.host else f"{target.host}:{target.port}"
+    request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
+    if proxy.authorization:
+        request += f"Proxy-Authorization: {proxy.authorization}\r\n"  # to the proxy only
+    request += "\r\n"
+    name = f"CONNECT {authority}"
     try:
-        # wrap_socket itself reads (3.11+ checks for early data), so it is inside the try.
-        # The handshake's timeout is a deadline for the whole handshake (CPython's ssl
-        # recomputes what is left on every wait), so no drip can stretch it.
-        sock = ctx.wrap_socket(raw, server_hostname=target.host, do_handshake_on_connect=False)
-        sock.settimeout(deadline.left())
-        sock.do_handshake()
+        wrapped = _DeadlineSocket(sock, deadline)
+        wrapped.sendall(request.encode("ascii"))
+        response = http.client.HTTPResponse(wrapped, method="CONNECT")  # type: ignore[arg-type]
+        response.begin()
+    except TimeoutError:
+        sock.close()
+        probe.step(name, t0, False, "timed out")
+        probe.fail("proxy_unreachable", f"the proxy {proxy.shown} did not answer CONNECT in time")
+        return None
+    except (http.client.HTTPException, OSError) as exc:
+        sock.close()
+        detail = str(exc) or type(exc).__name__
+        probe.step(name, t0, False, detail)
+        probe.fail("proxy_rejected", f"the proxy {proxy.shown} closed the connection instead of answering CONNECT "
+                                     f"({detail})")  # fmt: skip
+        return None
+    status, reason = response.status, response.reason or ""
+    scheme = (response.getheader("Proxy-Authenticate", "") or "").split(" ", 1)[0]
+    probe.connect_status = (status, reason, scheme)
+    line = f"HTTP {status} {reason}".strip()
+    if 200 <= status < 300:
+        probe.step(name, t0, True, line)
+        return sock
+    sock.close()
+    probe.step(name, t0, False, line)
+    if status == 407:
+        asks = f"; it asks for {scheme}" if scheme else ""
+        with_credentials = "the credentials in the proxy URL were refused" if proxy.authorization else "no credentials"
+        probe.fail("proxy_auth_required", f"the proxy {proxy.shown} answered 407 Proxy Authentication Required "
+                                          f"({with_credentials}){asks}")  # fmt: skip
+    else:
+        probe.fail("proxy_rejected", f"the proxy {proxy.shown} refused the tunnel to {authority}: {line}")
+    return None
+
+
+class TunnelledTls:
+    """TLS to the origin inside the TLS connection to an https:// proxy (what urllib3's SSLTransport does).
+
+    An SSLSocket cannot wrap another SSLSocket, so the inner TLS runs on an
+    `ssl.SSLObject` over memory BIOs, fed from the outer socket.  Every
+    receive gets only what is left of the deadline.
+    """
+
+    def __init__(self, outer: ssl.SSLSocket, ctx: ssl.SSLContext, server_hostname: str, deadline: Deadline):
+        self.outer = outer
+        self.deadline = deadline
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.sslobj = ctx.wrap_bio(self.incoming, self.outgoing, server_hostname=server_hostname)
+
+    def _io(self, operation: Any, *args: Any) -> Any:
+        while True:
+            try:
+                result = operation(*args)
+                wants_more = False
+            except ssl.SSLWantReadError:
+                wants_more = True
+            pending = self.outgoing.read()
+            if pending:
+                self.outer.settimeout(self.deadline.left())
+                self.outer.sendall(pending)
+            if not wants_more:
+                return result
+            self.outer.settimeout(self.deadline.left())
+            chunk = self.outer.recv(16384)
+            if chunk:
+                self.incoming.write(chunk)
+            else:
+                self.incoming.write_eof()
+
+    def do_handshake(self) -> None:
+        self._io(self.sslobj.do_handshake)
+
+    def settimeout(self, seconds: float | None) -> None:
+        self.outer.settimeout(seconds)
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = self._io(self.sslobj.write, view)
+            view = view[written:]
+
+    def recv_into(self, buffer: Any) -> int:
+        try:
+            count: int = self._io(self.sslobj.read, len(buffer), buffer)
+            return count
+        except ssl.SSLZeroReturnError:
+            return 0
+
+    def version(self) -> str | None:
+        return self.sslobj.version()
+
+    def close(self) -> None:
+        self.outer.close()
+
+
+def connect_tls(
+    target: Target, deadline: Deadline, route: Route | None = None, ctx: ssl.SSLContext | None = None
+) -> Probe:
+    """Reach the origin (directly or through the route's proxy) and handshake, verifying.
+
+    `ctx` is the verifying context to use (one per test: building one costs ~25 ms);
+    by default the trust requests would use now.  The connection stays open in
+    `probe.sock` on success.
+    """
+    route = route or Route(None, "direct")
+    ctx = ctx or verifying_context()
+    probe = Probe(route)
+    if route.proxy is not None:
+        raw = _open_tunnel(probe, target, route.proxy, deadline, ctx)
+    else:
+        raw = _open_tcp(probe, target.host, target.port, deadline, proxied=False)
+    if raw is None:
+        return probe
+
+    t0 = time.perf_counter()
+    sock: ssl.SSLSocket | TunnelledTls | socket.socket = raw
+    try:
+        if isinstance(raw, ssl.SSLSocket):  # an https:// proxy: TLS inside TLS
+            sock = TunnelledTls(raw, ctx, target.host, deadline)
+            sock.do_handshake()
+        else:
+            # wrap_socket itself reads (3.11+ checks for early data), so it is inside the try.
+            # Its handshake timeout is a deadline for the whole handshake (CPython's ssl
+            # recomputes what is left on every wait), so no drip can stretch it.
+            sock = ctx.wrap_socket(raw, server_hostname=target.host, do_handshake_on_connect=False)
+            sock.settimeout(deadline.left())
+            sock.do_handshake()
     except ssl.SSLCertVerificationError as exc:
-        assert isinstance(sock, ssl.SSLSocket)
         probe.chain = _certs(_chain_of(sock))
         probe.verify_code = exc.verify_code
         probe.verify_message = exc.verify_message or str(exc)
-        step("TLS handshake", t0, False, f"certificate verify failed: {probe.verify_message} (code {exc.verify_code})")
+        probe.step("TLS handshake", t0, False,
+                   f"certificate verify failed: {probe.verify_message} (code {exc.verify_code})")  # fmt: skip
         sock.close()
         return probe
     except TimeoutError:
         sock.close()
-        step("TLS handshake", t0, False, "timed out")
-        probe.failure, probe.cause = (
-            "timeout",
-            "the TLS handshake did not finish in time (the server accepted but never answered)",
-        )
+        probe.step("TLS handshake", t0, False, "timed out")
+        probe.fail("timeout", "the TLS handshake did not finish in time (the server accepted but never answered)")
         return probe
     except (ssl.SSLError, OSError) as exc:
         sock.close()
         reason = getattr(exc, "reason", None) or exc.strerror or str(exc) or type(exc).__name__
-        step("TLS handshake", t0, False, str(reason))
-        probe.failure = "not_tls"
-        probe.cause = (
-            f"port {target.port} did not complete a TLS handshake ({reason}); "
-            "it may speak plain HTTP, or a firewall cut it"
-        )
+        probe.step("TLS handshake", t0, False, str(reason))
+        probe.fail("not_tls", f"port {target.port} did not complete a TLS handshake ({reason}); "
+                              "it may speak plain HTTP, or a firewall cut it")  # fmt: skip
         return probe
-    assert isinstance(sock, ssl.SSLSocket)
+    assert not isinstance(sock, socket.socket) or isinstance(sock, ssl.SSLSocket)
     probe.chain = _certs(_chain_of(sock))
     probe.verified_chain = _certs(_chain_of(sock, verified=True))
     probe.tls_version = sock.version()
     anchor = probe.verified_chain[-1].common_name if probe.verified_chain else "a trusted CA"
-    step("TLS handshake", t0, True, f"{probe.tls_version}, verified by {anchor}")
+    probe.step("TLS handshake", t0, True, f"{probe.tls_version}, verified by {anchor}")
     probe.sock = sock
     return probe
 
@@ -317,7 +480,7 @@ def strict_retry_ok(target: Target, address: str, deadline: Deadline) -> bool:
 class _DeadlineReader(io.RawIOBase):
     """A socket reader whose every receive gets only what is left of the deadline."""
 
-    def __init__(self, sock: ssl.SSLSocket, deadline: Deadline):
+    def __init__(self, sock: Any, deadline: Deadline):
         self._sock = sock
         self._deadline = deadline
 
@@ -326,13 +489,14 @@ class _DeadlineReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         self._sock.settimeout(self._deadline.left())  # raises TimeoutError once it is over
-        return self._sock.recv_into(buffer)
+        received: int = self._sock.recv_into(buffer)
+        return received
 
 
 class _DeadlineSocket:
     """What http.client needs of a socket, with reads bounded by the deadline."""
 
-    def __init__(self, sock: ssl.SSLSocket, deadline: Deadline):
+    def __init__(self, sock: Any, deadline: Deadline):
         self._sock = sock
         self._deadline = deadline
 

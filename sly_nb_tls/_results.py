@@ -26,9 +26,11 @@ if TYPE_CHECKING:
 __all__ = [
     "AddResult",
     "ChainReport",
+    "ClientCheck",
     "ConnectionReport",
     "EnvKey",
     "EnvResult",
+    "Interception",
     "RemoveResult",
     "ResetResult",
     "Step",
@@ -328,6 +330,58 @@ class Step:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Interception:
+    """What re-signs the server's chain on the way: the CA, the product if known, and the evidence."""
+
+    ca: str
+    product: str | None
+    evidence: str
+    #: True when only the issuer's name suggests it (the direct path could not be compared)
+    hint_only: bool = False
+
+    def __str__(self) -> str:
+        product = f" ({self.product})" if self.product else ""
+        return f'TLS inspection by "{self.ca}"{product}: {self.evidence}'
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ca": self.ca, "product": self.product, "evidence": self.evidence, "hint_only": self.hint_only}
+
+
+@dataclass(frozen=True)
+class ClientCheck:
+    """One HTTPS client's own attempt: `problem` is None when it got through."""
+
+    client: str
+    problem: str | None
+    detail: str
+    #: the proxy this client used as it is configured here, or "direct"
+    route: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def row(self) -> list[str]:
+        return [self.client, "✓ ok" if self.ok else f"✗ {self.problem}", self.route, self.detail]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"client": self.client, "ok": self.ok, "problem": self.problem, "detail": self.detail,
+                "route": self.route}  # fmt: skip
+
+
+_CLIENT_HEADERS = ["client", "result", "route", "detail"]
+_STEP_HEADERS = ["", "step", "time", "detail"]
+_CHAIN_HEADERS = ["#", "certificate", "issuer", "kind", "expires", "SHA-256"]
+
+
+def _chain_rows(chain: list[Certificate]) -> list[list[object]]:
+    return [
+        [i, c.common_name, c.issuer_common_name, c.kind, f"{c.not_after:%Y-%m-%d}", c.short_fingerprint]
+        for i, c in enumerate(chain)
+    ]
+
+
 @dataclass(repr=False)
 class ConnectionReport(Rendered):
     """The outcome of `test_connection`: a verdict, its cause, the fix, the evidence."""
@@ -346,6 +400,15 @@ class ConnectionReport(Rendered):
     login: str | None = None
     api_checked: bool = False
     http_status: int | None = None
+    #: the proxy used, without credentials (``http://***@host:port``), or None for direct
+    proxy: str | None = None
+    #: how and why: "via proxy …" or "direct (NO_PROXY matched '…')"
+    route: str = "direct"
+    interception: Interception | None = None
+    #: with ``clients=True``: each HTTPS client's own attempt
+    clients: list[ClientCheck] = field(default_factory=list)
+    #: where the clients disagree, and why
+    client_notes: list[str] = field(default_factory=list)
 
     def headline(self) -> str:
         if self.ok:
@@ -376,23 +439,45 @@ class ConnectionReport(Rendered):
             "login": self.login,
             "api_checked": self.api_checked,
             "http_status": self.http_status,
+            "proxy": self.proxy,
+            "route": self.route,
+            "interception": self.interception.to_dict() if self.interception else None,
+            "clients": [c.to_dict() for c in self.clients],
+            "client_notes": list(self.client_notes),
         }
+
+    def _chain_title(self) -> str:
+        return "chain presented through the proxy" if self.proxy else "chain presented by the server"
+
+    def _context_lines(self) -> list[str]:
+        out = [f"route: {self.route}"]
+        if self.interception is not None:
+            out.append(f"⚠ {self.interception}")
+        return out
 
     def __str__(self) -> str:
         lines = [visible(self.headline())]
         if not self.ok:
             lines.append(f"  {visible(self.cause)}")
             lines.append(f"  Fix: {visible(self.fix)}")
+        lines += [f"  {visible(x)}" for x in self._context_lines()]
         lines.append("  steps:")
-        t = Table(["", "step", "time", "detail"])
+        t = Table(_STEP_HEADERS)
         for s in self.steps:
             t.add(["✓" if s.ok else "✗", s.name, f"{s.elapsed * 1000:.1f} ms", s.detail])
         lines.append(t.render("    "))
+        if self.clients:
+            lines.append("  each client, with its own trust and proxy rules:")
+            t = Table(_CLIENT_HEADERS)
+            for c in self.clients:
+                t.add(c.row())
+            lines.append(t.render("    "))
+            lines += [f"    {visible(n)}" for n in self.client_notes]
         if self.chain:
-            lines.append("  chain presented by the server:")
-            t = Table(["#", "certificate", "issuer", "kind", "expires", "SHA-256"])
-            for i, c in enumerate(self.chain):
-                t.add([i, c.common_name, c.issuer_common_name, c.kind, f"{c.not_after:%Y-%m-%d}", c.short_fingerprint])
+            lines.append(f"  {self._chain_title()}:")
+            t = Table(_CHAIN_HEADERS)
+            for row in _chain_rows(self.chain):
+                t.add(row)
             lines.append(t.render("    "))
         lines += [f"  ! {visible(w)}" for w in self.warnings]
         return "\n".join(lines)
@@ -403,23 +488,25 @@ class ConnectionReport(Rendered):
         if not self.ok:
             parts.append(f"<div>{esc(self.cause)}</div>")
             parts.append(f"<div><b>Fix:</b> <code>{esc(self.fix)}</code></div>")
+        parts += [f"<div>{esc(x)}</div>" for x in self._context_lines()]
         html = html_block("".join(parts))
         html += html_table(
-            ["", "step", "time", "detail"],
+            _STEP_HEADERS,
             [["✓" if s.ok else "✗", s.name, f"{s.elapsed * 1000:.1f} ms", s.detail] for s in self.steps],
             warnings=self.warnings,
         )
+        if self.clients:
+            html += html_table(
+                _CLIENT_HEADERS,
+                [c.row() for c in self.clients],
+                title="each client, with its own trust and proxy rules",
+                notes=self.client_notes,
+            )
         if self.chain:
             # Folded: the verdict and the fix matter first; the chain is the evidence.
-            table = html_table(
-                ["#", "certificate", "issuer", "kind", "expires", "SHA-256"],
-                [
-                    [i, c.common_name, c.issuer_common_name, c.kind, f"{c.not_after:%Y-%m-%d}", c.short_fingerprint]
-                    for i, c in enumerate(self.chain)
-                ],
-            )
+            table = html_table(_CHAIN_HEADERS, _chain_rows(self.chain))
             html += html_block(
-                f"<details><summary>chain presented by the server ({len(self.chain)} certificates)</summary>"
+                f"<details><summary>{esc(self._chain_title())} ({len(self.chain)} certificates)</summary>"
                 f"{table}</details>"
             )
         return html
@@ -450,6 +537,9 @@ class ChainReport(Rendered):
     saved_to: str | None = None
     saved: list[Certificate] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    proxy: str | None = None
+    route: str = "direct"
+    interception: Interception | None = None
 
     def next_step(self) -> str:
         if self.saved_to:
@@ -467,7 +557,10 @@ class ChainReport(Rendered):
         ]
 
     def _notes(self) -> list[str]:
-        out = [f"#{i} SHA-256 {c.fingerprint}" for i, c in enumerate(self.chain)]
+        out = [f"route: {self.route}"]
+        if self.interception is not None:
+            out.append(f"⚠ {self.interception}")
+        out += [f"#{i} SHA-256 {c.fingerprint}" for i, c in enumerate(self.chain)]
         if self.saved_to:
             out.append(f"saved {len(self.saved)} certificate(s) to {self.saved_to} (certificates only)")
         out.append(self.next_step())
@@ -482,6 +575,9 @@ class ChainReport(Rendered):
             "chain": [_cert_dict(c) for c in self.chain],
             "saved_to": self.saved_to,
             "warnings": list(self.warnings),
+            "proxy": self.proxy,
+            "route": self.route,
+            "interception": self.interception.to_dict() if self.interception else None,
         }
 
     def __str__(self) -> str:

@@ -20,11 +20,11 @@ import pytest
 
 import sly_nb_tls
 from sly_nb_tls._demo import DemoServer
-from sly_nb_tls._environ import MANAGED_VARIABLES
+from sly_nb_tls._environ import VARIABLES_READ
 
 #: Every variable some client reads trust from (or that `test` reads): tests set or clear
 #: all of them.  SSL_CERT_DIR and the proxy variables are read, never managed, by the package.
-CA_VARIABLES = (*MANAGED_VARIABLES, "SSL_CERT_DIR", "SERVER_ADDRESS", "API_TOKEN", "HTTPS_PROXY", "https_proxy")
+CA_VARIABLES = VARIABLES_READ
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 PRESET = {
     "REQUESTS_CA_BUNDLE": SYSTEM_BUNDLE,

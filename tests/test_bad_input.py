@@ -144,6 +144,10 @@ CASES = [
     Case("timeout-nan", "magic", lambda d: "test https://127.0.0.1:9 --timeout nan", "positive, finite number"),
     Case("timeout-inf", "magic", lambda d: "fetch https://127.0.0.1:9 --timeout inf", "positive, finite number"),
     Case("timeout-negative", "magic", lambda d: "test https://127.0.0.1:9 --timeout -2", "positive, finite number"),
+    Case("socks-proxy", "magic", lambda d: "test https://127.0.0.1:9 --proxy socks5://u:pw@127.0.0.1:1080",
+         "unsupported scheme 'socks5'"),
+    Case("proxy-and-direct", "magic", lambda d: "fetch https://127.0.0.1:9 --direct --proxy http://127.0.0.1:1",
+         "not allowed with argument"),
 ]  # fmt: skip
 assert len(CASES) >= 25
 

@@ -18,7 +18,8 @@ from .conftest import controlled_env
 pytestmark = [pytest.mark.slow, pytest.mark.alone, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ["%load_ext sly_nb_tls", "%sly_tls add of a 3", "add of 1,000", "ssl.create_default_context",
-           "warm requests.post", "live-context update", "%sly_tls test", "time to report untrusted_root",
+           "warm requests.post", "live-context update", "%sly_tls test", "through a CONNECT proxy",
+           "time to report untrusted_root",
            "RSS growth"]  # fmt: skip
 
 

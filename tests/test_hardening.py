@@ -35,9 +35,16 @@ from .servers import closed_port, plain_http_server, raw_server, silent_listener
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "sekret-4b1d9c7e2f30a8d5"
 OTHER_SECRETS = {"MY_SERVICE_SECRET": "hunter2-very-secret", "DB_PASSWORD": "pw-0a9b8c7d"}
+#: passwords inside values of variables whose names say nothing of secrets
+PROXY_PASSWORD, DSN_PASSWORD = "Pr0xy-hardening-5e6f", "dsn-pw-7a8b9c"
 
 
 # --- secrets -------------------------------------------------------------------------------
+def _closed_port_number() -> int:
+    with closed_port() as port:
+        return port
+
+
 def _echo_token(handler: Any) -> Response:
     return Response(500, f"<h1>bad token {handler.headers.get('x-api-key')}</h1>")
 
@@ -71,7 +78,12 @@ def test_no_secret_in_any_output_of_any_subcommand_or_panel_action(
         DemoServer(responses={"/public/api/v3/users.me": _echo_token}) as echo,
     ):
         secrets_lines = "".join(f"{k}={v}\n" for k, v in OTHER_SECRETS.items())
-        Path("local.env").write_text(f"SERVER_ADDRESS={server.url}\nAPI_TOKEN={TOKEN}\n{secrets_lines}")
+        closed = _closed_port_number()
+        proxy = f"http://pxuser:{PROXY_PASSWORD}@127.0.0.1:{closed}"
+        Path("local.env").write_text(
+            f"SERVER_ADDRESS={server.url}\nAPI_TOKEN={TOKEN}\n{secrets_lines}"
+            f"HTTPS_PROXY={proxy}\nNO_PROXY=127.0.0.1\nDATABASE_URL=postgresql://app:{DSN_PASSWORD}@db.corp/x\n"
+        )
         Path("broken.env").write_text(f'API_TOKEN="{TOKEN}\nX=1\n')  # unterminated quote: a syntax error
         lines = [
             "env --override",
@@ -82,6 +94,8 @@ def test_no_secret_in_any_output_of_any_subcommand_or_panel_action(
             "status",
             "test",
             f"test {echo.url}",
+            f"test {server.url} --proxy {proxy} --clients",
+            f"fetch {server.url} --proxy {proxy}",
             "remove chain.crt",
             "reset",
         ]
@@ -124,7 +138,8 @@ def test_no_secret_in_any_output_of_any_subcommand_or_panel_action(
     everything = "\n".join(outputs)
     assert len(everything) > 10_000  # the scan saw real output
     assert "login" in everything and "untrusted_root" in everything and "http_error" in everything
-    for secret in (TOKEN, *OTHER_SECRETS.values()):
+    assert "proxy_unreachable" in everything and "http://***@127.0.0.1" in everything
+    for secret in (TOKEN, *OTHER_SECRETS.values(), PROXY_PASSWORD, DSN_PASSWORD):
         assert secret not in everything, f"{secret!r} leaked"
 
 

@@ -153,6 +153,20 @@ def test_errors_show_in_the_panel_as_one_line(
     assert dict(os.environ) == before
 
 
+def test_check_each_client_shows_the_table(p: Panel, server: DemoServer) -> None:
+    sly_nb_tls.add_certs(server.root_path)
+    p.url.value = server.url
+    p.check_clients.value = True
+    p.test.click()
+    report = p.last_result
+    assert report.ok and {c.client for c in report.clients} >= {"requests", "urllib.request", "httpx"}
+    html = text(p.connection_result.value)
+    assert "each client, with its own trust and proxy rules" in html and "route: direct" in html
+    p.check_clients.value = False
+    p.test.click()
+    assert p.last_result.clients == [] and "each client" not in text(p.connection_result.value)
+
+
 def test_panel_reflects_changes_made_elsewhere_on_refresh(p: Panel) -> None:
     sly_nb_tls.add_certs(issue("Added In Another Cell", ca=True).pem)
     assert "no extra certificates" in p.status_line.value

@@ -41,7 +41,7 @@ def venvs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_strict_x509_verdict_by_version(version: str, venvs: Path, tmp_path: Path) -> None:
     if version not in INTERPRETERS:
         pytest.skip(f"Python {version} is not installed on this machine")
-    python = make_venv(INTERPRETERS[version], venvs / version, ["cryptography", "certifi", "python-dotenv"])
+    python = make_venv(INTERPRETERS[version], venvs / version, ["cryptography", "certifi", "python-dotenv", "requests"])
     env = controlled_env(False) | {"PYTHONPATH": str(ROOT), "SLY_NB_TLS_DIR": str(tmp_path)}
     out = subprocess.run([python, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -1,0 +1,26 @@
+"""Argument pieces the magic and the CLI share, so both front-ends say the same thing the same way.
+
+In [1]: %sly_tls test https://sly.corp --direct          # both come from here:
+In [2]: !python -m sly_nb_tls test https://sly.corp --proxy http://proxy.corp:3128
+
+Only argparse: the magic builds its parsers when ``%load_ext`` imports it, which
+must stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_route_arguments", "proxy_from_arguments"]
+
+
+def add_route_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--proxy URL`` / ``--direct`` (one or the other)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--proxy", metavar="URL", help="through this proxy, not the one requests would choose")
+    group.add_argument("--direct", action="store_true", help="connect directly, whatever HTTPS_PROXY says")
+
+
+def proxy_from_arguments(args: argparse.Namespace) -> str | None:
+    """The `proxy` argument of test/fetch: "" for --direct, None for "as requests would"."""
+    return "" if args.direct else args.proxy

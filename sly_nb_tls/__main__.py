@@ -43,6 +43,7 @@ def _build_parser() -> argparse.ArgumentParser:
     test.add_argument("url", nargs="?", metavar="URL", help="default: SERVER_ADDRESS")
     test.add_argument("--ca", action="append", default=[], metavar="FILE", help="trust FILE's certificates first")
     test.add_argument("--env", action="append", default=[], metavar="FILE", help="load env FILE first")
+    test.add_argument("--system", action="store_true", help="trust this machine's system store first (widens trust)")
     test.add_argument("--timeout", type=_seconds, default=10.0, metavar="S", help="bound for the whole test")
     add_route_arguments(test)
     test.add_argument("--clients", action="store_true", help="also try each HTTPS client here, each its own way")
@@ -99,10 +100,10 @@ def _test(args: argparse.Namespace) -> int:
             loaded = load_env(*args.env)
             if not args.json:
                 print(loaded, file=sys.stderr)
-        if args.ca:
+        if args.ca or args.system:
             from ._trust import add_certs
 
-            added = add_certs(*args.ca, live=False)
+            added = add_certs(*args.ca, live=False, system=args.system)
             if not args.json:
                 for warning in added.warnings:
                     print(f"! {warning}", file=sys.stderr)

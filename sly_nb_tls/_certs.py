@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import errno
 import hashlib
@@ -23,7 +24,8 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -32,7 +34,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
 
 from ._errors import CertificateSourceError
 from ._pem import PEM_BEGIN, PEM_BLOCK, pem_encode
@@ -43,6 +45,7 @@ __all__ = [
     "Certificate",
     "LoadedSources",
     "Source",
+    "load_der_certificate",
     "read_sources",
     "strict_x509_defects",
 ]
@@ -123,9 +126,19 @@ class Certificate(Rendered):
     strict_defects: tuple[str, ...] = ()
     #: SHA-256 of the SubjectPublicKeyInfo: the key, whoever certified it
     spki_sha256: str = ""
+    #: Subject and Authority Key Identifiers (hex), where present
+    ski: str = ""
+    aki: str = ""
+    #: Authority Information Access: where the issuer's certificate may be fetched
+    ca_issuers: tuple[str, ...] = ()
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate, source: str = "") -> Certificate:
+        with _quiet_about_old_certificates():
+            return cls._from_x509(cert, source)
+
+    @classmethod
+    def _from_x509(cls, cert: x509.Certificate, source: str) -> Certificate:
         der = cert.public_bytes(serialization.Encoding.DER)
         try:
             bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -165,11 +178,10 @@ class Certificate(Rendered):
             der=der,
             source=source,
             strict_defects=defects,
-            spki_sha256=hashlib.sha256(
-                cert.public_key().public_bytes(
-                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-            ).hexdigest(),
+            spki_sha256=_spki_sha256(cert),
+            ski=_extension_hex(cert, x509.SubjectKeyIdentifier, "digest"),
+            aki=_extension_hex(cert, x509.AuthorityKeyIdentifier, "key_identifier"),
+            ca_issuers=_ca_issuers(cert),
         )
         object.__setattr__(obj, "warnings", tuple(obj._own_warnings()))
         return obj
@@ -259,6 +271,43 @@ class Certificate(Rendered):
 
     def _summary(self) -> str:
         return f"{self.common_name} ({self.kind}, SHA-256 {self.short_fingerprint}…)"
+
+
+@contextlib.contextmanager
+def _quiet_about_old_certificates() -> Iterator[None]:
+    """`cryptography` warns (lazily, on first use) about old roots it will stop accepting one day, such as
+    negative serials in system stores: whether to trust them is the user's call, and the warning is noise."""
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        yield
+
+
+def load_der_certificate(der: bytes) -> x509.Certificate:
+    with _quiet_about_old_certificates():
+        return x509.load_der_x509_certificate(der)
+
+
+def _extension_hex(cert: x509.Certificate, kind: type[x509.ExtensionType], field_name: str) -> str:
+    try:
+        value = getattr(cert.extensions.get_extension_for_class(kind).value, field_name)
+    except (x509.ExtensionNotFound, ValueError):
+        return ""
+    return value.hex() if isinstance(value, bytes) else ""
+
+
+def _ca_issuers(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except (x509.ExtensionNotFound, ValueError):
+        return ()
+    return tuple(
+        str(d.access_location.value)
+        for d in aia
+        if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    )
 
 
 def _spki_sha256(cert: x509.Certificate) -> str:
@@ -455,7 +504,7 @@ def _parse_pem(text: str, origin: str) -> tuple[list[Certificate], list[str]]:
             if label == "TRUSTED CERTIFICATE":
                 der = _first_der_element(der)  # OpenSSL appends trust settings after the cert
             try:
-                certs.append(x509.load_der_x509_certificate(der))
+                certs.append(load_der_certificate(der))
             except ValueError as exc:
                 raise CertificateSourceError(f"{origin}: PEM block #{n} ({label}) is corrupt: {_short(exc)}") from None
         elif label in _PKCS7_LABELS:
@@ -469,7 +518,7 @@ def _parse_pem(text: str, origin: str) -> tuple[list[Certificate], list[str]]:
 def _parse_der(data: bytes, origin: str) -> tuple[list[Certificate], list[str]]:
     raw: list[x509.Certificate] = []
     try:
-        raw = [x509.load_der_x509_certificate(data)]
+        raw = [load_der_certificate(data)]
     except ValueError:
         try:
             raw = pkcs7.load_der_pkcs7_certificates(data)

@@ -26,6 +26,7 @@ from ._secrets import redact
 
 if TYPE_CHECKING:
     from ._certs import Certificate
+    from ._complete import Completion
     from ._probe import Target
     from ._proxy import Route
     from ._results import Interception
@@ -311,14 +312,29 @@ def strict_warnings(chain: list[Certificate]) -> list[str]:
     ]
 
 
-def missing_root_warning(chain: list[Certificate]) -> list[str]:
+def missing_root_warning(chain: list[Certificate], completion: Completion | None = None) -> list[str]:
+    """The server does not send its root: say where it was found, or that it was not."""
     top = chain[-1] if chain else None
-    if top is not None and not top.self_signed and top.is_ca:
+    if top is None or top.self_signed or not top.is_ca:
+        return []
+    root = completion.root if completion is not None else None
+    if root is not None and root.source != "presented":
         return [
-            f'the server does not send its root CA "{top.issuer_common_name}"; trusting only the intermediate '
-            "works on Python 3.13+ only: ask your admin for the root certificate"
+            f'the server does not send its root CA "{root.common_name}"; found it: {root.source} '
+            "(--save writes it, for you to check and add)"
         ]
-    return []
+    return [
+        f'the server does not send its root CA "{top.issuer_common_name}"; trusting only the intermediate '
+        "works on Python 3.13+ only: ask your admin for the root certificate"
+    ]
+
+
+def certificates_to_save(chain: list[Certificate], completion: Completion | None) -> list[Certificate]:
+    """What `fetch --save` writes: the root and any intermediates the server does not send, when completion
+    found them; otherwise `trust_candidates` of what it sends."""
+    if completion is not None and completion.root is not None and completion.completed:
+        return list(completion.completed)
+    return trust_candidates(chain)
 
 
 def inspection_product(chain: list[Certificate]) -> str | None:
@@ -363,6 +379,36 @@ def detect_interception(
     return None
 
 
+def _root_advice(target: Target, completion: Completion) -> str | None:
+    """Where the missing root is, and the commands that fetch and trust just it (never the same advice twice)."""
+    root = completion.root
+    if root is None or root.source == "presented":
+        return None
+    missing = ", ".join(f'"{c.common_name}"' for c in completion.completed)
+    what = f'its root "{root.common_name}"' if len(completion.completed) == 1 else f"{missing} (up to its root)"
+    file = "root.crt" if len(completion.completed) == 1 else "missing-chain.crt"
+    save = f"%sly_tls fetch {target.text} --save {file}"
+    if root.source.startswith("aia:"):
+        return (
+            f"the server does not send {what}, but its certificates say where to fetch it "
+            f"({root.source.removeprefix('aia:')}): {save}, check the fingerprints with your admin, then "
+            f"%sly_tls add {file}"
+        )
+    return (
+        f"the server does not send {what}; it is on this machine ({root.source}), in a store requests does not "
+        f"read: {save}, check the fingerprints, then %sly_tls add {file}; or trust that whole store: "
+        "%sly_tls add --system"
+    )
+
+
+def _nothing_found_advice(completion: Completion) -> str:
+    aki = f", Authority Key Identifier {completion.missing_aki.upper()}" if completion.missing_aki else ""
+    return (
+        f'ask your admin for the root CA certificate of "{completion.missing}"{aki}: the server does not send it '
+        f"and it is nowhere here (searched: {', '.join(completion.searched)}); then %sly_tls add the file you get"
+    )
+
+
 def fix_for(
     problem: str,
     target: Target,
@@ -370,10 +416,19 @@ def fix_for(
     route: Route | None = None,
     interception: Interception | None = None,
     connect_status: tuple[int, str, str] | None = None,
+    completion: Completion | None = None,
 ) -> str:
-    """The one thing to do next for `problem`, as a command where there is one."""
+    """The one thing to do next for `problem`, as a command where there is one.
+
+    Commands end at a comma, a semicolon, a parenthesis or the end of the text,
+    so they can be copied (and a test runs them, to check each makes progress).
+    """
     fetch = f"%sly_tls fetch {target.text} --save corp-chain.crt"
     shown = route.proxy.shown if route is not None and route.proxy is not None else "HTTPS_PROXY"
+    if problem in ("untrusted_root", "missing_intermediate") and completion is not None:
+        advice = _root_advice(target, completion)
+        if advice is not None:
+            return advice
     if problem == "untrusted_root" and interception is not None:
         top = chain[-1] if chain else None
         if top is not None and top.self_signed:
@@ -384,6 +439,8 @@ def fix_for(
             f"trust the inspecting proxy's CA \"{interception.ca}\", not the server's: {how}, check its "
             f'fingerprint with IT (quote the name "{interception.ca}"), then %sly_tls add that file'
         )
+    if problem == "untrusted_root" and completion is not None and completion.root is None:
+        return _nothing_found_advice(completion)
     if problem == "untrusted_root":
         return f"{fetch}, check the fingerprint with your admin, then %sly_tls add corp-chain.crt"
     if problem == "proxy_unreachable":
@@ -413,7 +470,7 @@ def fix_for(
     if problem == "self_signed_leaf":
         return (
             f"{fetch.replace('corp-chain.crt', 'server.crt')}, check the fingerprint with your admin, then "
-            "%sly_tls add server.crt (trusts only this certificate; ask for a CA-issued one)"
+            "%sly_tls add server.crt (this trusts only that certificate; ask for a CA-issued one)"
         )
     if problem == "expired":
         return "the server's admin must renew its certificate; do not work around an expired certificate"
@@ -437,7 +494,7 @@ def fix_for(
     if problem == "connection_refused":
         return "check the port and that the server is running; behind a proxy, set HTTPS_PROXY"
     if problem == "timeout":
-        return "check VPN/firewall, or retry with a longer limit: %sly_tls test URL --timeout 30"
+        return f"check VPN/firewall, or retry with a longer limit: %sly_tls test {target.text} --timeout 30"
     if problem == "not_tls":
         return "check the URL: this port may be plain http:// or belong to another service"
     if problem == "unauthorized":

@@ -39,7 +39,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 __all__ = ["DEMO_LOGIN", "DemoPKI", "DemoServer", "IssuedCert", "Response", "server_context"]
 
@@ -79,14 +79,18 @@ def issue(
     not_after: dt.datetime | None = None,
     strict_compliant: bool = True,
     organization: str = "sly_nb_tls demo",
+    ca_issuers: Sequence[str] = (),
+    key: ec.EllipticCurvePrivateKey | None = None,
 ) -> IssuedCert:
     """Issue one certificate; `issuer=None` makes it self-signed.
 
     `strict_compliant=False` makes the kind of CA older tooling produced and
     Python 3.13 rejects: no Authority/Subject Key Identifier, basicConstraints
-    not critical, no keyUsage.
+    not critical, no keyUsage.  `ca_issuers`: Authority Information Access URLs
+    where the issuer's certificate can be fetched.  `key`: reuse a key (to
+    cross-sign, or to re-issue a CA under another issuer).
     """
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = key or ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
@@ -123,6 +127,14 @@ def issue(
             ),
             critical=True,
         )
+    if ca_issuers:
+        builder = builder.add_extension(
+            x509.AuthorityInformationAccess(
+                [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(u))
+                 for u in ca_issuers]
+            ),
+            critical=False,
+        )  # fmt: skip
     if names:
         sans: list[x509.GeneralName] = []
         for name in names:

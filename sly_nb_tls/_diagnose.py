@@ -20,8 +20,11 @@ from __future__ import annotations
 import os
 import ssl
 import time
+from typing import TYPE_CHECKING
 
+from ._certs import Certificate
 from ._classify import (
+    certificates_to_save,
     chain_warnings,
     classify_http,
     classify_verify,
@@ -30,12 +33,14 @@ from ._classify import (
     missing_root_warning,
     needs_strict_retry,
     strict_warnings,
-    trust_candidates,
 )
 from ._errors import FetchError
 from ._probe import Deadline, Probe, Target, connect_tls, http_exchange, strict_retry_ok, verifying_context
 from ._proxy import Route, choose_route
 from ._results import ChainReport, ConnectionReport, Interception, Step
+
+if TYPE_CHECKING:
+    from ._complete import Completion
 from ._secrets import redact, secret_values
 
 #: At most this long (and a third of what is left) for the direct connection that tells
@@ -59,6 +64,30 @@ def _interception(target: Target, probe: Probe, deadline: Deadline, ctx: ssl.SSL
     except TimeoutError:
         pass  # no time left to compare: the names alone must do
     return detect_interception(probe.chain, direct_chain, proxied=True)
+
+
+def _complete(probe: Probe, route: Route, deadline: Deadline | None = None) -> Completion:
+    from ._complete import complete_chain
+    from ._trust import files_named_before_add
+
+    left = deadline.left if deadline is not None else (lambda: 10.0)
+    return complete_chain(
+        probe.chain, proxy_url=route.proxy.url if route.proxy else None, left=left, before=files_named_before_add()
+    )
+
+
+def _where_the_root_is(completion: Completion) -> str:
+    root = completion.root
+    if root is not None and root.source != "presented":
+        return f'; its root "{root.common_name}" was found: {root.source}'
+    if root is None and completion.missing is not None:
+        return f'; its root "{completion.missing}" was found nowhere here'
+    return ""
+
+
+def _strict_defects(chain: list[Certificate]) -> str:
+    found = [f'"{c.common_name}": ' + "; ".join(c.strict_defects) for c in chain if c.strict_defects]
+    return (" — " + " / ".join(found)) if found else ""
 
 
 def test_connection(
@@ -107,6 +136,13 @@ def test_connection(
             f'"{report.interception.ca}", which this kernel does not trust; the root to add is the proxy\'s CA '
             f'"{report.interception.ca}", not the server\'s'
         )
+    completion = None
+    if problem in ("untrusted_root", "missing_intermediate", "strict_rejected") and probe.chain:
+        completion = _complete(probe, route, deadline)
+        cause += _where_the_root_is(completion)
+    if problem == "strict_rejected":
+        cause += _strict_defects(completion.path if completion else probe.chain)
+    report.completion = completion
     warnings: list[str] = []
     if problem is None and probe.sock is not None:
         try:
@@ -129,7 +165,9 @@ def test_connection(
     report.ok = problem is None
     report.cause = redact(cause, secrets)
     report.fix = (
-        fix_for(problem, target, probe.chain, route, report.interception, probe.connect_status) if problem else ""
+        fix_for(problem, target, probe.chain, route, report.interception, probe.connect_status, completion)
+        if problem
+        else ""
     )
     report.warnings = chain_warnings(target.host, probe.chain, problem) + warnings
     if report.ok:
@@ -175,9 +213,12 @@ def fetch_chain(
     report.route, report.proxy = route.why, route.proxy.shown if route.proxy else None
     report.interception = _interception(target, probe, deadline, ctx)
     report.verify_message = probe.verify_message
-    report.warnings = missing_root_warning(probe.chain)
+    top = probe.chain[-1] if probe.chain else None
+    if top is not None and not top.self_signed:
+        report.completion = _complete(probe, route, deadline)
+    report.warnings = missing_root_warning(probe.chain, report.completion)
     if save:
-        to_save = trust_candidates(probe.chain)
+        to_save = certificates_to_save(probe.chain, report.completion)
         path = save_pem(save, "".join(c.pem for c in to_save).encode("ascii"), overwrite)
         report.saved_to, report.saved = str(path), to_save
     return report

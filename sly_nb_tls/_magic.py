@@ -46,6 +46,9 @@ def _subcommands() -> dict[str, MagicArgumentParser]:
     )
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--no-live", action="store_true", help="leave clients that already exist alone")
+    p.add_argument(
+        "--system", action="store_true", help="also trust this machine's system store in every client (widens trust)"
+    )
 
     p = subs["remove"] = _parser(
         "remove", "Stop trusting a certificate: a SHA-256 prefix (>= 8 hex digits) or the PATH it was added from."
@@ -156,11 +159,11 @@ class SlyTlsMagics(Magics):
             if not cell.strip():
                 raise UsageError("%%sly_tls add: the cell is empty; paste PEM certificates into it")
             sources.insert(0, cell)
-        if not sources:
+        if not sources and not args.system:
             raise UsageError(
-                "%sly_tls add needs a PATH (file or directory), or use %%sly_tls add with PEM text in the cell"
+                "%sly_tls add needs a PATH (file or directory), --system, or %%sly_tls add with PEM text in the cell"
             )
-        return add_certs(*sources, live=not args.no_live)
+        return add_certs(*sources, live=not args.no_live, system=args.system)
 
     def _do_remove(self, args: argparse.Namespace, cell: str | None) -> Any:
         from ._trust import remove

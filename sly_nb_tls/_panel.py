@@ -53,6 +53,10 @@ class Panel:
         self.cert_path = w.Text(placeholder="path to a .crt / .pem file or a folder", description="Certificate")
         self.cert_upload = w.FileUpload(accept=_UPLOAD_TYPES, multiple=True, description="Upload")
         self.cert_add = w.Button(description="Add", button_style="primary", icon="plus")
+        self.cert_system = w.Button(
+            description="Add system store", icon="server",
+            tooltip="trust this machine's system store in every client (requests reads only certifi): widens trust",
+        )  # fmt: skip
         self.cert_list = w.VBox()
         self.reset_all = w.Button(description="Reset all", button_style="warning", icon="undo")
         self.cert_result = w.HTML()
@@ -69,6 +73,10 @@ class Panel:
         )  # fmt: skip
         self.fetch = w.Button(description="Fetch chain", icon="download")
         self.trust = w.Button(description="Trust this chain", icon="check", layout=w.Layout(display="none"))
+        self.find_root = w.Button(
+            description="Find the root", icon="search", layout=w.Layout(display="none"),
+            tooltip="the server does not send its root: show where it was found (this machine, AIA), then trust it",
+        )  # fmt: skip
         self.trust_confirm = w.Button(
             description="Yes, trust these", button_style="danger", layout=w.Layout(display="none")
         )
@@ -85,6 +93,8 @@ class Panel:
 
         self.env_load.on_click(self._on_env_load_click)
         self.cert_add.on_click(self._on_cert_add_click)
+        self.cert_system.on_click(self._on_cert_system_click)
+        self.find_root.on_click(self._on_find_root_click)
         self.reset_all.on_click(self._on_reset_all_click)
         self.test.on_click(self._on_test_click)
         self.fetch.on_click(self._on_fetch_click)
@@ -101,7 +111,7 @@ class Panel:
                 w.HBox([self.env_files, self.env_override, self.env_load]),
                 self.env_result,
                 section("<b>Certificates</b>"),
-                w.HBox([self.cert_path, self.cert_upload, self.cert_add]),
+                w.HBox([self.cert_path, self.cert_upload, self.cert_add, self.cert_system]),
                 self.cert_result,
                 self.cert_list,
                 self.reset_all,
@@ -109,7 +119,7 @@ class Panel:
                 w.HBox([self.url, self.token]),
                 w.HBox([self.timeout, self.test, self.check_clients, self.fetch]),
                 self.connection_result,
-                w.HBox([self.trust, self.trust_confirm, self.trust_cancel]),
+                w.HBox([self.trust, self.find_root, self.trust_confirm, self.trust_cancel]),
                 w.HBox([self.refresh, self.status_line]),
             ]
         )
@@ -234,6 +244,11 @@ class Panel:
             self.cert_result.value = result._repr_html_()
             self.cert_upload.value = ()
 
+    def _on_cert_system_click(self, button: w.Button) -> None:
+        with self._busy([button, self.reset_all], self.cert_result, "adding the system store…"):
+            result = self.last_result = _trust.add_certs(system=True)
+            self.cert_result.value = result._repr_html_()
+
     def _on_reset_all_click(self, button: w.Button) -> None:
         with self._busy([button], self.cert_result, "resetting…"):
             self.last_result = _trust.reset()
@@ -259,10 +274,35 @@ class Panel:
         with self._busy(self._connection_buttons(), self.connection_result, "⋯ fetching the chain…"):
             self._fetched = self.last_result = _diagnose.fetch_chain(url, timeout=timeout)
             self.connection_result.value = self._fetched._repr_html_()
-            self.trust.layout.display = "" if self._fetched.chain else "none"
+            found_root = bool(self._fetched.completed)
+            self.trust.layout.display = "" if self._fetched.chain and not found_root else "none"
+            self.find_root.layout.display = "" if found_root else "none"
 
     def _trust_candidates(self) -> list[Any]:
-        return _classify.trust_candidates(self._fetched.chain if self._fetched else [])
+        if self._fetched is None:
+            return []
+        return _classify.certificates_to_save(self._fetched.chain, self._fetched.completion)
+
+    def _on_find_root_click(self, button: w.Button) -> None:
+        """Where each certificate the server does not send came from, then the same confirm-to-trust step."""
+        with self._reporting(self.connection_result):
+            fetched = self._fetched
+            if fetched is None or fetched.completion is None:
+                raise _PanelInputError("nothing fetched: click Fetch chain first")
+            rows = "".join(
+                f"<li>{esc(c.common_name)} ({esc(c.kind)}) — from <code>{esc(c.source)}</code><br>"
+                f"<code>{esc(c.fingerprint)}</code></li>"
+                for c in fetched.completed
+            )
+            picture = _results.path_picture(fetched.completion)
+            self.connection_result.value = (
+                html_block(
+                    "<div class='warn'>The server does not send these; they were found as shown. Trust them in "
+                    f"this kernel? Check the SHA-256 fingerprints with your admin first.</div><ul>{rows}</ul>"
+                )
+                + picture
+            )
+            self._show_trust(True)
 
     def _on_trust_click(self, button: w.Button) -> None:
         with self._reporting(self.connection_result):
@@ -286,6 +326,7 @@ class Panel:
             self.connection_result.value = result._repr_html_()
             self._show_trust(False)
             self.trust.layout.display = "none"
+            self.find_root.layout.display = "none"
 
     def _on_trust_cancel_click(self, button: w.Button) -> None:
         self._show_trust(False)

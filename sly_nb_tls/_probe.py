@@ -114,7 +114,7 @@ class Deadline:
         return remaining
 
 
-def _requests_ca_bundle() -> str:
+def requests_ca_bundle() -> str:
     """The CA file requests would use right now (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, certifi)."""
     for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         value = os.environ.get(var)
@@ -126,7 +126,7 @@ def _requests_ca_bundle() -> str:
 
 
 def verifying_context() -> ssl.SSLContext:
-    bundle = _requests_ca_bundle()
+    bundle = requests_ca_bundle()
     if os.path.isdir(bundle):
         return ssl.create_default_context(capath=bundle)
     return ssl.create_default_context(cafile=bundle)
@@ -155,7 +155,7 @@ def _certs(ders: list[bytes]) -> list[Certificate]:
     out = []
     for der in ders:
         try:
-            out.append(Certificate.from_x509(x509.load_der_x509_certificate(der), "presented by the server"))
+            out.append(Certificate.from_x509(x509.load_der_x509_certificate(der), "presented"))
         except ValueError:
             continue
     return out

@@ -44,6 +44,8 @@ class Proxy:
     authorization: str | None = field(default=None, repr=False)
     #: the password, so that anything echoing it can be redacted
     password: str | None = field(default=None, repr=False)
+    #: the URL as given, credentials included: only for handing to requests (AIA fetches)
+    url: str = field(default="", repr=False)
 
     @classmethod
     def parse(cls, url: str) -> Proxy:
@@ -75,7 +77,7 @@ class Proxy:
             authorization = "Basic " + base64.b64encode(pair).decode("ascii")
         host = parts.hostname
         display = f"{scheme}://{'***@' if parts.username is not None else ''}{_host_port(host, port)}"
-        return cls(scheme, host, port, display, authorization, password or None)
+        return cls(scheme, host, port, display, authorization, password or None, text)
 
     def __str__(self) -> str:
         return self.shown

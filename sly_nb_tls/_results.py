@@ -21,6 +21,7 @@ from ._render import Rendered, Table, esc, html_block, html_table, visible
 
 if TYPE_CHECKING:
     from ._certs import Certificate
+    from ._complete import Completion
     from ._environ import EnvVarState
 
 __all__ = [
@@ -52,10 +53,21 @@ def _holding_note(holding: dict[str, int], what: str) -> list[str]:
     ]
 
 
+#: a table of certificates shows this many rows; a whole store (add --system) is summarised
+_SHOWN_CERTS = 12
+
+
+def _cert_rows(certs: list[Certificate]) -> list[list[str]]:
+    rows = [c.summary_row() for c in certs[:_SHOWN_CERTS]]
+    if len(certs) > _SHOWN_CERTS:
+        rows.append([f"… and {len(certs) - _SHOWN_CERTS} more", "", "", ""])
+    return rows
+
+
 def _cert_table(certs: list[Certificate], indent: str = "  ") -> str:
     t = Table(_CERT_HEADERS)
-    for c in certs:
-        t.add(c.summary_row())
+    for row in _cert_rows(certs):
+        t.add(row)
     return t.render(indent)
 
 
@@ -107,7 +119,7 @@ class AddResult(Rendered):
         certs = self.added or self.already_trusted
         return html_table(
             _CERT_HEADERS,
-            [c.summary_row() for c in certs],
+            _cert_rows(certs),
             title=self._headline(),
             title_class="ok",
             warnings=self.warnings,
@@ -189,7 +201,7 @@ class RemoveResult(Rendered):
     def _repr_html_(self) -> str:
         return html_table(
             _CERT_HEADERS,
-            [c.summary_row() for c in self.removed],
+            _cert_rows(self.removed),
             title=self._headline(),
             title_class="ok",
             notes=self._notes(),
@@ -258,7 +270,7 @@ class TrustStatus(Rendered):
     def _repr_html_(self) -> str:
         return html_table(
             _CERT_HEADERS,
-            [c.summary_row() for c in self.certificates],
+            _cert_rows(self.certificates),
             title=self._headline(),
             warnings=self.warnings,
             notes=self._notes(),
@@ -370,6 +382,57 @@ class ClientCheck:
                 "route": self.route}  # fmt: skip
 
 
+def _path_lines(completion: Completion | None) -> list[str]:
+    """The path as one text line, and what the search ran into."""
+    if completion is None or not completion.path:
+        return []
+    out = [f"path: {completion.picture()}"]
+    out += [f"AIA: {p}" for p in completion.aia_problems]
+    return out
+
+
+_HOW_STYLE = {
+    "presented": "border:1px solid #888",
+    "found": "border:1px dashed #1a7f37",
+    "fetched": "border:1px dashed #0969da",
+    "missing": "border:1px dashed #cf222e;color:#cf222e",
+}
+
+
+def path_picture(completion: Completion | None) -> str:
+    """The path in HTML: leaf → … → root, each link marked presented / found / fetched / missing, and trusted."""
+    if completion is None or not completion.path:
+        return ""
+    boxes = []
+    for cert, how, trusted in completion.links():
+        mark = " ✓ trusted" if trusted else ""
+        boxes.append(
+            f'<span style="{_HOW_STYLE[how]};padding:1px 6px;border-radius:4px;display:inline-block">'
+            f"{esc(cert.common_name)}<br><small>{esc(how)}: {esc(cert.source)}{mark}</small></span>"
+        )
+    if completion.missing is not None:
+        boxes.append(
+            f'<span style="{_HOW_STYLE["missing"]};padding:1px 6px;border-radius:4px;display:inline-block">'
+            f"{esc(completion.missing)}<br><small>missing: found nowhere</small></span>"
+        )
+    problems = "".join(f'<li class="warn">{esc("AIA: " + p)}</li>' for p in completion.aia_problems)
+    return html_block(
+        '<div style="margin:4px 0">' + " → ".join(boxes) + "</div>" + (f"<ul>{problems}</ul>" if problems else "")
+    )
+
+
+def _completion_dict(completion: Completion | None) -> dict[str, Any] | None:
+    if completion is None:
+        return None
+    return {
+        "path": [dict(_cert_dict(c), how=how, trusted=trusted) for c, how, trusted in completion.links()],
+        "missing": completion.missing,
+        "searched": list(completion.searched),
+        "aia_problems": list(completion.aia_problems),
+        "aia_fetches": completion.fetches,
+    }
+
+
 _CLIENT_HEADERS = ["client", "result", "route", "detail"]
 _STEP_HEADERS = ["", "step", "time", "detail"]
 _CHAIN_HEADERS = ["#", "certificate", "issuer", "kind", "expires", "SHA-256"]
@@ -409,6 +472,8 @@ class ConnectionReport(Rendered):
     clients: list[ClientCheck] = field(default_factory=list)
     #: where the clients disagree, and why
     client_notes: list[str] = field(default_factory=list)
+    #: the path to a root, completed from this machine's stores or AIA (when the chain did not verify)
+    completion: Completion | None = None
 
     def headline(self) -> str:
         if self.ok:
@@ -444,6 +509,7 @@ class ConnectionReport(Rendered):
             "interception": self.interception.to_dict() if self.interception else None,
             "clients": [c.to_dict() for c in self.clients],
             "client_notes": list(self.client_notes),
+            "completion": _completion_dict(self.completion),
         }
 
     def _chain_title(self) -> str:
@@ -453,7 +519,7 @@ class ConnectionReport(Rendered):
         out = [f"route: {self.route}"]
         if self.interception is not None:
             out.append(f"⚠ {self.interception}")
-        return out
+        return out + _path_lines(self.completion)
 
     def __str__(self) -> str:
         lines = [visible(self.headline())]
@@ -488,8 +554,8 @@ class ConnectionReport(Rendered):
         if not self.ok:
             parts.append(f"<div>{esc(self.cause)}</div>")
             parts.append(f"<div><b>Fix:</b> <code>{esc(self.fix)}</code></div>")
-        parts += [f"<div>{esc(x)}</div>" for x in self._context_lines()]
-        html = html_block("".join(parts))
+        parts += [f"<div>{esc(x)}</div>" for x in self._context_lines() if not x.startswith(("path: ", "AIA: "))]
+        html = html_block("".join(parts)) + path_picture(self.completion)
         html += html_table(
             _STEP_HEADERS,
             [["✓" if s.ok else "✗", s.name, f"{s.elapsed * 1000:.1f} ms", s.detail] for s in self.steps],
@@ -523,6 +589,7 @@ def _cert_dict(c: Certificate) -> dict[str, Any]:
         "is_ca": c.is_ca,
         "self_signed": c.self_signed,
         "names": list(c.names),
+        "source": c.source,
     }
 
 
@@ -540,6 +607,13 @@ class ChainReport(Rendered):
     proxy: str | None = None
     route: str = "direct"
     interception: Interception | None = None
+    #: the path to a root when the server does not send it: this machine's stores, then AIA
+    completion: Completion | None = None
+
+    @property
+    def completed(self) -> list[Certificate]:
+        """The certificates the server does not send, found on this machine or fetched (each with `.source`)."""
+        return list(self.completion.completed) if self.completion else []
 
     def next_step(self) -> str:
         if self.saved_to:
@@ -560,7 +634,9 @@ class ChainReport(Rendered):
         out = [f"route: {self.route}"]
         if self.interception is not None:
             out.append(f"⚠ {self.interception}")
+        out += _path_lines(self.completion)
         out += [f"#{i} SHA-256 {c.fingerprint}" for i, c in enumerate(self.chain)]
+        out += [f"found, not sent: {c.common_name} ({c.source}) SHA-256 {c.fingerprint}" for c in self.completed]
         if self.saved_to:
             out.append(f"saved {len(self.saved)} certificate(s) to {self.saved_to} (certificates only)")
         out.append(self.next_step())
@@ -578,6 +654,8 @@ class ChainReport(Rendered):
             "proxy": self.proxy,
             "route": self.route,
             "interception": self.interception.to_dict() if self.interception else None,
+            "completed": [_cert_dict(c) for c in self.completed],
+            "completion": _completion_dict(self.completion),
         }
 
     def __str__(self) -> str:
@@ -596,5 +674,5 @@ class ChainReport(Rendered):
             title=self.headline(),
             title_class="ok" if self.verified else "warn",
             warnings=self.warnings,
-            notes=self._notes(),
-        )
+            notes=[n for n in self._notes() if not n.startswith(("path: ", "AIA: "))],
+        ) + path_picture(self.completion)

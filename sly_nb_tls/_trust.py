@@ -266,14 +266,26 @@ os.register_at_fork(after_in_child=_REGISTRY.after_fork_in_child)
 atexit.register(_REGISTRY.at_exit)
 
 
-def add_certs(*sources: Source, live: bool = True) -> AddResult:
+def add_certs(*sources: Source, live: bool = True, system: bool = False) -> AddResult:
     """Trust the certificates in `sources` in this process and its children.
 
     A source is a file (PEM with one or many certificates, DER, PKCS#7), a
     directory of such files, PEM text, or bytes.  All or nothing: if any
     source is rejected, `CertificateSourceError` is raised and nothing changes.
     ``live=False`` leaves already-existing client contexts alone.
+
+    ``system=True`` also trusts this machine's system store (OpenSSL's default
+    file, or its hashed directory) in every client, requests included, which
+    otherwise reads only certifi: the one explicit way to widen trust.  It is
+    undone like any other `add` (`remove` of that file, or `reset`).
     """
+    if system:
+        from ._complete import system_store_files
+
+        store = system_store_files()
+        if not store:
+            raise CertificateSourceError("no system trust store found on this machine (OpenSSL's default file or dir)")
+        sources = (*sources, *store)
     return _REGISTRY.add(sources, live)
 
 
@@ -294,6 +306,16 @@ def status() -> TrustStatus:
 def reset() -> ResetResult:
     """Undo every change; leave (and report) what something else changed since."""
     return _REGISTRY.reset()
+
+
+def files_named_before_add() -> list[str]:
+    """The files the CA variables named before the first `add` (now, if nothing was added)."""
+    from ._environ import MANAGED_VARIABLES
+
+    with _REGISTRY.lock:
+        original = _REGISTRY.variables.original
+        values = original.values() if original is not None else (os.environ.get(v) for v in MANAGED_VARIABLES)
+        return sorted({v for v in values if v and os.path.isfile(v)})
 
 
 def registered() -> list[Certificate]:

@@ -7,12 +7,10 @@ ends with sly_nb_tls reset and the ssl module checked to be pristine.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import ssl
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,38 +87,6 @@ def _clean_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     os.environ.clear()
     os.environ.update(saved)
     assert ssl_hooks() == ORIGINAL_SSL, "a test left ssl hooks installed"
-
-
-@pytest.fixture(autouse=True)
-def _share_the_machine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Under pytest-xdist, a test marked `alone` runs while no other test does.
-
-    Benchmarks judge ratios measured in the same run; the other worker's load
-    would still add noise to them.  A readers-writer lock on a file in this
-    run's temp root: every test holds it shared, an `alone` test exclusively,
-    and while one waits (a `pending` file) no new test starts, so it is not
-    starved.
-    """
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        yield
-        return
-    root = tmp_path_factory.getbasetemp().parent  # shared by this run's workers only
-    alone = request.node.get_closest_marker("alone") is not None
-    pending = root / f"alone-pending-{os.environ['PYTEST_XDIST_WORKER']}"
-    with open(root / "machine.lock", "a+") as lock:
-        if alone:
-            pending.touch()
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        else:
-            while any(root.glob("alone-pending-*")):
-                time.sleep(0.1)
-            fcntl.flock(lock, fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            if alone:
-                pending.unlink()
 
 
 @pytest.fixture(params=["ca-vars-unset", "ca-vars-preset"])

@@ -6,6 +6,7 @@ import http.server
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -100,6 +101,36 @@ def plain_http_server() -> Iterator[int]:
     t.start()
     try:
         yield httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@contextmanager
+def http_files(files: dict[str, bytes], delay: float = 0.0) -> Iterator[str]:
+    """Plain HTTP on 127.0.0.1 serving `files` by path (404 otherwise); yields its base URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            time.sleep(delay)
+            body = files.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            try:
+                self.wfile.write(body or b"")
+            except OSError:
+                pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -17,10 +17,11 @@ from .conftest import controlled_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.alone, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).resolve().parents[1]
-FIGURES = ["%load_ext sly_nb_tls", "%sly_tls add of a 3", "add of 1,000", "ssl.create_default_context",
-           "warm requests.post", "live-context update", "%sly_tls test", "through a CONNECT proxy",
-           "time to report untrusted_root",
-           "RSS growth"]  # fmt: skip
+FIGURES = [
+    "%load_ext sly_nb_tls", "%sly_tls add of a 3", "add of 1,000", "ssl.create_default_context", "warm requests.post",
+    "live-context update", "%sly_tls test", "through a CONNECT proxy", "chain completion", "AIA round trips",
+    "time to report untrusted_root", "RSS growth",
+]  # fmt: skip
 
 
 @pytest.mark.skipif(bool(os.environ.get("SLY_NB_TLS_NESTED")), reason="inside a nested run")

@@ -155,7 +155,7 @@ def test_panel_in_jupyterlab_test_fails_add_by_upload_then_test_succeeds(lab: tu
                 panel.locator("button.jupyter-button", has_text="Upload").click()
             chooser.value.set_files(chain_path)
             expect(panel).to_contain_text("ready to add 1 uploaded file(s): chain.pem")
-            panel.locator("button.widget-button", has_text="Add").click()
+            panel.locator("button.widget-button.mod-primary", has_text="Add").click()
             expect(panel).to_contain_text("Trusted 2 new certificate(s)")
             expect(panel).to_contain_text("2 extra certificate(s) trusted")
 

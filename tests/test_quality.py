@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PATHS = ["sly_nb_tls", "tests", "benchmarks", "notebooks/conftest.py"]
+PATHS = ["sly_nb_tls", "tests", "benchmarks", "notebooks/conftest.py", "conftest.py"]
 
 
 def _tool(name: str) -> str:

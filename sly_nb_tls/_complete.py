@@ -1,0 +1,409 @@
+"""Complete a chain the server sent without its root: on this machine first, then through AIA.
+
+In [1]: from sly_nb_tls._complete import complete_chain
+In [2]: done = complete_chain(presented, route=route, deadline=Deadline(10))
+In [3]: [(c.common_name, c.source) for c in done.path]
+Out[3]: [('sly.corp', 'presented'), ('Corp Issuing CA', 'presented'),
+         ('Corp Root CA', 'aia:http://pki.corp/root.crt')]
+In [4]: done.picture()
+Out[4]: 'sly.corp [presented] → Corp Issuing CA [presented] → Corp Root CA [aia:http://pki.corp/root.crt; not trusted]'
+
+Browsers and Windows complete chains by following the Authority Information
+Access extension; Python and curl do not, and requests never sees the roots
+IT installed in the system store (it reads certifi).  So when the presented
+chain does not end in a self-signed root, the issuer of its top certificate is
+looked for, one link at a time, in this order:
+
+1. the presented chain;
+2. this machine's stores: OpenSSL's default file and hashed directory
+   (``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured), certifi, the files the CA
+   variables named before `add`, conda's bundle, the macOS keychains, the
+   Windows ROOT and CA stores;
+3. the ``caIssuers`` URLs of the AIA extension: ``http://`` and ``https://``
+   (with the current trust), through the same proxy as the connection, DER,
+   PEM or PKCS#7, at most 64 KiB per answer and 5 fetches, within the test's
+   deadline; ``ldap://`` URLs are reported, not fetched.
+
+A candidate is the issuer when its subject is the child's issuer, its Subject
+Key Identifier matches the child's Authority Key Identifier where both are
+there, and `cryptography` verifies the child's signature with its key.  What
+is found is evidence for the report and for ``fetch --save``: it never becomes
+a trust anchor by itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import ssl
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._certs import Certificate, load_der_certificate
+from ._pem import certificate_blocks
+
+__all__ = ["Completion", "complete_chain", "keychain_certificates", "store_sources", "windows_certificates"]
+
+MAX_AIA_BYTES = 64 * 1024
+MAX_AIA_FETCHES = 5
+MAX_DEPTH = 8
+_HASHED_NAME = re.compile(r"^[0-9a-f]{8}\.r?\d+$")  # OpenSSL's c_rehash names: <subject hash>.<n>
+_MAX_STORE_FILE = 64 * 1024 * 1024
+
+
+@dataclass
+class Completion:
+    """The path from the leaf up, each certificate with its `.source`, and what could not be found."""
+
+    path: list[Certificate] = field(default_factory=list)
+    #: the certificates that were not presented (found on this machine or fetched)
+    completed: list[Certificate] = field(default_factory=list)
+    #: the issuer name that was looked for and not found, if the path stops short of a root
+    missing: str | None = None
+    missing_aki: str = ""
+    #: what was searched, for the advice when nothing was found
+    searched: list[str] = field(default_factory=list)
+    #: AIA URLs that could not be used, with why (ldap, too large, 404, timed out, …)
+    aia_problems: list[str] = field(default_factory=list)
+    #: the AIA fetches made (each one round trip)
+    fetches: int = 0
+    #: fingerprints the failing client (requests) trusts, to mark each link
+    trusted: frozenset[str] = frozenset()
+
+    @property
+    def root(self) -> Certificate | None:
+        top = self.path[-1] if self.path else None
+        return top if top is not None and top.self_signed else None
+
+    def is_trusted(self, cert: Certificate) -> bool:
+        return cert.sha256 in self.trusted
+
+    def links(self) -> list[tuple[Certificate, str, bool]]:
+        """(certificate, how it was obtained, trusted by requests) from the leaf up."""
+        return [(c, _how(c.source), self.is_trusted(c)) for c in self.path]
+
+    def picture(self) -> str:
+        """The path as one line: leaf → … → root, each link's source and trust."""
+        parts = [f"{c.common_name} [{c.source}{'; trusted' if trusted else ''}]" for c, _, trusted in self.links()]
+        if self.missing is not None:
+            parts.append(f"{self.missing} [missing]")
+        return " → ".join(parts)
+
+
+def _how(source: str) -> str:
+    if source == "presented":
+        return "presented"
+    if source.startswith("aia:"):
+        return "fetched"
+    return "found"
+
+
+# -- this machine's stores ------------------------------------------------------------------
+def keychain_certificates(run: Callable[..., Any] = subprocess.run) -> list[tuple[bytes, str]]:
+    """macOS: every certificate in the keychains, as (DER, "keychain"). Unit-tested with recorded output."""
+    out: list[tuple[bytes, str]] = []
+    keychains = ["/Library/Keychains/System.keychain",
+                 "/System/Library/Keychains/SystemRootCertificates.keychain"]  # fmt: skip
+    for args in (["security", "find-certificate", "-a", "-p"], *(["security", "find-certificate", "-a", "-p", k]
+                                                                 for k in keychains)):  # fmt: skip
+        try:
+            done = run(args, capture_output=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        for _sha, block in certificate_blocks(done.stdout or b""):
+            out.append((_der(block), "keychain"))
+    return out
+
+
+def windows_certificates(
+    enum: Callable[[str], Iterable[tuple[bytes, str, Any]]] | None = None,
+) -> list[tuple[bytes, str]]:
+    """Windows: the ROOT and CA system stores, as (DER, "windows:ROOT" or "windows:CA")."""
+    enum = enum or getattr(ssl, "enum_certificates", None)
+    if enum is None:
+        return []
+    out = []
+    for store in ("ROOT", "CA"):
+        try:
+            items = list(enum(store))
+        except OSError:
+            continue
+        out += [(der, f"windows:{store}") for der, encoding, _trust in items if encoding == "x509_asn"]
+    return out
+
+
+def _der(block: bytes) -> bytes:
+    import base64
+
+    body = b"".join(block.split(b"\n")[1:-2])
+    return base64.b64decode(body)
+
+
+def store_sources(before: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """(path, source label) of every certificate file and hashed directory on this machine to search.
+
+    `before`: files the CA variables named before `add` (our own bundle hides them after).
+    """
+    paths = ssl.get_default_verify_paths()
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+
+    def add(path: str | None, label: str) -> None:
+        if path and os.path.exists(path) and os.path.realpath(path) not in seen:
+            seen.add(os.path.realpath(path))
+            out.append((path, label))
+
+    for candidate in (paths.cafile, paths.openssl_cafile):
+        add(candidate, f"file:{candidate}")
+    for candidate in (paths.capath, paths.openssl_capath):
+        if candidate and os.path.isdir(candidate):
+            add(candidate, f"dir:{candidate}")
+    try:
+        import certifi
+
+        add(certifi.where(), "certifi")
+    except ImportError:  # pragma: no cover - certifi is a dependency
+        pass
+    for candidate in before:
+        add(candidate, f"file:{candidate}")
+    conda = os.environ.get("CONDA_PREFIX")
+    if conda:
+        add(os.path.join(conda, "ssl", "cacert.pem"), f"file:{os.path.join(conda, 'ssl', 'cacert.pem')}")
+    return out
+
+
+def _read(path: str) -> bytes:
+    try:
+        if os.path.getsize(path) > _MAX_STORE_FILE:
+            return b""
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
+_INDEX_CACHE: dict[tuple[tuple[str, float], ...], dict[str, list[tuple[bytes, str]]]] = {}
+
+
+def _store_index(sources: list[tuple[str, str]]) -> dict[str, list[tuple[bytes, str]]]:
+    """issuer-lookup index: subject (RFC 4514) -> [(DER, source)], cached while the files are unchanged."""
+    stamp = tuple((p, os.stat(p).st_mtime) for p, _ in sources if os.path.exists(p))
+    cached = _INDEX_CACHE.get(stamp)
+    if cached is not None:
+        return cached
+    ders: list[tuple[bytes, str]] = []
+    for path, label in sources:
+        if os.path.isdir(path):
+            for name in sorted(os.listdir(path)):
+                if _HASHED_NAME.match(name):
+                    ders += [
+                        (_der(b), f"dir:{os.path.join(path, name)}")
+                        for _, b in certificate_blocks(_read(os.path.join(path, name)))
+                    ]
+        else:
+            ders += [(_der(b), label) for _, b in certificate_blocks(_read(path))]
+    if sys.platform == "darwin":
+        ders += keychain_certificates()
+    elif sys.platform == "win32":
+        ders += windows_certificates()
+    index: dict[str, list[tuple[bytes, str]]] = {}
+    seen: set[bytes] = set()
+    for der, label in ders:
+        if der in seen:
+            continue
+        seen.add(der)
+        try:
+            subject = load_der_certificate(der).subject.rfc4514_string()
+        except ValueError:
+            continue
+        index.setdefault(subject, []).append((der, label))
+    _INDEX_CACHE.clear()  # one machine state at a time
+    _INDEX_CACHE[stamp] = index
+    return index
+
+
+# -- links ------------------------------------------------------------------------------------
+def issued(child: Certificate, parent: Certificate) -> bool:
+    """Is `parent` the issuer of `child`: names, key identifiers, and the signature itself."""
+    if child.issuer != parent.subject:
+        return False
+    if child.aki and parent.ski and child.aki != parent.ski:
+        return False
+    try:
+        load_der_certificate(child.der).verify_directly_issued_by(load_der_certificate(parent.der))
+    except Exception:  # noqa: BLE001 - any failure (signature, algorithm, names) means "not its issuer"
+        return False
+    return True
+
+
+def _with_source(cert: Certificate, source: str) -> Certificate:
+    return dataclasses.replace(cert, source=source)
+
+
+def _from_der(der: bytes, source: str) -> Certificate | None:
+    try:
+        return Certificate.from_x509(load_der_certificate(der), source)
+    except ValueError:
+        return None
+
+
+# -- AIA ---------------------------------------------------------------------------------------
+class _AiaFetcher:
+    """Fetches `caIssuers` URLs within the bounds, through the connection's proxy."""
+
+    def __init__(self, proxy_url: str | None, left: Callable[[], float]):
+        self.proxy_url = proxy_url
+        self.left = left
+        self.fetches = 0
+        self.visited: set[str] = set()
+        self.problems: list[str] = []
+
+    def certificates(self, url: str) -> list[Certificate]:
+        from ._secrets import strip_userinfo
+
+        shown = strip_userinfo(url)
+        if url in self.visited:
+            return []
+        self.visited.add(url)
+        scheme = url.split(":", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            self.problems.append(f"{shown}: {scheme}:// is not fetched (only http and https)")
+            return []
+        if self.fetches >= MAX_AIA_FETCHES:
+            self.problems.append(f"{shown}: not fetched, {MAX_AIA_FETCHES} fetches already made")
+            return []
+        try:
+            seconds = self.left()
+        except TimeoutError:
+            self.problems.append(f"{shown}: not fetched, no time left")
+            return []
+        self.fetches += 1
+        data = self._get(url, shown, seconds)
+        if data is None:
+            return []
+        from ._certs import _parse_bytes
+        from ._errors import CertificateSourceError
+
+        try:
+            certs, _warnings = _parse_bytes(data, shown)
+        except CertificateSourceError as exc:
+            self.problems.append(f"{shown}: the answer is no certificate ({exc})")
+            return []
+        return [_with_source(c, f"aia:{shown}") for c in certs]
+
+    def _get(self, url: str, shown: str, seconds: float) -> bytes | None:
+        import requests
+
+        proxies = {"http": self.proxy_url, "https": self.proxy_url} if self.proxy_url else None
+        try:
+            with requests.get(url, timeout=seconds, stream=True, allow_redirects=False, proxies=proxies) as r:
+                if r.status_code != 200:
+                    self.problems.append(f"{shown}: HTTP {r.status_code}")
+                    return None
+                data = b""
+                for chunk in r.iter_content(16384):
+                    data += chunk
+                    if len(data) > MAX_AIA_BYTES:
+                        self.problems.append(f"{shown}: the answer is over {MAX_AIA_BYTES // 1024} KiB; not read")
+                        return None
+                    self.left()  # raises TimeoutError once the deadline is over
+                return data
+        except TimeoutError:
+            self.problems.append(f"{shown}: timed out")
+        except requests.exceptions.Timeout:
+            self.problems.append(f"{shown}: timed out")
+        except requests.exceptions.RequestException as exc:
+            self.problems.append(f"{shown}: {type(exc).__name__}")
+        return None
+
+
+# -- the search ----------------------------------------------------------------------------------
+def requests_trust() -> frozenset[str]:
+    """Fingerprints requests trusts right now (REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / certifi)."""
+    from ._probe import requests_ca_bundle
+
+    bundle = requests_ca_bundle()
+    if os.path.isdir(bundle):
+        return frozenset(
+            sha for name in os.listdir(bundle) for sha, _ in certificate_blocks(_read(os.path.join(bundle, name)))
+        )
+    return frozenset(sha for sha, _ in certificate_blocks(_read(bundle)))
+
+
+def complete_chain(
+    presented: list[Certificate],
+    *,
+    proxy_url: str | None = None,
+    left: Callable[[], float] = lambda: 10.0,
+    before: Iterable[str] = (),
+    aia: bool = True,
+) -> Completion:
+    """Walk from the leaf up to a self-signed root, through `presented`, this machine's stores, then AIA.
+
+    `left()` says how many seconds remain (raising TimeoutError when none do).
+    """
+    done = Completion(trusted=requests_trust())
+    if not presented:
+        return done
+    sources = store_sources(before)
+    done.searched = ["the presented chain"] + [label for _, label in sources]
+    if sys.platform == "darwin":
+        done.searched.append("the macOS keychains")
+    elif sys.platform == "win32":
+        done.searched.append("the Windows ROOT and CA stores")
+    fetcher = _AiaFetcher(proxy_url, left)
+    index: dict[str, list[tuple[bytes, str]]] | None = None
+    path = [_with_source(presented[0], "presented")]
+    pool = [_with_source(c, "presented") for c in presented[1:]]
+    while not path[-1].self_signed and len(path) < MAX_DEPTH:
+        child = path[-1]
+        parent = next((c for c in pool if c not in path and issued(child, c)), None)
+        if parent is None:
+            index = index if index is not None else _store_index(sources)
+            for der, label in index.get(child.issuer, []):
+                candidate = _from_der(der, label)
+                if candidate is not None and candidate not in path and issued(child, candidate):
+                    parent = candidate
+                    break
+        if parent is None and aia:
+            for url in child.ca_issuers:
+                fetched = [c for c in fetcher.certificates(url) if c not in path and issued(child, c)]
+                if fetched:
+                    parent = fetched[0]
+                    break
+        if parent is None:
+            looped = any(issued(child, c) for c in path)
+            if looped:
+                fetcher.problems.append(
+                    f'"{child.common_name}" is issued by a certificate already in the path (a loop)'
+                )
+            done.missing, done.missing_aki = child.issuer_common_name, child.aki
+            break
+        path.append(parent)
+        if parent.source != "presented":
+            done.completed.append(parent)
+    if aia:
+        done.searched.append("AIA caIssuers URLs" if fetcher.visited else "AIA (no caIssuers URL in the chain)")
+    done.path, done.fetches, done.aia_problems = path, fetcher.fetches, fetcher.problems
+    return done
+
+
+def system_store_files() -> list[str]:
+    """The system trust store as files `add --system` can register: OpenSSL's default file
+    and the hashed files of its directory (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` honoured)."""
+    paths = ssl.get_default_verify_paths()
+    files: list[str] = []
+    for candidate in dict.fromkeys((paths.cafile, paths.openssl_cafile)):
+        if candidate and os.path.isfile(candidate):
+            files.append(candidate)
+            break
+    for directory in dict.fromkeys((paths.capath, paths.openssl_capath)):
+        if directory and os.path.isdir(directory):
+            files += [str(Path(directory) / n) for n in sorted(os.listdir(directory)) if _HASHED_NAME.match(n)]
+            break
+    return files

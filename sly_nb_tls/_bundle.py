@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import socket
 import stat
 import tempfile
 from collections.abc import Iterable, Mapping, Set
@@ -48,7 +49,13 @@ __all__ = [
 DIR_ENV = "SLY_NB_TLS_DIR"
 
 _MAX_BASE_FILE = 64 * 1024 * 1024
-_OWNED_NAME = re.compile(r"^(?:bundle|extra)-(?P<pid>\d+)-[0-9a-f]+\.pem$")
+_OWNED_NAME = re.compile(r"^(?:bundle|extra)-(?P<host>[A-Za-z0-9.]+)-(?P<pid>\d+)-[0-9a-f]+\.pem$")
+
+
+def _host() -> str:
+    """This machine's name as it goes into file names: a home directory shared between machines
+    (NFS, JupyterHub pods) holds other machines' files, whose PIDs mean nothing here."""
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
 
 
 def user_dir() -> Path:
@@ -217,9 +224,11 @@ def named_by_live_process(paths: Iterable[Path], *, this_process: bool = True) -
                 environ = fh.read()
         except OSError:
             continue  # gone, or another user's
-        if not environ and _is_our_child(pid):
-            # A child caught between exec and the kernel setting up its new
-            # environment reads as empty: assume it names everything.
+        if _is_our_child(pid):
+            # Our own children may read the files whatever /proc shows: a forked one (a
+            # multiprocessing pool) inherited os.environ but /proc shows the environment its
+            # image started with, and one caught between exec and its new environment reads
+            # as empty.  While any lives, keep everything; a later change retries.
             return set(wanted)
         for path, raw in wanted.items():
             if path not in named and raw in environ:
@@ -279,7 +288,9 @@ def prune_stale_files(directory: Path) -> list[Path]:
     stale = []
     for name in names:
         m = _OWNED_NAME.match(name)
-        if m and int(m.group("pid")) != os.getpid() and not _pid_alive(int(m.group("pid"))):
+        if m is None or m.group("host") != _host():
+            continue  # another machine's (or an older version's): not ours to judge
+        if int(m.group("pid")) != os.getpid() and not _pid_alive(int(m.group("pid"))):
             stale.append(directory / name)
     return delete_unused(stale)
 
@@ -287,7 +298,7 @@ def prune_stale_files(directory: Path) -> list[Path]:
 class TrustFiles:
     """This process's two trust files: the merged bundle and the extras-only file.
 
-    Names are ``bundle-<pid>-<random>.pem`` / ``extra-<pid>-<random>.pem``.
+    Names are ``bundle-<host>-<pid>-<random>.pem`` / ``extra-<host>-<pid>-<random>.pem``.
     A forked child gets new names on first use: the PID check below notices
     the fork even without an at-fork hook.
     """
@@ -303,7 +314,7 @@ class TrustFiles:
             directory = user_dir()
             prune_stale_files(directory)
             self._retry_kept()
-            tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+            tag = f"{_host()}-{os.getpid()}-{secrets.token_hex(4)}"
             self._paths = (directory / f"bundle-{tag}.pem", directory / f"extra-{tag}.pem")
             self._owner = os.getpid()
         return self._paths

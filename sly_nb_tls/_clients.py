@@ -28,6 +28,8 @@ import ssl
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -116,14 +118,21 @@ def _via_requests(target: Target, token: str | None, seconds: float) -> _Answer:
                    r.headers.get("Location", ""))  # fmt: skip
 
 
-def _via_urllib(target: Target, token: str | None, seconds: float) -> _Answer:
-    import urllib.error
-    import urllib.request
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """urllib's redirect handler copies every header (the token too) to wherever a 3xx points.
+    Given in place of it, this one declines, and urllib raises the 3xx as an HTTPError."""
 
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _via_urllib(target: Target, token: str | None, seconds: float) -> _Answer:
     method, url, headers, body = _request_parts(target, token)
     request = urllib.request.Request(url, data=body, headers=headers, method=method)
+    # urlopen's own handlers (proxies from the environment, the default context), minus redirects
+    opener = urllib.request.build_opener(_NoRedirect)
     try:
-        with urllib.request.urlopen(request, timeout=seconds) as r:
+        with opener.open(request, timeout=seconds) as r:
             return _Answer(r.status, r.read(1 << 20), r.reason, r.headers.get("Content-Type", ""))
     except urllib.error.HTTPError as e:  # an answer, not a failure to connect
         return _Answer(e.code, e.read(1 << 20), str(e.reason), e.headers.get("Content-Type", ""),
@@ -235,12 +244,13 @@ _CURL_CODES = {5: "proxy_unreachable", 6: "dns_failure", 7: "connection_refused"
 
 def _via_curl(target: Target, token: str | None, seconds: float) -> _Answer:
     method, url, headers, body = _request_parts(target, token)
-    args = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "--max-time", f"{seconds:.3f}", "-X", method]
-    for k, v in headers.items():
-        args += ["-H", f"{k}: {v}"]
+    # The headers (the token among them) go through stdin, never the command line: other users
+    # of a shared machine can read every process's arguments.
+    args = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "--max-time", f"{seconds:.3f}", "-X", method, "-H", "@-"]
     if body is not None:
         args += ["--data-binary", body.decode()]
-    out = subprocess.run([*args, url], capture_output=True, timeout=seconds + 2)
+    header_lines = "".join(f"{k}: {v}\n" for k, v in headers.items())
+    out = subprocess.run([*args, url], input=header_lines.encode(), capture_output=True, timeout=seconds + 2)
     if out.returncode != 0:
         message = out.stderr.decode("utf-8", "replace").strip()
         code = _CURL_CODES.get(out.returncode, "http_error")

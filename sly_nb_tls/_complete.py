@@ -39,6 +39,7 @@ import re
 import ssl
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,14 +145,15 @@ def _der(block: bytes) -> bytes:
     return base64.b64decode(body)
 
 
-def store_sources(before: Iterable[str] = ()) -> list[tuple[str, str]]:
+def store_sources(before: Iterable[str] = (), ours: Iterable[str] = ()) -> list[tuple[str, str]]:
     """(path, source label) of every certificate file and hashed directory on this machine to search.
 
     `before`: files the CA variables named before `add` (our own bundle hides them after).
+    `ours`: the files sly_nb_tls wrote, which ``SSL_CERT_FILE`` may name now: not a store.
     """
     paths = ssl.get_default_verify_paths()
     out: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    seen: set[str] = {os.path.realpath(p) for p in ours}
 
     def add(path: str | None, label: str) -> None:
         if path and os.path.exists(path) and os.path.realpath(path) not in seen:
@@ -297,29 +299,51 @@ class _AiaFetcher:
         return [_with_source(c, f"aia:{shown}") for c in certs]
 
     def _get(self, url: str, shown: str, seconds: float) -> bytes | None:
+        """One GET, bounded as a whole: requests' timeout bounds each read, and a server that
+        drips its answer would stretch that; so it runs in a thread we stop waiting for."""
+        box: dict[str, Any] = {}
+        worker = threading.Thread(target=self._get_into, args=(url, shown, seconds, box), daemon=True)
+        worker.start()
+        worker.join(seconds)
+        if worker.is_alive():
+            box["stop"] = True  # the thread drops what it reads from now on
+            self.problems.append(f"{shown}: timed out")
+            return None
+        return box.get("data")
+
+    def _get_into(self, url: str, shown: str, seconds: float, box: dict[str, Any]) -> None:
         import requests
 
-        proxies = {"http": self.proxy_url, "https": self.proxy_url} if self.proxy_url else None
+        from ._probe import requests_ca_bundle
+
+        # As the connection goes: through its proxy, or direct even if HTTPS_PROXY is set
+        # (trust_env=False); https:// URLs verified with the trust requests uses now.
+        session = requests.Session()
+        session.trust_env = False
+        proxies = {"http": self.proxy_url, "https": self.proxy_url} if self.proxy_url else {}
         try:
-            with requests.get(url, timeout=seconds, stream=True, allow_redirects=False, proxies=proxies) as r:
+            with session.get(url, timeout=seconds, stream=True, allow_redirects=False, proxies=proxies,
+                             verify=requests_ca_bundle()) as r:  # fmt: skip
                 if r.status_code != 200:
-                    self.problems.append(f"{shown}: HTTP {r.status_code}")
-                    return None
+                    box["problem"] = f"{shown}: HTTP {r.status_code}"
+                    return
                 data = b""
-                for chunk in r.iter_content(16384):
+                for chunk in r.iter_content(4096):
+                    if box.get("stop"):
+                        return
                     data += chunk
                     if len(data) > MAX_AIA_BYTES:
-                        self.problems.append(f"{shown}: the answer is over {MAX_AIA_BYTES // 1024} KiB; not read")
-                        return None
-                    self.left()  # raises TimeoutError once the deadline is over
-                return data
-        except TimeoutError:
-            self.problems.append(f"{shown}: timed out")
+                        box["problem"] = f"{shown}: the answer is over {MAX_AIA_BYTES // 1024} KiB; not read"
+                        return
+                box["data"] = data
         except requests.exceptions.Timeout:
-            self.problems.append(f"{shown}: timed out")
+            box["problem"] = f"{shown}: timed out"
         except requests.exceptions.RequestException as exc:
-            self.problems.append(f"{shown}: {type(exc).__name__}")
-        return None
+            box["problem"] = f"{shown}: {type(exc).__name__}"
+        finally:
+            session.close()
+            if "problem" in box and not box.get("stop"):
+                self.problems.append(box["problem"])
 
 
 # -- the search ----------------------------------------------------------------------------------
@@ -341,6 +365,7 @@ def complete_chain(
     proxy_url: str | None = None,
     left: Callable[[], float] = lambda: 10.0,
     before: Iterable[str] = (),
+    ours: Iterable[str] = (),
     aia: bool = True,
 ) -> Completion:
     """Walk from the leaf up to a self-signed root, through `presented`, this machine's stores, then AIA.
@@ -350,7 +375,7 @@ def complete_chain(
     done = Completion(trusted=requests_trust())
     if not presented:
         return done
-    sources = store_sources(before)
+    sources = store_sources(before, ours)
     done.searched = ["the presented chain"] + [label for _, label in sources]
     if sys.platform == "darwin":
         done.searched.append("the macOS keychains")
@@ -393,13 +418,15 @@ def complete_chain(
     return done
 
 
-def system_store_files() -> list[str]:
+def system_store_files(ours: Iterable[str] = ()) -> list[str]:
     """The system trust store as files `add --system` can register: OpenSSL's default file
-    and the hashed files of its directory (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` honoured)."""
+    and the hashed files of its directory (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` honoured,
+    except where ``SSL_CERT_FILE`` names `ours`, the bundle sly_nb_tls wrote)."""
     paths = ssl.get_default_verify_paths()
+    skip = {os.path.realpath(p) for p in ours}
     files: list[str] = []
     for candidate in dict.fromkeys((paths.cafile, paths.openssl_cafile)):
-        if candidate and os.path.isfile(candidate):
+        if candidate and os.path.isfile(candidate) and os.path.realpath(candidate) not in skip:
             files.append(candidate)
             break
     for directory in dict.fromkeys((paths.capath, paths.openssl_capath)):

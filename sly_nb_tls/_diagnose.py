@@ -68,11 +68,12 @@ def _interception(target: Target, probe: Probe, deadline: Deadline, ctx: ssl.SSL
 
 def _complete(probe: Probe, route: Route, deadline: Deadline | None = None) -> Completion:
     from ._complete import complete_chain
-    from ._trust import files_named_before_add
+    from ._trust import files_named_before_add, files_written
 
     left = deadline.left if deadline is not None else (lambda: 10.0)
+    proxy_url = route.proxy.url if route.proxy else None
     return complete_chain(
-        probe.chain, proxy_url=route.proxy.url if route.proxy else None, left=left, before=files_named_before_add()
+        probe.chain, proxy_url=proxy_url, left=left, before=files_named_before_add(), ours=files_written()
     )
 
 
@@ -120,9 +121,7 @@ def test_connection(
     problem, cause = probe.failure, probe.cause
     if problem is None and probe.verify_code is not None:
         problem, cause = classify_verify(probe.verify_code, probe.verify_message, probe.chain, target.host)
-        if needs_strict_retry(probe.verify_code, probe.verify_message) and strict_retry_ok(
-            target, probe.address, deadline
-        ):
+        if needs_strict_retry(probe.verify_code, probe.verify_message) and strict_retry_ok(target, deadline, route):
             problem, cause = classify_verify(
                 probe.verify_code, probe.verify_message, probe.chain, target.host, strict_only=True
             )

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LiveTrust", "stdlib_context_class"]
+__all__ = ["LiveTrust", "stdlib_context_class", "unhooked_create_default_context"]
 
 _MARK = "__sly_nb_tls__"
 #: (DER blob of every extra certificate, their fingerprints), read at each use.
@@ -54,6 +54,15 @@ def stdlib_context_class() -> type[ssl.SSLContext]:
 
 def _is_ours(obj: object) -> bool:
     return getattr(obj, _MARK, False) is True
+
+
+def unhooked_create_default_context() -> Callable[..., ssl.SSLContext]:
+    """`ssl.create_default_context` without our hook: `test` must verify with exactly the trust
+    requests has (REQUESTS_CA_BUNDLE, certifi), not with the extras our hook adds to any context."""
+    fn: Any = ssl.create_default_context
+    while _is_ours(fn):
+        fn = fn.__wrapped__
+    return fn  # type: ignore[no-any-return]
 
 
 def _wants_extras(ctx: ssl.SSLContext, purpose: object) -> bool:

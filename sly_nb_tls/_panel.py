@@ -274,7 +274,8 @@ class Panel:
         with self._busy(self._connection_buttons(), self.connection_result, "⋯ fetching the chain…"):
             self._fetched = self.last_result = _diagnose.fetch_chain(url, timeout=timeout)
             self.connection_result.value = self._fetched._repr_html_()
-            found_root = bool(self._fetched.completed)
+            completion = self._fetched.completion
+            found_root = completion is not None and completion.root is not None and bool(completion.completed)
             self.trust.layout.display = "" if self._fetched.chain and not found_root else "none"
             self.find_root.layout.display = "" if found_root else "none"
 
@@ -289,10 +290,11 @@ class Panel:
             fetched = self._fetched
             if fetched is None or fetched.completion is None:
                 raise _PanelInputError("nothing fetched: click Fetch chain first")
+            # exactly what the confirm step will trust, nothing else
             rows = "".join(
                 f"<li>{esc(c.common_name)} ({esc(c.kind)}) — from <code>{esc(c.source)}</code><br>"
                 f"<code>{esc(c.fingerprint)}</code></li>"
-                for c in fetched.completed
+                for c in self._trust_candidates()
             )
             picture = _results.path_picture(fetched.completion)
             self.connection_result.value = (

@@ -36,6 +36,7 @@ from ._errors import SlyTlsError, UrlError
 from ._proxy import Proxy, Route
 from ._render import visible
 from ._results import Step
+from ._secrets import strip_userinfo
 
 __all__ = ["USERS_ME", "Deadline", "HttpAnswer", "Probe", "Target", "connect_tls", "http_exchange", "strict_retry_ok"]
 
@@ -63,28 +64,29 @@ class Target:
                     "or load your env file first (%sly_tls env)"
                 )
         text = str(url).strip()
-        if any(c.isspace() for c in text):
-            raise UrlError(f"{visible(text)!r}: a URL cannot contain spaces")
+        shown = visible(strip_userinfo(text))  # what any message may echo: never credentials
         if "://" not in text:
             text = "https://" + text
-        parts = urlsplit(text)
-        if parts.username or parts.password:
+        if "@" in text.split("://", 1)[1].split("/", 1)[0]:
             # Checked before anything echoes the URL back: the credentials must not be shown.
             raise UrlError("put credentials in API_TOKEN, not in the URL; the URL was not used")
+        if any(c.isspace() for c in text):
+            raise UrlError(f"{shown!r}: a URL cannot contain spaces")
+        parts = urlsplit(text)
         if parts.scheme.lower() != "https":
             raise UrlError(
-                f"{visible(text)}: unsupported scheme {parts.scheme!r}; only https:// URLs use TLS"
+                f"{shown}: unsupported scheme {parts.scheme!r}; only https:// URLs use TLS"
                 + (" (plain http needs no certificates)" if parts.scheme.lower() == "http" else "")
             )
         try:
             port = parts.port if parts.port is not None else 443  # not `or`: port 0 must be rejected
         except ValueError:
-            raise UrlError(f"{visible(text)}: the port must be a number from 1 to 65535") from None
+            raise UrlError(f"{shown}: the port must be a number from 1 to 65535") from None
         if not 1 <= port <= 65535:
-            raise UrlError(f"{visible(text)}: the port must be a number from 1 to 65535")
+            raise UrlError(f"{shown}: the port must be a number from 1 to 65535")
         host = parts.hostname or ""
         if not host:
-            raise UrlError(f"{visible(text)}: no host name in the URL")
+            raise UrlError(f"{shown}: no host name in the URL")
         base = parts.path.rstrip("/")
         return cls(f"https://{parts.netloc}{base}", host, port, base)
 
@@ -126,10 +128,14 @@ def requests_ca_bundle() -> str:
 
 
 def verifying_context() -> ssl.SSLContext:
+    """A context that trusts what requests trusts right now, and nothing more."""
+    from ._live import unhooked_create_default_context
+
     bundle = requests_ca_bundle()
+    create = unhooked_create_default_context()
     if os.path.isdir(bundle):
-        return ssl.create_default_context(capath=bundle)
-    return ssl.create_default_context(cafile=bundle)
+        return create(capath=bundle)
+    return create(cafile=bundle)
 
 
 def _chain_of(sock: Any, verified: bool = False) -> list[bytes]:
@@ -168,6 +174,8 @@ def _resolve(host: str, port: int, deadline: Deadline) -> list[Any]:
     def work() -> None:
         try:
             box["result"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except UnicodeError as exc:  # a name IDNA cannot encode ("ä..com"): it cannot resolve
+            box["error"] = socket.gaierror(socket.EAI_NONAME, f"not a valid host name ({exc})")
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             box["error"] = exc
 
@@ -462,19 +470,16 @@ def connect_tls(
     return probe
 
 
-def strict_retry_ok(target: Target, address: str, deadline: Deadline) -> bool:
-    """On 3.13+, does the chain verify once the strict flag is off?"""
+def strict_retry_ok(target: Target, deadline: Deadline, route: Route) -> bool:
+    """On 3.13+, does the chain verify once the strict flag is off?  (The same route: behind a proxy, too.)"""
     strict = getattr(ssl, "VERIFY_X509_STRICT", 0)
     ctx = verifying_context()
     if not strict or not ctx.verify_flags & strict:
         return False
     ctx.verify_flags &= ~strict
-    try:
-        with socket.create_connection((address, target.port), timeout=deadline.left()) as raw:
-            with ctx.wrap_socket(raw, server_hostname=target.host):
-                return True
-    except (OSError, ssl.SSLError):
-        return False
+    retry = connect_tls(target, deadline, route, ctx)
+    retry.close()
+    return retry.failure is None and retry.verify_code is None
 
 
 class _DeadlineReader(io.RawIOBase):

@@ -32,8 +32,10 @@ __all__ = ["is_secret_key", "redact", "secret_values", "strip_userinfo"]
 
 MASK = "***"
 _SECRET_KEY = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASS|CREDENTIAL|AUTH", re.IGNORECASE)
-#: scheme://USERINFO@ — the userinfo may hold a password or be a token itself.
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#@]+)@")
+#: scheme://USERINFO@ — the userinfo may hold a password or be a token itself.  Up to the last
+#: "@" before white space: a password may hold "/" or "?" (unescaped, as users type them), and
+#: hiding a path that holds an "@" too is the safe mistake.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s]+)@")
 #: key=value fields of DSNs and connection strings (libpq, ADO.NET, JDBC, ODBC).
 _DSN_FIELD = re.compile(
     r"(?P<key>\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key)\s*=\s*)"

@@ -282,7 +282,7 @@ def add_certs(*sources: Source, live: bool = True, system: bool = False) -> AddR
     if system:
         from ._complete import system_store_files
 
-        store = system_store_files()
+        store = system_store_files(ours=files_written())
         if not store:
             raise CertificateSourceError("no system trust store found on this machine (OpenSSL's default file or dir)")
         sources = (*sources, *store)
@@ -306,6 +306,12 @@ def status() -> TrustStatus:
 def reset() -> ResetResult:
     """Undo every change; leave (and report) what something else changed since."""
     return _REGISTRY.reset()
+
+
+def files_written() -> list[str]:
+    """The trust files this process wrote and the variables name now."""
+    with _REGISTRY.lock:
+        return sorted(set(_REGISTRY.variables.applied.values()))
 
 
 def files_named_before_add() -> list[str]:

@@ -107,8 +107,11 @@ def plain_http_server() -> Iterator[int]:
 
 
 @contextmanager
-def http_files(files: dict[str, bytes], delay: float = 0.0) -> Iterator[str]:
-    """Plain HTTP on 127.0.0.1 serving `files` by path (404 otherwise); yields its base URL."""
+def http_files(files: dict[str, bytes], delay: float = 0.0, drip: float = 0.0) -> Iterator[str]:
+    """Plain HTTP on 127.0.0.1 serving `files` by path (404 otherwise); yields its base URL.
+
+    `delay`: wait before answering; `drip`: send the body one byte at a time, this far apart.
+    """
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
@@ -121,7 +124,12 @@ def http_files(files: dict[str, bytes], delay: float = 0.0) -> Iterator[str]:
             self.send_header("Content-Length", str(len(body or b"")))
             self.end_headers()
             try:
-                self.wfile.write(body or b"")
+                if not drip:
+                    self.wfile.write(body or b"")
+                for i in range(len(body or b"") if drip else 0):
+                    self.wfile.write((body or b"")[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(drip)
             except OSError:
                 pass
 

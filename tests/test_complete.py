@@ -41,10 +41,10 @@ ENCODINGS = {
 
 @contextmanager
 def aia_pki(answer: bytes | None = None, encoding: str = "der", *, urls: tuple[str, ...] = ("/root.cer",),
-            delay: float = 0.0) -> Iterator[tuple[DemoServer, IssuedCert, str]]:  # fmt: skip
+            delay: float = 0.0, drip: float = 0.0) -> Iterator[tuple[DemoServer, IssuedCert, str]]:  # fmt: skip
     """A server sending leaf + intermediate; the intermediate's caIssuers URLs point at a loopback HTTP server."""
     files: dict[str, bytes] = {}
-    with http_files(files, delay=delay) as base:
+    with http_files(files, delay=delay, drip=drip) as base:
         root = issue("AIA Test Root CA", ca=True)
         full = [u if "://" in u else base + u for u in urls]
         inter = issue("AIA Test Issuing CA", issuer=root, ca=True, ca_issuers=full)
@@ -116,6 +116,35 @@ def test_a_slow_aia_server_stays_within_the_timeout() -> None:
         r = sly_nb_tls.test_connection(server.url, timeout=3)
     assert r.problem == "untrusted_root" and r.completion is not None and r.completion.root is None
     assert any("timed out" in p for p in r.completion.aia_problems), r.completion.aia_problems
+
+
+def test_a_dripping_aia_server_stays_within_the_timeout() -> None:
+    """Headers at once, then one byte every 0.5 s: each read is quick, the whole answer is not."""
+    with aia_pki(drip=0.5) as (server, _root, _url):
+        r = sly_nb_tls.test_connection(server.url, timeout=3)
+    assert r.completion is not None and r.completion.root is None
+    assert any("timed out" in p for p in r.completion.aia_problems), r.completion.aia_problems
+
+
+def test_aia_goes_direct_when_the_connection_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--direct means direct for the AIA fetch too, whatever HTTPS_PROXY/HTTP_PROXY say."""
+    from .servers import closed_port
+
+    with closed_port() as port, aia_pki() as (server, _root, _url):
+        os.environ["HTTP_PROXY"] = os.environ["HTTPS_PROXY"] = f"http://127.0.0.1:{port}"
+        r = sly_nb_tls.test_connection(server.url, proxy="")
+    assert r.completion is not None and r.completion.root is not None, r.completion.aia_problems
+
+
+def test_add_system_never_registers_our_own_bundle(tmp_path: Path) -> None:
+    """After an add, SSL_CERT_FILE names our bundle: --system must take the real store, or a
+    removed extra would stay trusted as "system"."""
+    extra = issue("Not A System CA", ca=True)
+    added = sly_nb_tls.add_certs(extra.pem).added[0]
+    system = sly_nb_tls.add_certs(system=True)
+    assert added.sha256 not in {c.sha256 for c in system.added}
+    sly_nb_tls.remove(added.sha256)
+    assert added.sha256 not in {c.sha256 for c in sly_nb_tls.status().certificates}
 
 
 def test_an_aia_loop_ends() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import socket
 import sys
 from pathlib import Path
@@ -318,3 +319,22 @@ def test_fetch_warns_when_the_root_is_not_sent_and_refuses_to_clobber(tmp_path: 
 def test_fetch_when_nothing_answers_is_an_error() -> None:
     with closed_port() as port, pytest.raises(FetchError, match="connection_refused"):
         sly_nb_tls.fetch_chain(f"https://127.0.0.1:{port}")
+
+
+def test_test_verifies_with_requests_trust_only_not_the_hooks(tmp_path: Path) -> None:
+    """After add, a REQUESTS_CA_BUNDLE someone else points elsewhere means requests fails: so must test."""
+    import certifi
+    import requests
+
+    with DemoServer(presented="full") as server:
+        sly_nb_tls.add_certs(server.root_path)
+        assert check(server.url).ok
+        os.environ["REQUESTS_CA_BUNDLE"] = certifi.where()  # without the extras
+        r = check(server.url)
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(server.url, timeout=10)
+    assert r.problem == "untrusted_root", str(r)
+
+
+def test_a_host_name_idna_cannot_encode_is_a_dns_failure() -> None:
+    assert check("https://\u00e4..example").problem == "dns_failure"

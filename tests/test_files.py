@@ -186,3 +186,44 @@ def test_a_forked_child_never_changes_or_deletes_the_parents_files(tmp_path: Pat
         env=_env(tmp_path), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.skipif(not (LINUX and hasattr(os, "fork")), reason="needs /proc and fork")
+def test_reset_keeps_the_files_a_forked_worker_may_still_read(tmp_path: Path) -> None:
+    """A pool forked after add inherits os.environ, but /proc shows the environment the image started
+    with: the kernel's children count as readers while they live."""
+    code = """
+        import os, sys, time
+        import sly_nb_tls
+        from sly_nb_tls._demo import issue
+        sly_nb_tls.add_certs(issue("Pool CA", ca=True).pem)
+        bundle = os.environ["SSL_CERT_FILE"]
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # a pool worker: waits, then reads the bundle its os.environ names
+            os.read(r, 1)
+            ok = os.path.exists(os.environ["SSL_CERT_FILE"])
+            os._exit(0 if ok else 3)
+        sly_nb_tls.reset()
+        os.write(w, b"x")
+        _, status = os.waitpid(pid, 0)
+        assert status == 0, "reset deleted the bundle a forked worker still names"
+        sly_nb_tls.add_certs(issue("After Pool CA", ca=True).pem)  # the next change retries
+        assert not os.path.exists(bundle), "kept for good"
+        print("ok")
+    """
+    out = _run(code, _env(tmp_path))
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_another_machines_files_in_a_shared_directory_are_never_pruned(tmp_path: Path) -> None:
+    shared = tmp_path / "u"
+    shared.mkdir(mode=0o700)
+    theirs = [shared / "bundle-otherhost-999999-0123abcd.pem", shared / "extra-otherhost-999999-0123abcd.pem"]
+    for f in theirs:
+        f.write_text("their kernel reads this")  # no PID 999999 runs here: that says nothing of their machine
+    legacy = shared / "bundle-999999-0123abcd.pem"  # an older version's name: no host, left alone
+    legacy.write_text("x")
+    out = _run(ADD_AND_REPORT.format(pem=issue("Shared Home CA", ca=True).pem), _env(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert all(f.exists() for f in [*theirs, legacy])

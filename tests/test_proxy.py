@@ -92,12 +92,14 @@ def test_a_proxy_url_is_split_at_the_edge() -> None:
         ("socks5://alice:pw@127.0.0.1:1080", "unsupported scheme 'socks5'"),
         ("http://pxuser:pw@127.0.0.1:99999", "1 to 65535"),
         ("http://:3128", "no host"),
+        ("http://alice:p/w?x#y@127.0.0.1:99999", "1 to 65535"),
     ],
 )
 def test_unusable_proxy_urls_are_url_errors_without_the_password(url: str, fragment: str) -> None:
     with pytest.raises(UrlError, match=fragment) as info:
         sly_nb_tls.test_connection("https://127.0.0.1:9", proxy=url)
-    assert "pw" not in str(info.value).replace("port", "")
+    assert "pw" not in str(info.value).replace("port", "") and "p/w" not in str(info.value)
+    assert "alice" not in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -434,3 +436,34 @@ def test_the_client_check_is_bounded_by_the_timeout(server: DemoServer) -> None:
     assert report.problem == "proxy_unreachable"
     # the test itself used the whole limit waiting for CONNECT: no client gets more
     assert report.clients and {c.problem for c in report.clients} == {"timeout"}, report.clients
+
+
+def test_the_client_check_never_puts_the_token_on_a_command_line_nor_follows_a_redirect(
+    trusted: DemoServer, tmp_path: Path
+) -> None:
+    """curl gets its headers on stdin (others can read a process's arguments); urllib, like the
+    others, reports a 3xx instead of carrying the token to wherever it points."""
+    from sly_nb_tls._demo import Response
+
+    from .servers import http_files
+
+    seen = tmp_path / "curl-args.json"
+    fake = tmp_path / "bin" / "curl"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                    f"json.dump({{'argv': sys.argv, 'stdin': sys.stdin.read()}}, open({str(seen)!r}, 'w'))\n"
+                    "sys.exit(7)\n")  # fmt: skip
+    fake.chmod(0o755)
+    os.environ["PATH"] = f"{fake.parent}{os.pathsep}{os.environ['PATH']}"
+    files: dict[str, bytes] = {}
+    with http_files(files) as elsewhere:
+        trusted.responses[USERS_ME] = Response(302, "moved", headers={"Location": elsewhere + "/login"})
+        try:
+            report = sly_nb_tls.test_connection(trusted.url, token=TOKEN, clients=True)
+        finally:
+            del trusted.responses[USERS_ME]
+    recorded = json.loads(seen.read_text())
+    assert TOKEN not in " ".join(recorded["argv"]) and f"x-api-key: {TOKEN}" in recorded["stdin"]
+    table = {c.client: c.problem for c in report.clients}
+    assert table["curl"] == "connection_refused"  # the fake's exit 7, read as curl's code
+    assert table["urllib.request"] == "not_supervisely" == table["requests"], table

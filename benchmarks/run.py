@@ -549,7 +549,7 @@ def main() -> int:
     rounds = 20 if args.quick else 500
     figures: list[Figure] = []
     steps: list[tuple[str, Callable[[], list[Figure]]]] = [
-        ("load", lambda: bench_load(8 if args.quick else 30)),
+        ("load", lambda: bench_load(20 if args.quick else 40)),
         ("add", lambda: bench_add(10 if args.quick else 60)),
         ("per connection", lambda: bench_per_connection(rounds)),
         ("live contexts", lambda: bench_live(rounds)),

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from sly_nb_tls._demo import IssuedCert
 
+from .servers import stop_process
+
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sly-nb-tls-tests"
 
 
@@ -115,12 +117,7 @@ def mitmproxy(
         _wait_listening(port, proc, workdir / "mitmdump.log")
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
         stop.set()
         with open(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK), "rb"):  # releases a feeder waiting for a reader

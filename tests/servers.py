@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import socket
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -142,3 +143,13 @@ def http_files(files: dict[str, bytes], delay: float = 0.0, drip: float = 0.0) -
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def stop_process(proc: subprocess.Popen[bytes], seconds: float = 10) -> None:
+    """Terminate, wait, and kill what does not go."""
+    proc.terminate()
+    try:
+        proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import controlled_env
+from .servers import stop_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,11 +104,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
             time.sleep(0.5)
         yield f"{url}/lab/tree/panel.ipynb?token={token}", base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 20)
         log.close()
 
 

@@ -30,18 +30,17 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sly-
 
 
 def mitmdump() -> str:
-    """The mitmdump of the suite's mitmproxy venv, made on first use."""
+    """The mitmdump of the suite's mitmproxy venv, made on first use (any Python's will do)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    for existing in sorted(CACHE.glob("mitmproxy-*/bin/mitmdump")):
-        return str(existing)
-    venv = CACHE / f"mitmproxy-py{sys.version_info.major}{sys.version_info.minor}"
     with open(CACHE / "mitmproxy.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be making it right now
-        if not (venv / "bin" / "mitmdump").exists():  # the script appears once pip has finished
-            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                            "mitmproxy"], check=True)  # fmt: skip
-    return str(venv / "bin" / "mitmdump")
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker, or a nested run, may be making it right now
+        for existing in sorted(CACHE.glob("mitmproxy-*/bin/mitmdump")):
+            return str(existing)
+        venv = CACHE / f"mitmproxy-py{sys.version_info.major}{sys.version_info.minor}"
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "mitmproxy"], check=True)  # fmt: skip
+        return str(venv / "bin" / "mitmdump")
 
 
 def _free_port() -> int:

@@ -29,7 +29,7 @@ import ipywidgets as w
 
 from . import _classify, _diagnose, _envfile, _results, _secrets, _trust
 from ._errors import SlyTlsError
-from ._render import esc, html_block
+from ._render import esc, html_block, visible
 
 __all__ = ["Panel", "panel"]
 
@@ -130,13 +130,23 @@ class Panel:
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = self.widget._repr_mimebundle_(**kwargs)
         if isinstance(bundle, dict):
-            # The widget's own text form lists every child and value: noisy in a
-            # terminal and different on every run.
-            bundle["text/plain"] = repr(self)
+            # Where widgets do not render (VS Code's ipywidgets 8.1.9, nbconvert, a saved notebook
+            # on GitHub) the text form is all there is: the state and the last result, not the
+            # widget's own listing of every child.
+            bundle["text/plain"] = str(self)
         return bundle
 
     def __repr__(self) -> str:
         return "<sly_nb_tls panel>"
+
+    def __str__(self) -> str:
+        lines = [
+            "sly_nb_tls panel (its widgets need a live Jupyter front-end; the state when it was shown:)",
+            f"  {_status_text(_trust.status())}",
+        ]
+        if self.last_result is not None:
+            lines.append(f"  last result: {str(self.last_result).splitlines()[0]}")
+        return "\n".join(visible(line) for line in lines)
 
     # -- helpers --------------------------------------------------------
     @staticmethod
@@ -196,14 +206,7 @@ class Panel:
         self._remove_buttons = buttons
         self.cert_list.children = tuple(rows)
         self.reset_all.disabled = not st.active
-        if st.active:
-            ours = [v.name for v in st.variables if v.ours is not None and not v.changed_by_other]
-            text = f"{len(st.certificates)} extra certificate(s) trusted · set: {', '.join(ours)}"
-            if st.changed_by_other:
-                text += " · changed by something else: " + ", ".join(st.changed_by_other)
-        else:
-            text = "no extra certificates trusted; nothing changed"
-        self.status_line.value = html_block(f"<span>{esc(text)}</span>")
+        self.status_line.value = html_block(f"<span>{esc(_status_text(st))}</span>")
 
     def _remove_handler(self, sha256: str) -> Callable[[w.Button], None]:
         def _on_remove_click(button: w.Button) -> None:
@@ -341,6 +344,17 @@ class Panel:
     def _show_trust(self, confirming: bool) -> None:
         self.trust_confirm.layout.display = "" if confirming else "none"
         self.trust_cancel.layout.display = "" if confirming else "none"
+
+
+def _status_text(st: Any) -> str:
+    """One line for the status bar and the text form: what is trusted, and which variables are ours."""
+    if not st.active:
+        return "no extra certificates trusted; nothing changed"
+    ours = [v.name for v in st.variables if v.ours is not None and not v.changed_by_other]
+    text = f"{len(st.certificates)} extra certificate(s) trusted · set: {', '.join(ours)}"
+    if st.changed_by_other:
+        text += " · changed by something else: " + ", ".join(st.changed_by_other)
+    return text
 
 
 class _PanelInputError(SlyTlsError):

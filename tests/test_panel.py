@@ -184,6 +184,20 @@ def test_certificate_warnings_show_in_the_list(p: Panel) -> None:
     assert "expired on" in html and "<b>Old</b>" not in html and "&lt;b&gt;Old&lt;/b&gt;" in html
 
 
+def test_where_widgets_do_not_render_the_text_form_shows_the_state_and_the_last_result(
+    p: Panel, server: DemoServer
+) -> None:
+    """VS Code's ipywidgets, nbconvert and saved notebooks show only text/plain."""
+    assert "no extra certificates trusted" in p._repr_mimebundle_()["text/plain"]
+    p.url.value = server.url
+    p.test.click()
+    sly_nb_tls.add_certs(issue("<b>Text</b> CA", ca=True).pem)
+    text = p._repr_mimebundle_()["text/plain"]
+    assert "1 extra certificate(s) trusted" in text and "last result: ✗ untrusted_root" in text, text
+    assert "application/vnd.jupyter.widget-view+json" in p._repr_mimebundle_()  # the widget is still there
+    assert TOKEN not in text
+
+
 def test_magic_returns_the_panel(capsys: pytest.CaptureFixture[str]) -> None:
     from IPython.core.interactiveshell import InteractiveShell
 

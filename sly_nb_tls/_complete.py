@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from ._certs import Certificate, load_der_certificate
-from ._pem import certificate_blocks
+from ._pem import certificate_blocks, certificate_ders
 
 __all__ = ["Completion", "complete_chain", "keychain_certificates", "store_sources", "windows_certificates"]
 
@@ -116,8 +116,7 @@ def keychain_certificates(run: Callable[..., Any] = subprocess.run) -> list[tupl
             done = run(args, capture_output=True, timeout=10)
         except (OSError, subprocess.SubprocessError):
             continue
-        for _sha, block in certificate_blocks(done.stdout or b""):
-            out.append((_der(block), "keychain"))
+        out += [(der, "keychain") for der in certificate_ders(done.stdout or b"")]
     return out
 
 
@@ -136,13 +135,6 @@ def windows_certificates(
             continue
         out += [(der, f"windows:{store}") for der, encoding, _trust in items if encoding == "x509_asn"]
     return out
-
-
-def _der(block: bytes) -> bytes:
-    import base64
-
-    body = b"".join(block.split(b"\n")[1:-2])
-    return base64.b64decode(body)
 
 
 def store_sources(before: Iterable[str] = (), ours: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -204,11 +196,11 @@ def _store_index(sources: list[tuple[str, str]]) -> dict[str, list[tuple[bytes, 
             for name in sorted(os.listdir(path)):
                 if _HASHED_NAME.match(name):
                     ders += [
-                        (_der(b), f"dir:{os.path.join(path, name)}")
-                        for _, b in certificate_blocks(_read(os.path.join(path, name)))
+                        (der, f"dir:{os.path.join(path, name)}")
+                        for der in certificate_ders(_read(os.path.join(path, name)))
                     ]
         else:
-            ders += [(_der(b), label) for _, b in certificate_blocks(_read(path))]
+            ders += [(der, label) for der in certificate_ders(_read(path))]
     if sys.platform == "darwin":
         ders += keychain_certificates()
     elif sys.platform == "win32":

@@ -66,14 +66,13 @@ def _interception(target: Target, probe: Probe, deadline: Deadline, ctx: ssl.SSL
     return detect_interception(probe.chain, direct_chain, proxied=True)
 
 
-def _complete(probe: Probe, route: Route, deadline: Deadline | None = None) -> Completion:
+def _complete(probe: Probe, route: Route, deadline: Deadline) -> Completion:
     from ._complete import complete_chain
     from ._trust import files_named_before_add, files_written
 
-    left = deadline.left if deadline is not None else (lambda: 10.0)
     proxy_url = route.proxy.url if route.proxy else None
     return complete_chain(
-        probe.chain, proxy_url=proxy_url, left=left, before=files_named_before_add(), ours=files_written()
+        probe.chain, proxy_url=proxy_url, left=deadline.left, before=files_named_before_add(), ours=files_written()
     )
 
 

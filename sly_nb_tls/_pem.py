@@ -17,7 +17,7 @@ import binascii
 import hashlib
 import re
 
-__all__ = ["PEM_BEGIN", "PEM_BLOCK", "certificate_blocks", "pem_encode"]
+__all__ = ["PEM_BEGIN", "PEM_BLOCK", "certificate_blocks", "certificate_ders", "pem_encode"]
 
 #: One whole PEM block; group 1 is the label, group 2 the base64 body.
 PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*\n(.*?)\n?-----END \1-----", re.DOTALL)
@@ -32,16 +32,20 @@ def pem_encode(der: bytes) -> str:
     return f"-----BEGIN {_CERTIFICATE}-----\n" + "\n".join(lines) + f"\n-----END {_CERTIFICATE}-----\n"
 
 
-def certificate_blocks(data: bytes) -> list[tuple[str, bytes]]:
-    """Every CERTIFICATE block in `data` as (sha256 of its DER, canonical PEM)."""
+def certificate_ders(data: bytes) -> list[bytes]:
+    """The DER of every CERTIFICATE block in `data` (broken blocks skipped)."""
     out = []
     text = data.decode("latin-1").replace("\r\n", "\n")
     for match in PEM_BLOCK.finditer(text):
         if match.group(1) != _CERTIFICATE:
             continue
         try:
-            der = base64.b64decode("".join(match.group(2).split()), validate=True)
+            out.append(base64.b64decode("".join(match.group(2).split()), validate=True))
         except (binascii.Error, ValueError):
             continue  # a broken block in a system bundle is not ours to fix
-        out.append((hashlib.sha256(der).hexdigest(), pem_encode(der).encode("ascii")))
     return out
+
+
+def certificate_blocks(data: bytes) -> list[tuple[str, bytes]]:
+    """Every CERTIFICATE block in `data` as (sha256 of its DER, canonical PEM)."""
+    return [(hashlib.sha256(der).hexdigest(), pem_encode(der).encode("ascii")) for der in certificate_ders(data)]

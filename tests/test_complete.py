@@ -84,6 +84,15 @@ def Certificate_sha(c: IssuedCert) -> str:
     return hashlib.sha256(_der(c)).hexdigest()
 
 
+def test_a_certificate_with_the_issuers_name_but_another_key_is_not_its_issuer() -> None:
+    """Names alone prove nothing: the signature (and AKI/SKI) decide, so an impostor never completes a chain."""
+    impostor = issue("AIA Test Root CA", ca=True)  # the real root's name, another key
+    with aia_pki(answer=_der(impostor)) as (server, _root, _url):
+        r = sly_nb_tls.test_connection(server.url)
+    assert r.completion is not None and r.completion.fetches == 1
+    assert r.completion.root is None and r.completion.missing == "AIA Test Root CA"
+
+
 def test_aia_edge_cases_are_reported_and_bounded() -> None:
     # over 64 KiB
     with aia_pki(answer=b"\x30" * (70 * 1024)) as (server, _root, _url):

@@ -1,33 +1,39 @@
-"""Trust files on disk: the per-user directory, base roots, atomic PEM writes, file lifetimes.
+"""Trust files on disk: the per-user directory, each variable's base, atomic writes, file lifetimes.
 
-In [1]: from sly_nb_tls._bundle import BaseRoots, TrustFiles, user_dir
-In [2]: base = BaseRoots.collect({"SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"})
-In [3]: len(base.blocks), base.files
-Out[3]: (146, ['/…/certifi/cacert.pem', '/usr/lib/ssl/cert.pem', '/etc/ssl/certs/ca-certificates.crt'])
-In [4]: TrustFiles().paths()                   # this process's bundle and extras-only file
-Out[4]: (PosixPath('/home/me/.cache/sly-nb-tls/bundle-4242-9f3a….pem'), PosixPath('…/extra-4242-9f3a….pem'))
+In [1]: from sly_nb_tls._bundle import TrustFiles, collect_bases
+In [2]: bases = collect_bases({"SSL_CERT_FILE": None, "REQUESTS_CA_BUNDLE": None})
+In [3]: bases["REQUESTS_CA_BUNDLE"].label, len(bases["REQUESTS_CA_BUNDLE"].blocks)
+Out[3]: ('certifi', 144)
+In [4]: TrustFiles().write({bases["SSL_CERT_FILE"].key: b"...PEM..."})
+Out[4]: {'1f2e3d4c5b': PosixPath('/home/me/.cache/sly-nb-tls/bundle-host-4242-9f3a0b1c-1f2e3d4c5b.pem')}
 
-Why a merged file at all: every variable that Python clients read
-(``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``, ``CURL_CA_BUNDLE``) *replaces*
-trust; pointing one at the private root alone would drop every public root.
+Why a bundle per base: every CA variable but the additive ones *replaces*
+its readers' trust, and each reader trusted something different before (requests
+certifi, curl and OpenSSL the system file, git its configured file).  Pointing a
+variable at the extras alone would drop the public roots; pointing all of them
+at one merged file would give every client the others' roots too.  So each gets
+exactly what its readers trusted before, plus the extras.
 
 File names carry the PID of the process that owns them, so two kernels never
-overwrite each other's bundle, and a forked child (which inherits the parent's
-memory) picks new names instead of rewriting the parent's files.  A file is
-deleted only when no live process may still read it: on Linux, when no
-process's environment names it (children started after `add` inherit the
+overwrite each other's files, and a forked child (which inherits the parent's
+memory) picks new names instead of rewriting the parent's files.  `reset`
+rewrites the files to their bases and deletes nothing: a process (or a thread)
+that read a variable a moment ago must still find its file.  A file is deleted
+only at exit or later, when no live process may still read it: on Linux, when
+no process's environment names it (children started after `add` inherit the
 path); elsewhere that cannot be told, so files are kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
 import socket
 import stat
 import tempfile
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,13 +41,17 @@ from ._errors import StorageError
 from ._pem import certificate_blocks
 
 __all__ = [
+    "DEFAULT_BASES",
     "DIR_ENV",
-    "BaseRoots",
+    "Base",
     "TrustFiles",
+    "collect_bases",
+    "default_store_sets",
     "named_by_live_process",
     "prune_stale_files",
     "save_pem",
     "user_dir",
+    "wgetrc_text",
     "write_pem_file",
 ]
 
@@ -49,7 +59,9 @@ __all__ = [
 DIR_ENV = "SLY_NB_TLS_DIR"
 
 _MAX_BASE_FILE = 64 * 1024 * 1024
-_OWNED_NAME = re.compile(r"^(?:bundle|extra)-(?P<host>[A-Za-z0-9.]+)-(?P<pid>\d+)-[0-9a-f]+\.pem$")
+_OWNED_NAME = re.compile(
+    r"^(?:bundle|extra|wgetrc)-(?P<host>[A-Za-z0-9.]+)-(?P<pid>\d+)-[0-9a-f]+(?:-[0-9a-f]+)?(?:\.pem)?$"
+)
 
 
 def _host() -> str:
@@ -97,30 +109,28 @@ def user_dir() -> Path:
 
 
 @dataclass
-class BaseRoots:
-    """What was trusted before any change, as de-duplicated PEM blocks."""
+class Base:
+    """What one variable's readers trusted before any change, as de-duplicated PEM blocks."""
 
+    label: str
     files: list[str] = field(default_factory=list)
     blocks: dict[str, bytes] = field(default_factory=dict)
+    #: for WGETRC: the user's own wgetrc, without its ca_certificate line (ours replaces it)
+    config: str | None = None
 
     @classmethod
-    def collect(cls, original_env: Mapping[str, str | None]) -> BaseRoots:
-        import ssl
-
-        candidates: list[str] = []
-        try:
-            import certifi
-
-            candidates.append(certifi.where())
-        except ImportError:  # pragma: no cover - certifi is a dependency
-            pass
-        paths = ssl.get_default_verify_paths()
-        candidates.append(paths.openssl_cafile)
-        candidates.extend(v for v in original_env.values() if v)
-        base = cls()
-        for candidate in candidates:
-            base.add_path(candidate)
+    def of_files(cls, label: str, *paths: str, exclude: Set[str] = frozenset()) -> Base:
+        base = cls(label)
+        for path in paths:
+            base.add_path(path, exclude)
         return base
+
+    @property
+    def key(self) -> str:
+        """Names the bundle file: bases with equal content share one file."""
+        if not self.blocks:
+            return "extras"
+        return hashlib.sha256("".join(sorted(self.blocks)).encode()).hexdigest()[:10]
 
     def add_path(self, candidate: str, exclude: Set[str] = frozenset()) -> bool:
         """Fold a file (or a directory of PEM files) into the base; False if unreadable.
@@ -152,11 +162,184 @@ class BaseRoots:
         self.files.append(path)
         return True
 
+    def content(self) -> bytes:
+        return b"".join(self.blocks.values())
+
     def merged_with(self, extras: Iterable[tuple[str, bytes]]) -> bytes:
         blocks = dict(self.blocks)
         for sha, block in extras:
             blocks.setdefault(sha, block)
         return b"".join(blocks.values())
+
+
+# -- what each client trusts when its variable is unset ---------------------
+def _certifi(original: Mapping[str, str | None]) -> Base | None:
+    import certifi
+
+    return Base.of_files("certifi", certifi.where())
+
+
+def _openssl(original: Mapping[str, str | None]) -> Base | None:
+    import ssl
+
+    # openssl_cafile, not cafile: the latter follows SSL_CERT_FILE, which may be ours by now.
+    return Base.of_files("OpenSSL's default file", ssl.get_default_verify_paths().openssl_cafile)
+
+
+def _requests(original: Mapping[str, str | None]) -> Base | None:
+    # requests reads REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else certifi.
+    curl = original.get("CURL_CA_BUNDLE")
+    return Base.of_files(f"preset CURL_CA_BUNDLE: {curl}", curl) if curl else _certifi(original)
+
+
+def _botocore(original: Mapping[str, str | None]) -> Base | None:
+    # botocore reads AWS_CA_BUNDLE, else REQUESTS_CA_BUNDLE, else certifi.
+    preset = original.get("REQUESTS_CA_BUNDLE")
+    return Base.of_files(f"preset REQUESTS_CA_BUNDLE: {preset}", preset) if preset else _certifi(original)
+
+
+def _git(original: Mapping[str, str | None]) -> Base | None:
+    configured = _git_config("http.sslCAInfo")
+    if configured:
+        return Base.of_files(f"git http.sslCAInfo: {configured}", os.path.expanduser(configured))
+    return _openssl(original)
+
+
+def _git_config(key: str) -> str | None:
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        out = subprocess.run([git, "config", "--get", key], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _grpc(original: Mapping[str, str | None]) -> Base | None:
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("grpc")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin:
+        return None  # no gRPC here, nor in this kernel's children
+    roots = Path(spec.origin).parent / "_cython" / "_credentials" / "roots.pem"
+    return Base.of_files("gRPC's bundled roots", str(roots)) if roots.is_file() else None
+
+
+def _npm(original: Mapping[str, str | None]) -> Base | None:
+    # npm's `cafile` replaces node's roots (NODE_EXTRA_CA_CERTS does not reach it); unset, npm
+    # uses node's roots plus NODE_EXTRA_CA_CERTS and needs nothing from us.
+    userconfig = os.environ.get("NPM_CONFIG_USERCONFIG") or str(Path.home() / ".npmrc")
+    for rc in (os.path.join(os.getcwd(), ".npmrc"), userconfig):
+        cafile = _ini_value(rc, "cafile")
+        if cafile:
+            return Base.of_files(f"npm cafile: {cafile}", os.path.expanduser(cafile))
+    return None
+
+
+def _ini_value(path: str, key: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        name, sep, value = line.partition("=")
+        if sep and name.strip().lower() == key:
+            return value.strip().strip("\"'") or None
+    return None
+
+
+_WGET_CA = re.compile(r"^\s*ca[-_]?certificate\s*=\s*(?P<path>.*?)\s*$", re.IGNORECASE)
+
+
+def _wget(original: Mapping[str, str | None]) -> Base | None:
+    # wget reads the system wgetrc, then $WGETRC or ~/.wgetrc.  Ours replaces the user's, so it
+    # carries the user's lines, and its ca_certificate (which adds to the system's roots) holds
+    # the user's own CA file, if one was set, plus the extras.
+    rc = original.get("WGETRC") or str(Path.home() / ".wgetrc")
+    try:
+        with open(rc, encoding="utf-8", errors="replace") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        lines = []
+    kept, cafiles = [], []
+    for line in lines:
+        m = _WGET_CA.match(line)
+        if m:
+            cafiles.append(os.path.expanduser(m.group("path")))
+        else:
+            kept.append(line)
+    label = f"wgetrc ca_certificate: {cafiles[-1]}" if cafiles else "nothing (additive)"
+    base = Base.of_files(label, *cafiles[-1:])
+    base.config = "\n".join(kept)
+    return base
+
+
+def _preset_only(original: Mapping[str, str | None]) -> Base | None:
+    return None
+
+
+def _nothing(original: Mapping[str, str | None]) -> Base | None:
+    return Base("nothing (additive)")
+
+
+#: variable default (`_environ.CaVariable.default`) -> what its readers trust when it is unset
+DEFAULT_BASES: dict[str, Callable[[Mapping[str, str | None]], Base | None]] = {
+    "certifi": _certifi,
+    "openssl": _openssl,
+    "requests": _requests,
+    "botocore": _botocore,
+    "git": _git,
+    "grpc": _grpc,
+    "npm": _npm,
+    "wget": _wget,
+    "preset-only": _preset_only,
+    "none": _nothing,
+}
+
+
+def collect_bases(original: Mapping[str, str | None]) -> dict[str, Base]:
+    """Each variable's base: its preset file if it had one, else its readers' own default.
+
+    Variables whose readers are not here (or need nothing) are left out, and stay untouched.
+    """
+    from ._environ import CA_VARIABLES, WGET_VARIABLE
+
+    bases: dict[str, Base] = {}
+    for var in CA_VARIABLES:
+        preset = original.get(var.name)
+        if preset and var.name != WGET_VARIABLE:
+            base: Base | None = Base.of_files(f"preset: {preset}", preset)
+        else:
+            base = DEFAULT_BASES[var.default](original)
+        if base is not None:
+            bases[var.name] = base
+    return bases
+
+
+def default_store_sets() -> list[tuple[str, frozenset[str]]]:
+    """The stores a client context loads by default here (certifi, OpenSSL's file): (label, fingerprints)."""
+    out = []
+    for make in (_certifi, _openssl):
+        base = make({})
+        if base is not None and base.blocks:
+            out.append((base.label, frozenset(base.blocks)))
+    return out
+
+
+def wgetrc_text(user_lines: str, cafile: Path) -> bytes:
+    return (
+        (user_lines.rstrip("\n") + f"\n# added by sly_nb_tls (undone by reset)\nca_certificate = {cafile}\n")
+        .lstrip("\n")
+        .encode()
+    )
 
 
 def write_pem_file(path: Path, data: bytes) -> None:
@@ -296,48 +479,62 @@ def prune_stale_files(directory: Path) -> list[Path]:
 
 
 class TrustFiles:
-    """This process's two trust files: the merged bundle and the extras-only file.
+    """This process's trust files: one bundle per distinct base, the extras-only file, the wgetrc.
 
-    Names are ``bundle-<host>-<pid>-<random>.pem`` / ``extra-<host>-<pid>-<random>.pem``.
-    A forked child gets new names on first use: the PID check below notices
-    the fork even without an at-fork hook.
+    Names are ``bundle-<host>-<pid>-<random>-<base key>.pem``, ``extra-<host>-<pid>-<random>.pem``
+    and ``wgetrc-<host>-<pid>-<random>``.  The names stay the same from one `add` to the next
+    and across `reset` (which rewrites the files to their bases), so a process started after
+    `add` always finds its file.  A forked child gets new names on first use: the PID check
+    below notices the fork even without an at-fork hook.
     """
 
     def __init__(self) -> None:
-        self._paths: tuple[Path, Path] | None = None
+        self._tag: str | None = None
         self._owner = 0
+        self._written: dict[str, Path] = {}
         #: files released while a live process still named them: deleted once none does
         self._kept: list[Path] = []
 
-    def paths(self) -> tuple[Path, Path]:
-        if self._paths is None or self._owner != os.getpid():
-            directory = user_dir()
+    def _directory(self) -> Path:
+        directory = user_dir()  # checked before every write
+        if self._tag is None or self._owner != os.getpid():
             prune_stale_files(directory)
             self._retry_kept()
-            tag = f"{_host()}-{os.getpid()}-{secrets.token_hex(4)}"
-            self._paths = (directory / f"bundle-{tag}.pem", directory / f"extra-{tag}.pem")
+            self._tag = f"{_host()}-{os.getpid()}-{secrets.token_hex(4)}"
             self._owner = os.getpid()
-        return self._paths
+            self._written = {}
+        return directory
+
+    def path_for(self, key: str) -> Path:
+        directory = self._directory()
+        if key == "wgetrc":
+            return directory / f"wgetrc-{self._tag}"
+        if key == "extras":
+            return directory / f"extra-{self._tag}.pem"
+        return directory / f"bundle-{self._tag}-{key}.pem"
+
+    def write(self, contents: Mapping[str, bytes]) -> dict[str, Path]:
+        """Atomically (re)write the file of each key (a base key, "extras" or "wgetrc")."""
+        out = {}
+        for key, data in contents.items():
+            path = self.path_for(key)
+            write_pem_file(path, data)
+            self._written[key] = path
+            out[key] = path
+        return out
 
     @property
-    def current(self) -> tuple[Path, Path] | None:
-        """The paths this process owns, if it made any (a forked child owns none yet)."""
-        return self._paths if self._owner == os.getpid() else None
-
-    def write(self, merged: bytes, extras: bytes) -> tuple[Path, Path]:
-        merged_path, extras_path = self.paths()
-        write_pem_file(merged_path, merged)
-        write_pem_file(extras_path, extras)
-        return merged_path, extras_path
+    def written(self) -> dict[str, Path]:
+        """key -> file, for the files this process wrote (a forked child owns none yet)."""
+        return dict(self._written) if self._owner == os.getpid() else {}
 
     def release(self, *, exiting: bool = False) -> list[Path]:
         """Forget this process's files; delete those no live process may still read, keep the rest for later.
 
         `exiting`: this process is ending, so its own environment no longer counts as a reader.
         """
-        owned, self._paths = self.current, None
-        if owned:
-            self._kept.extend(owned)
+        self._kept.extend(self.written.values())
+        self._tag, self._written = None, {}
         return self._retry_kept(this_process=not exiting)
 
     def _retry_kept(self, this_process: bool = True) -> list[Path]:
@@ -347,4 +544,4 @@ class TrustFiles:
 
     def forget_after_fork(self) -> None:
         """In a forked child: the parent's files are the parent's, never ours to touch."""
-        self._paths, self._owner, self._kept = None, 0, []
+        self._tag, self._owner, self._written, self._kept = None, 0, {}, []

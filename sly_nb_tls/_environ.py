@@ -1,14 +1,18 @@
-"""The CA variables: which ones `add` sets, what they were before, and restoring only ours.
+"""The CA variables: who reads each one, what it trusted before, and restoring only ours.
 
 In [1]: from sly_nb_tls._environ import CaVariables
 In [2]: env = CaVariables(); env.remember()
-In [3]: env.point_at("/…/bundle-42-ab.pem", "/…/extra-42-ab.pem")
-['REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE', 'CURL_CA_BUNDLE', 'SLY_EXTRA_CA_CERTS']
+In [3]: env.point_at({"REQUESTS_CA_BUNDLE": "/…/bundle-…-1f2e.pem", "SSL_CERT_FILE": "/…/bundle-…-77c0.pem"})
+['REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE']
 In [4]: env.restore()                 # (restored, left): a variable someone else rewrote is left
-([('REQUESTS_CA_BUNDLE', None), …], [])
+([('REQUESTS_CA_BUNDLE', None), ('SSL_CERT_FILE', None)], [])
 
 Children inherit os.environ, so these variables are what carries the extras
-into curl, child Pythons and the SDK's ``import supervisely``.
+into curl, git, node, child Pythons and the SDK's ``import supervisely``.
+
+Each variable *replaces* its readers' trust (except the additive ones), so
+each gets its own bundle: what its readers trusted before (`base`) plus the
+extras, never another client's roots.  `_bundle.collect_bases` finds the bases.
 """
 
 from __future__ import annotations
@@ -17,41 +21,67 @@ import os
 from dataclasses import dataclass
 
 __all__ = [
-    "ALWAYS_SET",
+    "CA_VARIABLES",
     "EXTRAS_VARIABLE",
     "MANAGED_VARIABLES",
     "PROXY_VARIABLES",
-    "SET_IF_PRESET",
     "VARIABLES_READ",
+    "WGET_VARIABLE",
+    "CaVariable",
     "CaVariables",
     "EnvVarState",
 ]
 
-#: Variables that replace trust for Python, curl and OpenSSL clients: always
-#: pointed at the merged bundle.
-ALWAYS_SET = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
-#: Variables of other tools (git, pip, node, AWS, httplib2, gRPC).  Pointed at
-#: the merged bundle only if already set: then they name a file that would hide
-#: the extras; the merged bundle contains that file, so nothing is lost.  Unset,
-#: those tools keep their own defaults and we stay out of their way.
-SET_IF_PRESET = (
-    "GIT_SSL_CAINFO",
-    "PIP_CERT",
-    "NODE_EXTRA_CA_CERTS",
-    "AWS_CA_BUNDLE",
-    "HTTPLIB2_CA_CERTS",
-    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+
+@dataclass(frozen=True)
+class CaVariable:
+    """One variable some client reads its trust from."""
+
+    name: str
+    #: who reads it (shown in `status`)
+    readers: str
+    #: what its readers trust when it is unset: a key of `_bundle.DEFAULT_BASES`
+    default: str
+    #: readers add the file to their own roots instead of replacing them
+    additive: bool = False
+
+
+#: Every variable `add` may point at a bundle, with what its readers use when it is unset.
+#: A variable whose default cannot be found here (gRPC not installed, no npm ``cafile``
+#: configured, PIP_CERT unset: pip reads REQUESTS_CA_BUNDLE then) is left alone.
+CA_VARIABLES = (
+    CaVariable("REQUESTS_CA_BUNDLE", "requests, the SDK, pip", "requests"),
+    CaVariable("SSL_CERT_FILE", "OpenSSL: urllib, aiohttp, httpx, …", "openssl"),
+    CaVariable("CURL_CA_BUNDLE", "curl", "openssl"),
+    CaVariable("GIT_SSL_CAINFO", "git", "git"),
+    CaVariable("AWS_CA_BUNDLE", "boto3, AWS CLI", "botocore"),
+    CaVariable("HTTPLIB2_CA_CERTS", "httplib2", "certifi"),
+    CaVariable("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "gRPC", "grpc"),
+    CaVariable("PIP_CERT", "pip", "preset-only"),
+    CaVariable("npm_config_cafile", "npm (its cafile)", "npm"),
+    CaVariable("NODE_EXTRA_CA_CERTS", "node, npm", "none", additive=True),
+    CaVariable("WGETRC", "wget (a wgetrc)", "wget", additive=True),
+    CaVariable("SLY_EXTRA_CA_CERTS", "the SDK at import", "none", additive=True),
 )
 #: Read by the Supervisely SDK at ``import supervisely`` (in children, too).
 EXTRAS_VARIABLE = "SLY_EXTRA_CA_CERTS"
+#: The one variable that names a wget configuration file, not a PEM file.
+WGET_VARIABLE = "WGETRC"
 #: Every variable `add` may set and `reset` restores.
-MANAGED_VARIABLES = ALWAYS_SET + SET_IF_PRESET + (EXTRAS_VARIABLE,)
+MANAGED_VARIABLES = tuple(v.name for v in CA_VARIABLES)
 #: Where clients (and `test`) look for a proxy; read, never set.
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
                    "NO_PROXY", "no_proxy")  # fmt: skip
 #: Every variable that changes what sly_nb_tls or an HTTPS client does here: the suite,
 #: the notebooks' kernel and the benchmarks set or clear each one explicitly.
-VARIABLES_READ = (*MANAGED_VARIABLES, "SSL_CERT_DIR", *PROXY_VARIABLES, "SERVER_ADDRESS", "API_TOKEN")
+VARIABLES_READ = (
+    *MANAGED_VARIABLES,
+    "SSL_CERT_DIR",
+    "NPM_CONFIG_USERCONFIG",
+    *PROXY_VARIABLES,
+    "SERVER_ADDRESS",
+    "API_TOKEN",
+)
 
 
 @dataclass
@@ -60,6 +90,10 @@ class EnvVarState:
     original: str | None
     ours: str | None
     current: str | None
+    #: what its readers trusted before `add` (the base of its bundle), as shown in `status`
+    base: str = ""
+    #: how many certificates its bundle holds beyond the base
+    extras: int = 0
 
     @property
     def changed_by_other(self) -> bool:
@@ -96,14 +130,12 @@ class CaVariables:
                 out.append((var, current))
         return out
 
-    def point_at(self, merged: str, extras: str) -> list[str]:
-        original = self.remember()
-        applied = {var: merged for var in ALWAYS_SET}
-        applied.update({var: merged for var in SET_IF_PRESET if original.get(var)})
-        applied[EXTRAS_VARIABLE] = extras
-        os.environ.update(applied)
-        self.applied = applied
-        return list(applied)
+    def point_at(self, files: dict[str, str]) -> list[str]:
+        """Point each variable in `files` at its file; returns the variables set."""
+        self.remember()
+        os.environ.update(files)
+        self.applied = dict(files)
+        return list(files)
 
     def restore(self) -> tuple[list[tuple[str, str | None]], list[tuple[str, str | None]]]:
         """Put back what each variable was, if it still holds our value: (restored, left)."""
@@ -124,8 +156,17 @@ class CaVariables:
         self.original, self.applied = None, {}
         return restored, left
 
-    def states(self) -> list[EnvVarState]:
+    def states(self, bases: dict[str, str] | None = None, extras: dict[str, int] | None = None) -> list[EnvVarState]:
         original = self.original or {}
+        bases, extras = bases or {}, extras or {}
         return [
-            EnvVarState(var, original.get(var), self.applied.get(var), os.environ.get(var)) for var in MANAGED_VARIABLES
+            EnvVarState(
+                var,
+                original.get(var),
+                self.applied.get(var),
+                os.environ.get(var),
+                bases.get(var, ""),
+                extras.get(var, 0),
+            )
+            for var in MANAGED_VARIABLES
         ]

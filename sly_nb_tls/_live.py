@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import _ssl
 import gc
+import hashlib
 import os
 import ssl
 import sys
@@ -74,9 +75,9 @@ def _wants_extras(ctx: ssl.SSLContext, purpose: object) -> bool:
     )
 
 
-def _caller_label() -> str:
+def _caller_label(depth: int = 2) -> str:
     """Who is building a context: the top-level package of the first frame outside ssl and us."""
-    frame = sys._getframe(2)
+    frame = sys._getframe(depth)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module not in ("ssl", __name__):
@@ -127,6 +128,69 @@ class _Swap:
     holds: frozenset[str] = field(default_factory=frozenset)
 
 
+@dataclass
+class _PathSwap:
+    """A CA path a client fixed before `add`, pointed at our bundle: (owner, attribute, before, ours)."""
+
+    label: str
+    owner: Callable[[], Any]
+    attr: str
+    original: Any
+    current: str
+
+    def undo(self) -> bool:
+        owner = self.owner()
+        if owner is None:
+            return True  # gone: nothing to put back
+        if getattr(owner, self.attr, None) != self.current:
+            return False
+        setattr(owner, self.attr, self.original)
+        return True
+
+
+def _default_store_of(
+    ctx: ssl.SSLContext, defaults: list[frozenset[str]], ever: set[str]
+) -> tuple[str, frozenset[str]]:
+    """("default" | "pinned" | "empty", fingerprints it holds) for a live client context.
+
+    Its CA set is compared without the certificates we ever registered: a context that
+    already has some extras still counts as a default store.  A context with no CA
+    loaded yet ("empty") loads a file later, through the variables.
+    """
+    ders = ctx.get_ca_certs(binary_form=True)
+    if not ders:
+        return "empty", frozenset()
+    holds = frozenset(hashlib.sha256(d).hexdigest() for d in ders)
+    own = holds - ever
+    if any(own == d - ever for d in defaults):
+        return "default", holds
+    return "pinned", holds
+
+
+#: transport packages named by the client library users know them through
+_CLIENT_OF = {"httpcore": "httpx", "httpcore2": "httpx2"}
+
+
+def _holders(contexts: list[ssl.SSLContext]) -> dict[int, str]:
+    """id(context) -> top-level package of an object that holds it (httpcore, urllib3, ...), in one GC pass."""
+    wanted = {id(c) for c in contexts}
+    found: dict[int, str] = {}
+    for holder in gc.get_referrers(*contexts):
+        if isinstance(holder, dict):
+            values: Any = holder.values()
+            module = "your code" if holder.get("__name__") == "__main__" else ""
+        else:
+            values = getattr(holder, "__dict__", {}).values()
+            module = type(holder).__module__.split(".", 1)[0]
+            module = _CLIENT_OF.get(module, module)
+        if not module or module in ("ssl", __name__.split(".", 1)[0], "weakref", "builtins"):
+            continue
+        for value in values:
+            if id(value) in wanted:
+                found.setdefault(id(value), module)
+    return found
+
+
 def _default_opener_with_context(opener: Any) -> bool:
     handlers = getattr(opener, "handlers", [])
     if not handlers or any(type(h).__module__ != "urllib.request" for h in handlers):
@@ -156,12 +220,23 @@ def _instances_of(*roots: type | None) -> list[Any]:
 class LiveTrust:
     """Hooks for new contexts, swaps of shared ones, in-place updates of existing ones."""
 
-    def __init__(self, state: TrustState, files: Callable[[], set[str]] = set):
+    def __init__(
+        self,
+        state: TrustState,
+        files: Callable[[], set[str]] = set,
+        default_file: Callable[[], str | None] = lambda: None,
+        httpx_default: Callable[[], tuple[str | None, str | None] | None] = lambda: None,
+    ):
         self._state = state
         #: the trust files we wrote: a context that loads one of them holds the extras
         self._files = files
+        #: our bundle in SSL_CERT_FILE, which OpenSSL's default paths load: it holds the extras
+        self._default_file = default_file
+        #: (cafile, capath) httpx used before add, when SSL_CERT_FILE was not set; None: it was
+        self._httpx_default = httpx_default
         self.patches: list[_Patch] = []
         self.swaps: dict[str, _Swap] = {}
+        self.path_swaps: list[_PathSwap] = []
         self.saved_opener: Any = None
         self.opener_dropped = False
         #: every context given the extras -> (fingerprints it holds, who built it)
@@ -173,8 +248,8 @@ class LiveTrust:
         return bool(self.patches)
 
     def _track(self, ctx: ssl.SSLContext, shas: frozenset[str], label: str) -> None:
-        have, _ = self.given.get(ctx, (frozenset(), label))
-        self.given[ctx] = (have | shas, label)
+        have, first = self.given.get(ctx, (frozenset(), label))
+        self.given[ctx] = (have | shas, first)  # named by who built it, not by who updated it later
 
     def install_hooks(self) -> None:
         if self.patches:
@@ -187,13 +262,23 @@ class LiveTrust:
         # on the class and undoing it means deleting ours again (None = inherited).
         original_verify = context_class.__dict__.get("load_verify_locations")
         verify_locations = original_verify or _ssl._SSLContext.load_verify_locations
-        files = self._files
+        files, default_file, httpx_default = self._files, self._default_file, self._httpx_default
+
+        def httpx_own_roots(cafile: Any) -> tuple[str | None, str | None] | None:
+            """httpx reads SSL_CERT_FILE, which is ours now (OpenSSL's roots plus the extras); before
+            add it used certifi (or SSL_CERT_DIR).  (cafile, capath) that keep it on its own roots."""
+            if cafile is None or default_file() is None or os.fspath(cafile) != default_file():
+                return None
+            return httpx_default() if _caller_label(3) in ("httpx", "httpcore") else None
 
         def load_default_certs(self: ssl.SSLContext, purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH) -> None:
             original_load(self, purpose)
             cadata, shas = state()
             if cadata and _wants_extras(self, purpose):
-                self.load_verify_locations(cadata=cadata)
+                # OpenSSL has just read SSL_CERT_FILE: while that is our bundle, the context
+                # holds the extras already, and parsing them again costs every new context.
+                if os.environ.get("SSL_CERT_FILE") != default_file():
+                    verify_locations(self, None, None, cadata)
                 track(self, shas, _caller_label())
 
         def create_default_context(
@@ -203,6 +288,8 @@ class LiveTrust:
             capath: Any = None,
             cadata: Any = None,
         ) -> ssl.SSLContext:
+            if (own := httpx_own_roots(cafile)) is not None:
+                cafile, capath = own
             ctx = original_create(purpose, cafile=cafile, capath=capath, cadata=cadata)
             # Without cafile/capath/cadata the context went through
             # load_default_certs above and has the extras already.
@@ -215,6 +302,13 @@ class LiveTrust:
         def load_verify_locations(
             self: ssl.SSLContext, cafile: Any = None, capath: Any = None, cadata: Any = None
         ) -> None:
+            if (own := httpx_own_roots(cafile)) is not None:
+                verify_locations(self, *own, None)
+                cadata, shas = state()
+                if cadata:
+                    verify_locations(self, None, None, cadata)
+                    track(self, shas, "httpx")
+                return
             verify_locations(self, cafile, capath, cadata)
             # requests, urllib3 and httpx load the bundle the variables name; such a
             # context holds the extras as surely as one the hooks gave them to.
@@ -330,27 +424,93 @@ class LiveTrust:
             done.append(label)
         return done
 
-    def update_client_contexts(self, extras: dict[str, bytes]) -> list[str]:
-        """Give the extras, in place, to the contexts of httpx clients that exist already."""
-        httpx = sys.modules.get("httpx")
-        if httpx is None or not extras:
-            return []
+    def update_default_store_contexts(
+        self, extras: dict[str, bytes], defaults: list[frozenset[str]], ever: set[str]
+    ) -> tuple[list[str], int]:
+        """Give the extras, in place, to each live client context whose CA set is a default store.
+
+        A context loaded with certifi, OpenSSL's default file or a preset bundle is a
+        client that trusts "the defaults" (urllib3 ``ssl_context=``, asyncio, websockets,
+        httpx, tornado, botocore): it gets the extras.  One pinned to any other CA set
+        is never touched.  Returns (what was updated, how many are pinned).
+        """
         wanted = frozenset(extras)
-        updated = 0
-        for obj in _instances_of(getattr(httpx, "Client", None), getattr(httpx, "AsyncClient", None)):
-            mounts = getattr(obj, "_mounts", None) or {}
-            for transport in [getattr(obj, "_transport", None), *mounts.values()]:
-                ctx = getattr(getattr(transport, "_pool", None), "_ssl_context", None)
-                if not isinstance(ctx, ssl.SSLContext) or not _wants_extras(ctx, ssl.Purpose.SERVER_AUTH):
-                    continue
-                have = self.given.get(ctx, (frozenset(), ""))[0]
-                missing = [sha for sha in extras if sha not in have]
-                if not missing:
-                    continue
-                ctx.load_verify_locations(cadata=b"".join(extras[s] for s in missing))
-                self._track(ctx, wanted, "httpx")
-                updated += 1
-        return [f"{updated} httpx client context(s)"] if updated else []
+        ours = {id(s.original) for s in self.swaps.values()} | {id(s.current) for s in self.swaps.values()}
+        updated: list[ssl.SSLContext] = []
+        pinned = 0
+        for ctx in _instances_of(stdlib_context_class()):
+            if id(ctx) in ours or not _wants_extras(ctx, ssl.Purpose.SERVER_AUTH):
+                continue
+            have = self.given.get(ctx, (frozenset(), ""))[0]
+            if wanted and wanted <= have:
+                continue
+            kind, holds = _default_store_of(ctx, defaults, ever)
+            if kind == "pinned":
+                pinned += 1
+            elif kind == "default" and wanted:
+                missing = [sha for sha in extras if sha not in holds]
+                if missing:
+                    ctx.load_verify_locations(cadata=b"".join(extras[s] for s in missing))
+                updated.append(ctx)
+        if not updated:
+            return [], pinned
+        holders = _holders(updated)
+        for ctx in updated:
+            self._track(ctx, wanted, holders.get(id(ctx), "a client made before add"))
+        names = ", ".join(sorted(set(holders.values())))
+        return [f"{len(updated)} live client context(s) on a default store" + (f" ({names})" if names else "")], pinned
+
+    def refresh_path_swaps(self, files: dict[str, str], accepted: dict[str, set[str]]) -> list[str]:
+        """Point clients that fixed a CA *path* before `add` at their variable's bundle.
+
+        `files`: variable -> our file; `accepted`: variable -> real paths that count as
+        that client's default (its base).  A client pinned to another file is left alone.
+        """
+        done = []
+        targets: list[tuple[str, Any, str, str]] = []
+        httplib2 = sys.modules.get("httplib2")
+        if httplib2 is not None and isinstance(getattr(httplib2, "CA_CERTS", None), str):
+            targets.append(("httplib2.CA_CERTS", httplib2, "CA_CERTS", "HTTPLIB2_CA_CERTS"))
+        httpsession = sys.modules.get("botocore.httpsession")
+        session_class = getattr(httpsession, "URLLib3Session", None)
+        for session in _instances_of(session_class) if session_class else []:
+            targets.append(("botocore session", session, "_verify", "AWS_CA_BUNDLE"))
+        counts: dict[str, int] = {}
+        for label, owner, attr, variable in targets:
+            ours = files.get(variable)
+            if ours is None:
+                continue
+            current = getattr(owner, attr)
+            swap = next((p for p in self.path_swaps if p.owner() is owner and p.attr == attr), None)
+            if swap is not None:
+                if current == swap.current and current != ours:  # our file moved (a new base)
+                    setattr(owner, attr, ours)
+                    swap.current = ours
+                continue
+            # botocore keeps True for "certifi, looked up at each request".
+            default = current is True or (
+                isinstance(current, str) and os.path.realpath(current) in accepted.get(variable, set())
+            )
+            if not default:
+                continue
+            setattr(owner, attr, ours)
+            self.path_swaps.append(_PathSwap(label, weakref.ref(owner), attr, current, ours))
+            counts[label] = counts.get(label, 0) + 1
+        for label, n in counts.items():
+            done.append(label if n == 1 else f"{n} {label}s")
+        return done
+
+    def clear_cached_defaults(self) -> None:
+        """Drop contexts a library caches for "the defaults", so the next one is built anew.
+
+        tornado caches its client context (`netutil._client_ssl_defaults`, an lru_cache):
+        cleared at `add` (the next fetch builds one through the hooks) and at `reset`
+        (the next one is built without the extras), an exact inverse either way.
+        """
+        netutil = sys.modules.get("tornado.netutil")
+        cached = getattr(netutil, "_client_ssl_defaults", None)
+        if callable(getattr(cached, "cache_clear", None)):
+            cached.cache_clear()  # type: ignore[union-attr]
 
     # -- accounting and undo --------------------------------------------
     def holding(self, registered: set[str]) -> dict[str, int]:
@@ -386,8 +546,13 @@ class LiveTrust:
                 self.given.pop(ours, None)  # nothing uses it any more
             else:
                 notes.append(f"left {swap.label}: replaced by something else after add")
+        for path_swap in self.path_swaps:
+            if not path_swap.undo():
+                notes.append(f"left {path_swap.label}: changed by something else after add")
+        self.clear_cached_defaults()
         self.patches = []
         self.swaps = {}
+        self.path_swaps = []
         self.saved_opener = None
         self.opener_dropped = False
         return notes

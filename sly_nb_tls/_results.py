@@ -14,6 +14,7 @@ Every object has `__str__` (terminals, logs) and an escaped `_repr_html_`
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "AddResult",
     "ChainReport",
     "ClientCheck",
+    "ClientTrust",
     "ConnectionReport",
     "EnvKey",
     "EnvResult",
@@ -99,7 +101,11 @@ class AddResult(Rendered):
     def _details(self) -> list[str]:
         out = []
         if self.variables_set:
-            out.append("set " + ", ".join(self.variables_set) + f" → {self.bundle_path}")
+            where = os.path.dirname(self.bundle_path) if self.bundle_path else "the per-user directory"
+            out.append(
+                "set " + ", ".join(self.variables_set) + f": each names its own bundle in {where} "
+                "(what its readers trusted before, plus the extras; see %sly_tls status)"
+            )
         if self.live_updated:
             out.append("updated live clients: " + ", ".join(self.live_updated))
         out.extend(self.notes)
@@ -208,6 +214,25 @@ class RemoveResult(Rendered):
         )
 
 
+_VARIABLE_HEADERS = ["variable", "read by", "trusted before (base)", "+extras", "file"]
+_CLIENT_TRUST_HEADERS = ["client", "trust it uses now", "sees the extras"]
+
+
+@dataclass
+class ClientTrust:
+    """One HTTPS library importable here and the trust it will use right now (`status --clients`)."""
+
+    client: str
+    trust: str
+    #: True: sees the extras; False: will not (see `why`); None: not loaded/used here
+    sees_extras: bool | None
+    why: str = ""
+
+    def row(self) -> list[str]:
+        mark = {True: "✓ yes", False: "✗ no", None: "–"}[self.sees_extras]
+        return [self.client, self.trust, f"{mark}{': ' + self.why if self.why else ''}"]
+
+
 @dataclass(repr=False)
 class TrustStatus(Rendered):
     """A snapshot of what this kernel trusts beyond its defaults, and how to undo it."""
@@ -216,13 +241,18 @@ class TrustStatus(Rendered):
     certificates: list[Certificate] = field(default_factory=list)
     variables: list[EnvVarState] = field(default_factory=list)
     bundle_path: str | None = None
-    base_files: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
     swapped: list[str] = field(default_factory=list)
     #: live client contexts given the extras (by the hooks or in place) that still exist
     live_contexts: int = 0
     #: live contexts that trust a certificate no longer registered, by the library that built them
     holding: dict[str, int] = field(default_factory=dict)
+    #: live client contexts pinned to a CA set of their own: never given the extras
+    pinned: int = 0
+    #: this kernel's child processes started before the last `add` ("pid command"); None: cannot tell here
+    children_before_add: list[str] | None = field(default_factory=list)
+    #: filled by ``status(clients=True)``
+    clients: list[ClientTrust] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -240,41 +270,95 @@ class TrustStatus(Rendered):
             return "No extra certificates are trusted (sly_nb_tls changed nothing)."
         return f"{len(self.certificates)} extra certificate(s) trusted in this kernel"
 
+    def _variables_title(self) -> str:
+        where = os.path.dirname(self.bundle_path) if self.bundle_path else "the per-user directory"
+        return f"each variable names its own file in {where}: what its readers trusted before, plus the extras"
+
+    def _variable_rows(self) -> list[list[str]]:
+        rows = []
+        for v in self.variables:
+            if v.ours is None:
+                continue
+            file = os.path.basename(v.ours) if not v.changed_by_other else f"changed by something else: {v.current}"
+            rows.append([v.name, _readers(v.name), v.base, f"+{v.extras}", file])
+        return rows
+
     def _notes(self) -> list[str]:
         if not self.active:
-            return _holding_note(self.holding, "certificates removed earlier")
-        out = [f"bundle: {self.bundle_path} (base: {', '.join(self.base_files) or 'none'})"]
-        grouped: dict[str, list[str]] = {}
-        for v in self.variables:
-            if v.ours is not None:
-                grouped.setdefault(v.describe(), []).append(v.name)
-        out += [f"{', '.join(names)}: {state}" for state, names in grouped.items()]
+            return _holding_note(self.holding, "certificates removed earlier") + self._children_notes()
+        out = []
         if self.hooks:
             out.append("new client contexts: " + ", ".join(self.hooks))
         if self.swapped:
             out.append("swapped shared contexts: " + ", ".join(self.swapped))
         if self.live_contexts:
             out.append(f"live client contexts given the extras: {self.live_contexts}")
+        if self.pinned:
+            out.append(f"pinned: left alone: {self.pinned} live client context(s) trust a CA set of their own")
         out.extend(_holding_note(self.holding, "removed certificates"))
+        out.extend(self._children_notes())
         out.append("undo: %sly_tls remove <fingerprint> · %sly_tls reset")
         return out
+
+    def _children_notes(self) -> list[str]:
+        if self.children_before_add is None:
+            return ["child processes started before add: cannot tell on this system; recreate any pool or worker"]
+        if not self.children_before_add:
+            return []
+        return [
+            f"{len(self.children_before_add)} child process(es) started before the last add do not trust the "
+            "extras (pool workers, a forkserver): recreate them: " + "; ".join(self.children_before_add[:5])
+        ]
 
     def __str__(self) -> str:
         lines = [self._headline()]
         if self.certificates:
             lines.append(_cert_table(self.certificates))
+        rows = self._variable_rows()
+        if rows:
+            lines.append(f"  {self._variables_title()}:")
+            t = Table(_VARIABLE_HEADERS)
+            for row in rows:
+                t.add(row)
+            lines.append(t.render("    "))
+        if self.clients:
+            lines.append("  each HTTPS library here, and the trust it uses now:")
+            t = Table(_CLIENT_TRUST_HEADERS)
+            for c in self.clients:
+                t.add(c.row())
+            lines.append(t.render("    "))
         lines += [f"  ! {visible(w)}" for w in self.warnings]
         lines += [f"  {visible(n)}" for n in self._notes()]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return html_table(
+        html = html_table(
             _CERT_HEADERS,
             _cert_rows(self.certificates),
             title=self._headline(),
             warnings=self.warnings,
             notes=self._notes(),
         )
+        rows = self._variable_rows()
+        if rows:
+            html += html_table(
+                _VARIABLE_HEADERS,
+                rows,
+                title=self._variables_title(),
+            )
+        if self.clients:
+            html += html_table(
+                _CLIENT_TRUST_HEADERS,
+                [c.row() for c in self.clients],
+                title="each HTTPS library here, and its trust now",
+            )
+        return html
+
+
+def _readers(variable: str) -> str:
+    from ._environ import CA_VARIABLES
+
+    return next((v.readers for v in CA_VARIABLES if v.name == variable), "")
 
 
 # -- env files ------------------------------------------------------------

@@ -30,28 +30,17 @@ import re
 import threading
 from collections.abc import Iterable
 
-from ._bundle import BaseRoots, TrustFiles
+from ._bundle import Base, TrustFiles, collect_bases, default_store_sets, wgetrc_text
 from ._certs import Certificate, Source, read_sources, resolve_path
-from ._environ import EXTRAS_VARIABLE, CaVariables
-from ._errors import CertificateSourceError, UnknownCertificateError
+from ._environ import WGET_VARIABLE, CaVariables
+from ._errors import CertificateSourceError, StorageError, UnknownCertificateError
 from ._live import LiveTrust
-from ._pem import certificate_blocks
+from ._processes import boot_clock, children_started_before
 from ._results import AddResult, RemoveResult, ResetResult, TrustStatus
 
 __all__ = ["add_certs", "registered", "remove", "reset", "status"]
 
 _HEX = re.compile(r"[0-9a-f]+")
-
-
-def _pem_file_certificates(path: str | None) -> bytes:
-    """The certificate blocks of a PEM file, or nothing if there is no readable file."""
-    if not path or not os.path.isfile(path):
-        return b""
-    try:
-        with open(path, "rb") as fh:
-            return b"".join(block for _, block in certificate_blocks(fh.read()))
-    except OSError:
-        return b""
 
 
 class _Registry:
@@ -61,15 +50,48 @@ class _Registry:
         self.lock = threading.RLock()
         self.extras: dict[str, Certificate] = {}
         self.origins: dict[str, set[str]] = {}
-        self.base: BaseRoots | None = None
+        #: variable -> what its readers trusted before the first `add`
+        self.bases: dict[str, Base] | None = None
+        #: file key -> what `reset` writes back into that file (its base)
+        self.reset_contents: dict[str, bytes] = {}
+        #: when the last `add` that trusted something new ran (boot clock; None: never, or reset since)
+        self.added_at: float | None = None
         #: every fingerprint registered since activation, removed ones included
         self.ever_registered: set[str] = set()
-        #: certificates of a SLY_EXTRA_CA_CERTS file that was set before activation
-        self.preset_extras = b""
         self.cadata = b""
         self.files = TrustFiles()
         self.variables = CaVariables()
-        self.live = LiveTrust(lambda: (self.cadata, frozenset(self.extras)), self._bundle_paths)
+        self.live = LiveTrust(
+            lambda: (self.cadata, frozenset(self.extras)),
+            self._bundle_paths,
+            lambda: self.variables.applied.get("SSL_CERT_FILE"),
+            self._httpx_default,
+        )
+
+    def _httpx_default(self) -> tuple[str | None, str | None] | None:
+        """What httpx trusted before `add`: SSL_CERT_FILE if it was set (None: ours holds it),
+        else SSL_CERT_DIR, else certifi (httpx's own rule)."""
+        original = self.variables.original or {}
+        if original.get("SSL_CERT_FILE"):
+            return None
+        if os.environ.get("SSL_CERT_DIR"):
+            return None, os.environ["SSL_CERT_DIR"]
+        import certifi
+
+        return certifi.where(), None
+
+    def _default_sets(self) -> list[frozenset[str]]:
+        """The CA sets a client has when it trusts "the defaults": certifi, OpenSSL's file, each base."""
+        sets = [shas for _, shas in default_store_sets()]
+        sets += [frozenset(b.blocks) for b in (self.bases or {}).values() if b.blocks]
+        return list(dict.fromkeys(sets))
+
+    def _accepted_paths(self) -> dict[str, set[str]]:
+        """Per variable, the files that count as its readers' default (a client fixed on one gets ours)."""
+        import certifi
+
+        certifi_path = os.path.realpath(certifi.where())
+        return {var: {certifi_path, *base.files} for var, base in (self.bases or {}).items()}
 
     def _bundle_paths(self) -> set[str]:
         return set(self.variables.applied.values())
@@ -90,29 +112,41 @@ class _Registry:
         Returns (variables set, live updates, notes).
         """
         notes: list[str] = []
-        if self.base is None:
-            originals = self.variables.remember()
-            self.base = BaseRoots.collect({k: v for k, v in originals.items() if v})
-            self.preset_extras = _pem_file_certificates(originals.get(EXTRAS_VARIABLE))
+        if self.bases is None:
+            self.bases = collect_bases(self.variables.remember())
         self.ever_registered |= set(self.extras)
         for var, current in self.variables.rewritten_by_other():
-            if self.base.add_path(current, exclude=self.ever_registered):
+            # Its readers now trust that file: it becomes the variable's base (minus our extras).
+            replaced = Base.of_files(f"set after add: {current}", current, exclude=self.ever_registered)
+            if var != WGET_VARIABLE and replaced.files:
+                self.bases[var] = replaced
                 notes.append(
                     f"{var} had been changed to {current} by something else; "
-                    "its certificates are kept in the new bundle"
+                    "its certificates are kept in its new bundle"
                 )
         extra_blocks = [(sha, cert.pem.encode("ascii")) for sha, cert in self.extras.items()]
-        merged_path, extras_path = self.files.write(
-            self.base.merged_with(extra_blocks), self.preset_extras + b"".join(b for _, b in extra_blocks)
-        )
-        variables = self.variables.point_at(str(merged_path), str(extras_path))
+        contents: dict[str, bytes] = {}
+        for base in self.bases.values():
+            contents[base.key] = base.merged_with(extra_blocks)
+            self.reset_contents[base.key] = base.content()
+        paths = self.files.write(contents)
+        files = {var: str(paths[base.key]) for var, base in self.bases.items()}
+        wget = self.bases.get(WGET_VARIABLE)
+        if wget is not None:
+            rc = wgetrc_text(wget.config or "", paths[wget.key])
+            files[WGET_VARIABLE] = str(self.files.write({"wgetrc": rc})["wgetrc"])
+            self.reset_contents["wgetrc"] = (wget.config or "").encode()
+        variables = self.variables.point_at(files)
         self.cadata = b"".join(c.der for c in self.extras.values())
         self.live.install_hooks()
         self.live.refresh_urllib_opener()
         ders = {sha: c.der for sha, c in self.extras.items()}
         live_updates: list[str] = []
         if live:
-            live_updates = self.live.refresh_swaps(ders) + self.live.update_client_contexts(ders)
+            live_updates = self.live.refresh_swaps(ders)
+            updated, _ = self.live.update_default_store_contexts(ders, self._default_sets(), self.ever_registered)
+            live_updates += updated + self.live.refresh_path_swaps(files, self._accepted_paths())
+            self.live.clear_cached_defaults()
         elif self.live.swaps:
             # Contexts we swapped in earlier hold the old set; keep them current.
             self.live.refresh_swaps(ders)
@@ -143,6 +177,8 @@ class _Registry:
                     else:
                         self._reset()
                     raise
+                if added:
+                    self.added_at = boot_clock()
                 result.variables_set = variables
                 result.live_updated = live_updates
                 result.notes = notes
@@ -220,10 +256,15 @@ class _Registry:
         self.origins.clear()
         self.cadata = b""
         result.holding = self.live.holding(set())
-        self.files.release()
-        self.base = None
+        # Rewrite, never delete: a thread or child that read a variable a moment ago must
+        # still find its file, now holding only what it trusted before (deleted at exit).
+        try:
+            self.files.write({k: self.reset_contents[k] for k in self.files.written if k in self.reset_contents})
+        except (OSError, StorageError) as exc:
+            result.notes.append(f"could not rewrite the trust files to their bases: {exc}")
+        self.bases = None
+        self.added_at = None
         self.ever_registered = set()
-        self.preset_extras = b""
         return result
 
     def reset(self) -> ResetResult:
@@ -241,13 +282,18 @@ class _Registry:
             st.holding = self.live.holding(set(self.extras))
             if not self.active:
                 return st
-            assert self.base is not None
-            st.variables = self.variables.states()
+            assert self.bases is not None
+            registered = set(self.extras)
+            st.variables = self.variables.states(
+                {var: base.label for var, base in self.bases.items()},
+                {var: len(registered - set(base.blocks)) for var, base in self.bases.items()},
+            )
             st.bundle_path = self.variables.applied.get("SSL_CERT_FILE")
-            st.base_files = list(self.base.files)
             st.hooks = self.live.describe_hooks()
             st.swapped = list(self.live.swaps)
             st.live_contexts = len(self.live.given)
+            _, st.pinned = self.live.update_default_store_contexts({}, self._default_sets(), self.ever_registered)
+            st.children_before_add = children_started_before(self.added_at)
             st.warnings = [w for c in self.extras.values() for w in c.warnings]
             for var in st.changed_by_other:
                 st.warnings.append(f"{var} was changed by something else after add; reset will leave it")

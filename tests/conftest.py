@@ -112,3 +112,68 @@ def files(tmp_path: Path) -> Path:
 
 def has_tool(name: str) -> bool:
     return shutil.which(name) is not None
+
+
+# -- the oracle for "each client keeps exactly its own roots, plus the extras" -----------------
+def pem_shas(path: str | os.PathLike[str]) -> set[str]:
+    from sly_nb_tls._pem import certificate_blocks
+
+    p = Path(path)
+    if p.is_dir():
+        return {sha for f in sorted(p.iterdir()) if f.is_file() for sha, _ in certificate_blocks(f.read_bytes())}
+    return {sha for sha, _ in certificate_blocks(p.read_bytes())} if p.is_file() else set()
+
+
+def _grpc_roots() -> str | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("grpc")
+    if spec is None or not spec.origin:
+        return None
+    roots = Path(spec.origin).parent / "_cython" / "_credentials" / "roots.pem"
+    return str(roots) if roots.is_file() else None
+
+
+def expected_base(var: str, before: dict[str, str]) -> set[str] | None:
+    """What `var`'s readers trusted before `add`, written out from each client's documented rules
+    (not from the package's code); None: the variable must stay untouched."""
+    import certifi
+
+    openssl = ssl.get_default_verify_paths().openssl_cafile
+    preset = before.get(var)
+    if var == "WGETRC":
+        return set()  # no wgetrc of the user's sets a ca_certificate on these machines
+    if preset:
+        return pem_shas(preset)
+    if var == "REQUESTS_CA_BUNDLE":  # requests: REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else certifi
+        return pem_shas(before.get("CURL_CA_BUNDLE") or certifi.where())
+    if var == "AWS_CA_BUNDLE":  # botocore: AWS_CA_BUNDLE, else REQUESTS_CA_BUNDLE, else certifi
+        return pem_shas(before.get("REQUESTS_CA_BUNDLE") or certifi.where())
+    if var in ("SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"):
+        return pem_shas(openssl)
+    if var == "HTTPLIB2_CA_CERTS":
+        return pem_shas(certifi.where())
+    if var == "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH":
+        roots = _grpc_roots()
+        return pem_shas(roots) if roots else None
+    if var in ("NODE_EXTRA_CA_CERTS", "SLY_EXTRA_CA_CERTS"):
+        return set()  # additive: the extras alone
+    return None  # PIP_CERT and npm_config_cafile: only when preset or configured
+
+
+def assert_each_variable_holds_its_base_plus(extras: set[str], before: dict[str, str]) -> None:
+    """Every CA variable names a file holding exactly its readers' previous roots plus `extras`."""
+    from sly_nb_tls._environ import MANAGED_VARIABLES
+
+    for var in MANAGED_VARIABLES:
+        base = expected_base(var, before)
+        if base is None:
+            assert os.environ.get(var) == before.get(var), f"{var} should be left alone"
+            continue
+        value = os.environ.get(var)
+        assert value and value != before.get(var), f"{var} was not pointed at a bundle"
+        if var == "WGETRC":
+            lines = [ln for ln in Path(value).read_text().splitlines() if ln.startswith("ca_certificate")]
+            assert len(lines) == 1, lines
+            value = lines[0].split("=", 1)[1].strip()
+        assert pem_shas(value) == base | extras, f"{var}: not exactly its base plus the extras"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import stat
 import subprocess
 import sys
@@ -128,18 +129,26 @@ def test_files_a_child_still_names_outlive_the_kernel_and_are_pruned_once_it_is_
 
 
 @pytest.mark.skipif(not LINUX, reason="which process reads a file is known on Linux only")
-def test_reset_keeps_a_file_a_running_child_names(tmp_path: Path) -> None:
-    sly_nb_tls.add_certs(issue("Reset Child CA", ca=True).pem)
+def test_reset_rewrites_the_file_a_running_child_names_and_exit_keeps_it_until_the_child_ends(
+    tmp_path: Path,
+) -> None:
+    from sly_nb_tls._trust import _REGISTRY
+
+    extra = sly_nb_tls.add_certs(issue("Reset Child CA", ca=True).pem).added[0]
     merged = os.environ["SSL_CERT_FILE"]
     child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
         sly_nb_tls.reset()
+        # the child may open its SSL_CERT_FILE at any time: it finds its old roots, never ENOENT
         assert os.path.exists(merged), "reset deleted a bundle a running child names"
+        assert extra.sha256 not in _shas(merged)
+        assert _shas(merged) == _shas(ssl.get_default_verify_paths().openssl_cafile)
+        _REGISTRY.at_exit()  # were the kernel to end now, the child still names the file
+        assert os.path.exists(merged)
     finally:
         child.communicate(b"", timeout=30)
-    # The next change retries what it had to keep: nothing names the file now.
-    sly_nb_tls.add_certs(issue("After Child CA", ca=True).pem)
-    assert not os.path.exists(merged)
+    _REGISTRY.at_exit()
+    assert not os.path.exists(merged), "nothing names the file any more"
 
 
 # --- fork ----------------------------------------------------------------------------------------
@@ -163,7 +172,7 @@ FORK = """
         assert {parent.sha256, child.sha256} <= shas(mine)
         if sys.argv[1] == "reset":
             sly_nb_tls.reset()
-            assert not os.path.exists(mine)
+            assert os.path.exists(mine) and child.sha256 not in shas(mine)  # rewritten, not deleted
             os._exit(0)
         sys.exit(0)  # without reset: the child's exit handler runs, and must spare the parent's files
     _, status = os.waitpid(pid, 0)
@@ -208,8 +217,8 @@ def test_reset_keeps_the_files_a_forked_worker_may_still_read(tmp_path: Path) ->
         os.write(w, b"x")
         _, status = os.waitpid(pid, 0)
         assert status == 0, "reset deleted the bundle a forked worker still names"
-        sly_nb_tls.add_certs(issue("After Pool CA", ca=True).pem)  # the next change retries
-        assert not os.path.exists(bundle), "kept for good"
+        sly_nb_tls.add_certs(issue("After Pool CA", ca=True).pem)
+        assert os.environ["SSL_CERT_FILE"] == bundle, "the next add reuses its file"
         print("ok")
     """
     out = _run(code, _env(tmp_path))

@@ -22,10 +22,9 @@ from IPython.core.interactiveshell import InteractiveShell
 import sly_nb_tls
 from sly_nb_tls._certs import read_sources
 from sly_nb_tls._demo import issue
-from sly_nb_tls._environ import ALWAYS_SET, EXTRAS_VARIABLE, SET_IF_PRESET
-from sly_nb_tls._pem import certificate_blocks as pem_blocks
+from sly_nb_tls._trust import _REGISTRY
 
-from .conftest import ORIGINAL_SSL, apply_env, ssl_hooks
+from .conftest import ORIGINAL_SSL, apply_env, assert_each_variable_holds_its_base_plus, ssl_hooks
 
 pytestmark = pytest.mark.slow
 POOL = [issue(f"Model CA {i}", ca=True).pem for i in range(5)]
@@ -108,20 +107,12 @@ class TrustModel(RuleBasedStateMachine):
             assert not sly_nb_tls.status().active
             assert _ctx_pool_trust() == set()
             return
-        merged = env["SSL_CERT_FILE"]
-        ours = {v: merged for v in ALWAYS_SET}
-        ours |= {v: merged for v in SET_IF_PRESET if self.expected_env.get(v)}
-        ours[EXTRAS_VARIABLE] = env[EXTRAS_VARIABLE]
+        ours = set(_REGISTRY.variables.applied)
         assert {k: v for k, v in env.items() if k not in ours} == {
             k: v for k, v in self.expected_env.items() if k not in ours
         }
-        for var, value in ours.items():
-            assert env.get(var) == value, var
-        extras_file = {sha for sha, _ in pem_blocks(Path(env[EXTRAS_VARIABLE]).read_bytes())}
-        assert extras_file == {POOL_SHA[i] for i in self.extras}
-        merged_blocks = {sha for sha, _ in pem_blocks(Path(merged).read_bytes())}
-        assert {POOL_SHA[i] for i in self.extras} <= merged_blocks
-        assert not {POOL_SHA[i] for i in range(len(POOL)) if i not in self.extras} & merged_blocks
+        # each variable: exactly its readers' previous roots plus the extras, never a removed one
+        assert_each_variable_holds_its_base_plus({POOL_SHA[i] for i in self.extras}, self.expected_env)
         assert hooks != ORIGINAL_SSL
         assert _ctx_pool_trust() == self.extras
 

@@ -16,9 +16,11 @@ import requests
 import sly_nb_tls
 from sly_nb_tls import CertificateSourceError, UnknownCertificateError
 from sly_nb_tls._demo import DemoServer, issue
-from sly_nb_tls._environ import ALWAYS_SET, EXTRAS_VARIABLE
+from sly_nb_tls._environ import EXTRAS_VARIABLE
 from sly_nb_tls._pem import certificate_blocks as pem_blocks
 from sly_nb_tls._trust import _REGISTRY
+
+from .conftest import assert_each_variable_holds_its_base_plus, expected_base, pem_shas
 
 USERS_ME = "/public/api/v3/users.me"
 
@@ -49,44 +51,60 @@ def root(tmp_path: Path) -> tuple[str, str]:
 def test_reset_restores_os_environ_exactly(ca_env: bool, root: tuple[str, str]) -> None:
     before = dict(os.environ)
     result = sly_nb_tls.add_certs(root[0])
-    assert set(ALWAYS_SET) <= set(result.variables_set)
-    for var in ALWAYS_SET:
-        assert os.environ[var] == result.bundle_path
+    for var in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "AWS_CA_BUNDLE",
+                "HTTPLIB2_CA_CERTS", "NODE_EXTRA_CA_CERTS", "WGETRC", "SLY_EXTRA_CA_CERTS"):  # fmt: skip
+        assert var in result.variables_set, var
+        assert os.path.dirname(os.environ[var]) == os.environ["SLY_NB_TLS_DIR"], var
+    assert ("PIP_CERT" in result.variables_set) == ca_env  # pip reads REQUESTS_CA_BUNDLE when PIP_CERT is unset
     assert os.environ != before
     sly_nb_tls.reset()
     assert dict(os.environ) == before
 
 
-def test_preset_variables_of_other_tools_follow_only_when_set(ca_env: bool, root: tuple[str, str]) -> None:
+def test_each_variable_holds_exactly_its_own_previous_roots_plus_the_extras(
+    ca_env: bool, root: tuple[str, str]
+) -> None:
+    before = dict(os.environ)
     sly_nb_tls.add_certs(root[0])
-    merged = os.environ["SSL_CERT_FILE"]
-    for var in ("GIT_SSL_CAINFO", "PIP_CERT", "NODE_EXTRA_CA_CERTS"):
-        if ca_env:
-            assert os.environ[var] == merged
-        else:
-            assert var not in os.environ
+    assert_each_variable_holds_its_base_plus({root[1]}, before)
+    # requests keeps certifi (not the system store), curl the system file (not certifi): never each other's
+    if not ca_env:
+        requests_roots = pem_shas(os.environ["REQUESTS_CA_BUNDLE"])
+        curl_roots = pem_shas(os.environ["CURL_CA_BUNDLE"])
+        assert requests_roots != curl_roots
+        assert requests_roots == pem_shas(certifi.where()) | {root[1]}
+    # bundles with equal content share one file
+    assert os.environ["SSL_CERT_FILE"] == os.environ["CURL_CA_BUNDLE"]
+    assert os.environ["REQUESTS_CA_BUNDLE"] == os.environ["AWS_CA_BUNDLE"]
     # SSL_CERT_DIR adds a lookup directory; it is never touched
     assert os.environ.get("SSL_CERT_DIR") == ("/etc/ssl/certs" if ca_env else None)
 
 
-def test_merged_bundle_keeps_base_roots_and_extras_file_holds_only_extras(ca_env: bool, root: tuple[str, str]) -> None:
-    result = sly_nb_tls.add_certs(root[0])
-    merged = {sha for sha, _ in pem_blocks(Path(result.bundle_path).read_bytes())}
-    assert {sha for sha, _ in pem_blocks(Path(certifi.where()).read_bytes())} <= merged
-    assert root[1] in merged
-    extras = {sha for sha, _ in pem_blocks(Path(os.environ[EXTRAS_VARIABLE]).read_bytes())}
-    assert extras == {root[1]}
-
-
-def test_files_are_private_and_removed_on_reset(root: tuple[str, str]) -> None:
-    result = sly_nb_tls.add_certs(root[0])
-    bundle = Path(result.bundle_path)
+def test_reset_rewrites_every_file_to_its_base_and_deletes_nothing_until_exit(
+    ca_env: bool, root: tuple[str, str]
+) -> None:
+    before = dict(os.environ)
+    sly_nb_tls.add_certs(root[0])
+    ours = {var: os.environ[var] for var in _REGISTRY.variables.applied}
+    bundle = Path(ours["SSL_CERT_FILE"])
     assert stat.S_IMODE(bundle.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o644
     assert not str(bundle).startswith("/tmp/sly")  # per-user dir, not a fixed name in /tmp
     assert [p.name for p in bundle.parent.iterdir() if p.name.startswith(".tmp-")] == []
     sly_nb_tls.reset()
-    assert not bundle.exists()
+    for var, path in ours.items():
+        assert Path(path).exists(), f"reset deleted {var}'s file, which a running process may still read"
+        if var != "WGETRC":
+            base = expected_base(var, before)
+            assert base is not None
+            assert pem_shas(path) == base, f"{var}: reset left the extras in its file"
+    assert "ca_certificate" not in Path(ours["WGETRC"]).read_text()
+    # a second add reuses the same files: nothing piles up over add/reset cycles
+    sly_nb_tls.add_certs(root[0])
+    assert {var: os.environ[var] for var in _REGISTRY.variables.applied} == ours
+    sly_nb_tls.reset()
+    _REGISTRY.at_exit()  # the interpreter ends: nothing names the files any more
+    assert not any(Path(p).exists() for p in ours.values())
 
 
 def test_new_contexts_trust_the_extras_until_reset(root: tuple[str, str]) -> None:
@@ -223,7 +241,7 @@ def test_live_contexts_swapped_back_and_httpx_counted(root: tuple[str, str]) -> 
     try:
         result = sly_nb_tls.add_certs(root[0])
         assert "aiohttp default context" in result.live_updated
-        assert "1 httpx client context(s)" in result.live_updated or any("httpx" in x for x in result.live_updated)
+        assert "1 live client context(s) on a default store (httpx)" in result.live_updated
         assert aiohttp_connector._SSL_CONTEXT_VERIFIED is not original_aiohttp
         assert root[1] in _ca_fingerprints(aiohttp_connector._SSL_CONTEXT_VERIFIED)
         assert root[1] in _ca_fingerprints(client._transport._pool._ssl_context)
@@ -324,7 +342,7 @@ def test_live_update_finds_subclassed_and_async_httpx_clients(root: tuple[str, s
     clients = [MyClient(), httpx.AsyncClient()]
     try:
         result = sly_nb_tls.add_certs(root[0])
-        assert "2 httpx client context(s)" in result.live_updated
+        assert "2 live client context(s) on a default store (httpx)" in result.live_updated
         for c in clients:
             assert root[1] in _ca_fingerprints(c._transport._pool._ssl_context)
     finally:
@@ -344,14 +362,15 @@ def test_folding_a_foreign_bundle_does_not_pin_our_own_extras(tmp_path: Path) ->
     os.environ["REQUESTS_CA_BUNDLE"] = str(sly_file)
     sly_nb_tls.add_certs(issue("Fold CA B", ca=True).pem)
     sly_nb_tls.remove(a.sha256)
-    merged = {sha for sha, _ in pem_blocks(Path(os.environ["SSL_CERT_FILE"]).read_bytes())}
+    # that file is now what requests' readers trust: REQUESTS_CA_BUNDLE's new base
+    merged = {sha for sha, _ in pem_blocks(Path(os.environ["REQUESTS_CA_BUNDLE"]).read_bytes())}
     assert a.sha256 not in merged  # removed means removed
     from sly_nb_tls._certs import read_sources
 
     assert read_sources([other.pem]).certificates[0].sha256 in merged  # the other party's CA is kept
 
 
-def test_a_preset_sly_extra_ca_certs_is_kept_in_both_files(tmp_path: Path) -> None:
+def test_a_preset_sly_extra_ca_certs_is_kept_in_its_own_file_and_nowhere_else(tmp_path: Path) -> None:
     preset = tmp_path / "preset-extra.pem"
     preset_ca = issue("Preset Extra CA", ca=True)
     preset.write_text(preset_ca.pem)
@@ -363,7 +382,8 @@ def test_a_preset_sly_extra_ca_certs_is_kept_in_both_files(tmp_path: Path) -> No
     extras = {sha for sha, _ in pem_blocks(Path(os.environ[EXTRAS_VARIABLE]).read_bytes())}
     merged = {sha for sha, _ in pem_blocks(Path(os.environ["SSL_CERT_FILE"]).read_bytes())}
     assert extras == {preset_sha, ours.sha256}
-    assert {preset_sha, ours.sha256} <= merged
+    # OpenSSL's readers never trusted the SDK's preset extras: giving them those would widen trust
+    assert ours.sha256 in merged and preset_sha not in merged
     sly_nb_tls.reset()
     assert os.environ[EXTRAS_VARIABLE] == str(preset)
 

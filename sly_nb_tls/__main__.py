@@ -55,6 +55,11 @@ def _build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--timeout", type=_seconds, default=10.0, metavar="S", help="bound for the whole fetch")
     add_route_arguments(fetch)
     fetch.add_argument("--json", action="store_true", help="print one JSON object")
+    status = sub.add_parser(
+        "status", help="what --ca FILE would change for each variable here; --clients: each client's trust"
+    )
+    status.add_argument("--ca", action="append", default=[], metavar="FILE", help="show the state after adding FILE")
+    status.add_argument("--clients", action="store_true", help="each HTTPS library and tool here, and its trust")
     sub.add_parser("demo", help="run the whole story against the built-in demo server and print each step")
     server = sub.add_parser("demo-server", help="serve the demo Supervisely-like API over HTTPS on 127.0.0.1")
     server.add_argument("--port", type=int, default=0, help="port (default: any free port)")
@@ -71,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _test(args)
         if args.command == "fetch":
             return _fetch(args)
+        if args.command == "status":
+            return _status(args)
     except SlyTlsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -88,6 +95,18 @@ def _emit(result: Any, as_json: bool) -> None:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         print(result)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from ._trust import add_certs, status
+
+    try:
+        if args.ca:
+            add_certs(*args.ca, live=False)
+        print(status(clients=args.clients))
+    finally:
+        _undo_registration()
+    return 0
 
 
 def _test(args: argparse.Namespace) -> int:

@@ -235,12 +235,31 @@ def _grpc(original: Mapping[str, str | None]) -> Base | None:
 def _npm(original: Mapping[str, str | None]) -> Base | None:
     # npm's `cafile` replaces node's roots (NODE_EXTRA_CA_CERTS does not reach it); unset, npm
     # uses node's roots plus NODE_EXTRA_CA_CERTS and needs nothing from us.
-    userconfig = os.environ.get("NPM_CONFIG_USERCONFIG") or str(Path.home() / ".npmrc")
-    for rc in (os.path.join(os.getcwd(), ".npmrc"), userconfig):
+    for rc in _npmrc_files():
         cafile = _ini_value(rc, "cafile")
         if cafile:
             return Base.of_files(f"npm cafile: {cafile}", os.path.expanduser(cafile))
     return None
+
+
+def _npmrc_files() -> list[str]:
+    """npm's config files, first wins: the project's, the user's, the global one, npm's built-in one."""
+    import shutil
+
+    env = os.environ
+    files = [os.path.join(os.getcwd(), ".npmrc")]
+    files.append(env.get("NPM_CONFIG_USERCONFIG") or env.get("npm_config_userconfig") or str(Path.home() / ".npmrc"))
+    node = shutil.which("node")
+    prefix = env.get("NPM_CONFIG_PREFIX") or env.get("npm_config_prefix")
+    if not prefix and node:
+        prefix = os.path.dirname(os.path.dirname(os.path.realpath(node)))
+    globalconfig = env.get("NPM_CONFIG_GLOBALCONFIG") or env.get("npm_config_globalconfig")
+    if globalconfig or prefix:
+        files.append(globalconfig or os.path.join(prefix or "", "etc", "npmrc"))
+    npm = shutil.which("npm")
+    if npm:
+        files.append(os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(npm))), "npmrc"))
+    return files
 
 
 def _ini_value(path: str, key: str) -> str | None:

@@ -55,7 +55,10 @@ def _subcommands() -> dict[str, MagicArgumentParser]:
     )
     p.add_argument("target", metavar="FINGERPRINT-PREFIX|PATH")
 
-    subs["status"] = _parser("status", "Show what is trusted, which variables were changed, how to undo.")
+    p = subs["status"] = _parser("status", "Show what is trusted, which variables were changed, how to undo.")
+    p.add_argument(
+        "--clients", action="store_true", help="also each HTTPS library here and the trust it will use right now"
+    )
     subs["reset"] = _parser("reset", "Undo every change sly_nb_tls made in this kernel.")
 
     p = subs["env"] = _parser(
@@ -173,7 +176,7 @@ class SlyTlsMagics(Magics):
     def _do_status(self, args: argparse.Namespace, cell: str | None) -> Any:
         from ._trust import status
 
-        return status()
+        return status(clients=args.clients)
 
     def _do_reset(self, args: argparse.Namespace, cell: str | None) -> Any:
         from ._trust import reset

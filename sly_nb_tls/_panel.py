@@ -84,6 +84,10 @@ class Panel:
         self.connection_result = w.HTML()
         # -- status
         self.refresh = w.Button(description="Refresh", icon="refresh", tooltip="show changes made in other cells")
+        self.show_clients = w.Button(
+            description="Clients", icon="list",
+            tooltip="each HTTPS library here, the trust it uses now, and which will not see the extras",
+        )  # fmt: skip
         self.status_line = w.HTML()
 
         #: the result object of the last action (what its HTML shows), for code and tests
@@ -102,6 +106,7 @@ class Panel:
         self.trust_confirm.on_click(self._on_trust_confirm_click)
         self.trust_cancel.on_click(self._on_trust_cancel_click)
         self.refresh.on_click(self._on_refresh_click)
+        self.show_clients.on_click(self._on_show_clients_click)
         self.cert_upload.observe(self._on_cert_upload_change, names="value")
 
         section = w.HTML
@@ -120,7 +125,7 @@ class Panel:
                 w.HBox([self.timeout, self.test, self.check_clients, self.fetch]),
                 self.connection_result,
                 w.HBox([self.trust, self.find_root, self.trust_confirm, self.trust_cancel]),
-                w.HBox([self.refresh, self.status_line]),
+                w.HBox([self.refresh, self.show_clients, self.status_line]),
             ]
         )
         self.widget.add_class("sly-nb-tls-panel")
@@ -340,6 +345,11 @@ class Panel:
     def _on_refresh_click(self, button: w.Button) -> None:
         with self._busy([button], self.cert_result, "refreshing…"):
             self.cert_result.value = ""
+
+    def _on_show_clients_click(self, button: w.Button) -> None:
+        with self._busy([button], self.cert_result, "looking at each client…"):
+            self.last_result = _trust.status(clients=True)
+            self.cert_result.value = self.last_result._repr_html_()
 
     def _show_trust(self, confirming: bool) -> None:
         self.trust_confirm.layout.display = "" if confirming else "none"

@@ -344,9 +344,20 @@ def remove(target: Certificate | str | os.PathLike[str]) -> RemoveResult:
     return _REGISTRY.remove(target)
 
 
-def status() -> TrustStatus:
-    """What is trusted beyond the defaults, which variables are ours, how to undo."""
-    return _REGISTRY.status()
+def status(clients: bool = False) -> TrustStatus:
+    """What is trusted beyond the defaults, which variables are ours, how to undo.
+
+    ``clients=True`` also lists each HTTPS library importable here (and each tool on
+    PATH) with the trust it will use right now, and flags those that will not see the extras.
+    """
+    st = _REGISTRY.status()
+    if clients:
+        from ._client_trust import client_trust
+
+        with _REGISTRY.lock:
+            ours = set(_REGISTRY.variables.applied.values()) if _REGISTRY.active else set()
+            st.clients = client_trust(ours, bool(st.hooks), st.pinned)
+    return st
 
 
 def reset() -> ResetResult:

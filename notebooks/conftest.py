@@ -13,9 +13,16 @@ import tempfile
 from sly_nb_tls._environ import VARIABLES_READ
 
 CA_VARIABLES = VARIABLES_READ
+NO_CONFIG = ("NPM_CONFIG_USERCONFIG", "NPM_CONFIG_GLOBALCONFIG", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM")
 
 
 def pytest_configure(config: object) -> None:
     for var in CA_VARIABLES:
         os.environ.pop(var, None)
-    os.environ["SLY_NB_TLS_DIR"] = tempfile.mkdtemp(prefix="sly-nb-tls-nbval-")
+    os.environ["SLY_NB_TLS_DIR"] = scratch = tempfile.mkdtemp(prefix="sly-nb-tls-nbval-")
+    # npm's and git's own config files can name a CA file (this machine's global npmrc does),
+    # which adds a variable to the outputs: the notebooks' kernel reads none of them.
+    empty = os.path.join(scratch, "empty.rc")
+    open(empty, "w").close()
+    for var in NO_CONFIG:
+        os.environ[var] = empty

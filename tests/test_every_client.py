@@ -1,0 +1,255 @@
+"""Each client keeps exactly its own roots plus the extras; live objects and processes made earlier.
+
+In-process, against the demo server: the pieces the client matrices exercise end to end,
+one at a time, including every way a client can be *left alone* (pinned) and every
+process that cannot be reached (listed by `status`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import ssl
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import certifi
+import pytest
+import requests
+
+import sly_nb_tls
+from sly_nb_tls._demo import DemoServer, issue
+from sly_nb_tls._trust import _REGISTRY
+
+from .conftest import expected_base, pem_shas
+
+
+def _fingerprints(ctx: ssl.SSLContext) -> set[str]:
+    return {hashlib.sha256(d).hexdigest() for d in ctx.get_ca_certs(binary_form=True)}
+
+
+@pytest.fixture
+def other_ca(tmp_path: Path) -> str:
+    path = tmp_path / "their-own-ca.pem"
+    path.write_text(issue("Their Own CA", ca=True).pem)
+    return str(path)
+
+
+def test_httpx_keeps_certifi_and_does_not_get_openssl_roots_through_ssl_cert_file(
+    ca_env: bool, demo_server: DemoServer
+) -> None:
+    httpx = pytest.importorskip("httpx")
+    before = dict(os.environ)
+    sha = sly_nb_tls.add_certs(demo_server.root_path).added[0].sha256
+    with httpx.Client() as client:
+        held = _fingerprints(client._transport._pool._ssl_context)
+        assert client.get(demo_server.url + "/").status_code == 200
+    own = pem_shas(before["SSL_CERT_FILE"]) if ca_env else pem_shas(certifi.where())
+    assert held == own | {sha}
+
+
+def test_a_context_made_before_add_on_a_default_store_gets_the_extras_and_a_pinned_one_never(
+    ca_env: bool, demo_server: DemoServer, other_ca: str
+) -> None:
+    default = ssl.create_default_context()
+    on_certifi = ssl.create_default_context(cafile=certifi.where())
+    pinned = ssl.create_default_context(cafile=other_ca)
+    pinned_before = _fingerprints(pinned)
+    result = sly_nb_tls.add_certs(demo_server.root_path)
+    sha = result.added[0].sha256
+    assert sha in _fingerprints(default) and sha in _fingerprints(on_certifi)
+    assert _fingerprints(pinned) == pinned_before, "a context pinned to its own CA was given the extras"
+    st = sly_nb_tls.status()
+    assert st.pinned >= 1
+    assert "pinned: left alone" in str(st)
+    reset = sly_nb_tls.reset()
+    assert reset.live_contexts_holding >= 2  # OpenSSL cannot take them out again: reset says so
+
+
+def test_botocore_sessions_made_before_add_are_repointed_and_put_back_exactly(
+    ca_env: bool, demo_server: DemoServer, other_ca: str
+) -> None:
+    boto3 = pytest.importorskip("boto3")
+    from botocore.httpsession import URLLib3Session
+
+    default_client = boto3.client("s3", endpoint_url=demo_server.url, region_name="us-east-1",
+                                  aws_access_key_id="k", aws_secret_access_key="s")  # fmt: skip
+    pinned_client = boto3.client("s3", endpoint_url=demo_server.url, region_name="us-east-1", verify=other_ca,
+                                 aws_access_key_id="k", aws_secret_access_key="s")  # fmt: skip
+    default_session: URLLib3Session = default_client._endpoint.http_session
+    pinned_session: URLLib3Session = pinned_client._endpoint.http_session
+    verify_before = default_session._verify
+    result = sly_nb_tls.add_certs(demo_server.root_path)
+    assert any("botocore session" in x for x in result.live_updated), result.live_updated
+    assert default_session._verify == os.environ["AWS_CA_BUNDLE"]
+    assert pinned_session._verify == other_ca, "a client pinned to its own CA file was repointed"
+    sly_nb_tls.reset()
+    assert default_session._verify == verify_before
+
+
+def test_httplib2_ca_certs_is_repointed_unless_pinned_and_put_back(ca_env: bool, demo_server: DemoServer) -> None:
+    httplib2 = pytest.importorskip("httplib2")
+    before = httplib2.CA_CERTS
+    sly_nb_tls.add_certs(demo_server.root_path)
+    assert httplib2.CA_CERTS == os.environ["HTTPLIB2_CA_CERTS"]
+    _, body = httplib2.Http(timeout=10).request(demo_server.url + "/", headers={"connection": "close"})
+    assert b"demo server" in body
+    sly_nb_tls.reset()
+    assert httplib2.CA_CERTS == before
+
+
+def test_httplib2_pinned_by_the_user_is_left_alone_and_flagged(
+    demo_server: DemoServer, other_ca: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httplib2 = pytest.importorskip("httplib2")
+    monkeypatch.setattr(httplib2, "CA_CERTS", other_ca)
+    sly_nb_tls.add_certs(demo_server.root_path)
+    assert httplib2.CA_CERTS == other_ca
+    rows = {c.client: c for c in sly_nb_tls.status(clients=True).clients}
+    assert rows["httplib2"].sees_extras is False
+    assert "pinned" in rows["httplib2"].why
+    assert rows["requests"].sees_extras is True
+
+
+def test_tornado_cached_context_is_dropped_at_add_and_at_reset(demo_server: DemoServer) -> None:
+    netutil = pytest.importorskip("tornado.netutil")
+    stale = netutil._client_ssl_defaults()
+    sha = sly_nb_tls.add_certs(demo_server.root_path).added[0].sha256
+    fresh = netutil._client_ssl_defaults()
+    assert fresh is not stale and sha in _fingerprints(fresh)
+    sly_nb_tls.reset()
+    after = netutil._client_ssl_defaults()
+    assert after is not fresh and sha not in _fingerprints(after)
+
+
+def test_status_clients_says_which_library_sees_the_extras(ca_env: bool, demo_server: DemoServer) -> None:
+    st = sly_nb_tls.status(clients=True)
+    assert st.clients and all(c.sees_extras is False for c in st.clients)
+    sly_nb_tls.add_certs(demo_server.root_path)
+    rows = {c.client: c for c in sly_nb_tls.status(clients=True).clients}
+    for name in ("requests", "urllib", "urllib3", "httpx", "aiohttp", "botocore", "grpc"):
+        assert rows[name].sees_extras is True, (name, rows[name])
+    os.environ["REQUESTS_CA_BUNDLE"] = certifi.where()  # as `import supervisely` may do
+    rows = {c.client: c for c in sly_nb_tls.status(clients=True).clients}
+    assert rows["requests"].sees_extras is False and "of its own" in rows["requests"].why
+    text, html = str(sly_nb_tls.status(clients=True)), sly_nb_tls.status(clients=True)._repr_html_()
+    assert "each HTTPS library here" in text and "each HTTPS library here" in html
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="children are listed from /proc")
+def test_status_lists_children_started_before_add_and_not_those_started_after(demo_server: DemoServer) -> None:
+    quiet = {"stdin": subprocess.PIPE, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    early = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], **quiet)  # type: ignore[call-overload]
+    try:
+        import time
+
+        time.sleep(0.05)  # /proc start times tick in 10 ms steps: this child starts ticks before add
+        sly_nb_tls.add_certs(demo_server.root_path)
+        late = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], **quiet)  # type: ignore[call-overload]
+        try:
+            st = sly_nb_tls.status()
+            listed = [c.split(" ", 1)[0] for c in st.children_before_add or []]
+            assert str(early.pid) in listed and str(late.pid) not in listed
+            assert "started before the last add" in str(st) and "recreate" in str(st)
+        finally:
+            late.communicate(b"", timeout=30)
+    finally:
+        early.communicate(b"", timeout=30)
+    sly_nb_tls.reset()
+    assert sly_nb_tls.status().children_before_add == []
+
+
+def test_wget_gets_a_wgetrc_with_the_users_lines_and_their_ca_plus_the_extras(
+    tmp_path: Path, demo_server: DemoServer, other_ca: str
+) -> None:
+    user_rc = tmp_path / "wgetrc"
+    user_rc.write_text(f"tries = 2\nca_certificate = {other_ca}\n")
+    os.environ["WGETRC"] = str(user_rc)
+    sha = sly_nb_tls.add_certs(demo_server.root_path).added[0].sha256
+    ours = Path(os.environ["WGETRC"])
+    lines = ours.read_text().splitlines()
+    assert "tries = 2" in lines
+    ca_lines = [ln for ln in lines if ln.startswith("ca_certificate")]
+    assert len(ca_lines) == 1
+    assert pem_shas(ca_lines[0].split("=", 1)[1].strip()) == pem_shas(other_ca) | {sha}
+    sly_nb_tls.reset()
+    assert os.environ["WGETRC"] == str(user_rc)
+    assert "ca_certificate" not in ours.read_text()  # rewritten to the user's lines, kept for live readers
+
+
+def test_npm_with_a_configured_cafile_gets_that_file_plus_the_extras(
+    tmp_path: Path, demo_server: DemoServer, other_ca: str
+) -> None:
+    npmrc = tmp_path / "npmrc"
+    npmrc.write_text(f"cafile={other_ca}\n")
+    os.environ["NPM_CONFIG_USERCONFIG"] = str(npmrc)
+    sha = sly_nb_tls.add_certs(demo_server.root_path).added[0].sha256
+    assert pem_shas(os.environ["npm_config_cafile"]) == pem_shas(other_ca) | {sha}
+    sly_nb_tls.reset()
+    assert "npm_config_cafile" not in os.environ
+
+
+def test_git_http_sslcainfo_is_honoured(tmp_path: Path, demo_server: DemoServer, other_ca: str) -> None:
+    if not subprocess.run(["git", "--version"], capture_output=True).returncode == 0:
+        pytest.skip("git is not installed")
+    config = tmp_path / "gitconfig"
+    config.write_text(f"[http]\n\tsslCAInfo = {other_ca}\n")
+    os.environ["GIT_CONFIG_GLOBAL"] = str(config)
+    before = dict(os.environ)
+    sha = sly_nb_tls.add_certs(demo_server.root_path).added[0].sha256
+    assert expected_base("GIT_SSL_CAINFO", before) == pem_shas(other_ca)
+    assert pem_shas(os.environ["GIT_SSL_CAINFO"]) == pem_shas(other_ca) | {sha}
+
+
+def test_add_and_reset_under_load_give_verification_failures_never_os_errors(demo_server: DemoServer) -> None:
+    """4 threads send requests through 100 add/reset cycles: each request either works or fails
+    verification; none finds its CA file missing (OSError) or anything else."""
+    stop = threading.Event()
+    outcomes: dict[str, int] = {}
+    others: list[str] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        while not stop.is_set():
+            try:
+                requests.get(demo_server.url + "/", timeout=10)
+                outcome = "ok"
+            except requests.exceptions.SSLError as exc:
+                outcome = "verify-failed" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else f"other: {exc!r}"
+            except Exception as exc:  # noqa: BLE001 - anything else is what this test looks for
+                outcome = f"other: {exc!r}"
+            with lock:
+                outcomes[outcome.split(":")[0]] = outcomes.get(outcome.split(":")[0], 0) + 1
+                if outcome.startswith("other"):
+                    others.append(outcome)
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(100):
+            sly_nb_tls.add_certs(demo_server.root_path)
+            sly_nb_tls.reset()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert not others, others[:5]
+    assert outcomes.get("verify-failed", 0) > 0  # the loop did run while trust came and went
+    assert len(list(Path(os.environ["SLY_NB_TLS_DIR"]).iterdir())) <= 8, "files piled up over the cycles"
+
+
+def test_the_only_widening_is_explicit_add_system(demo_server: DemoServer) -> None:
+    store = ssl.get_default_verify_paths().openssl_cafile
+    if not os.path.isfile(store):
+        pytest.skip("no system CA file")
+    system = pem_shas(store)
+    sly_nb_tls.add_certs(demo_server.root_path)
+    requests_roots = pem_shas(os.environ["REQUESTS_CA_BUNDLE"])
+    assert not (system - pem_shas(certifi.where())) <= requests_roots  # requests did not gain the system's
+    sly_nb_tls.reset()
+    sly_nb_tls.add_certs(demo_server.root_path, system=True)
+    assert system <= pem_shas(os.environ["REQUESTS_CA_BUNDLE"])  # asked for: now it has them
+    assert _REGISTRY.active

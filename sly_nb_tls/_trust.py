@@ -58,6 +58,9 @@ class _Registry:
         self.added_at: float | None = None
         #: every fingerprint registered since activation, removed ones included
         self.ever_registered: set[str] = set()
+        #: every fingerprint this process ever registered, across resets: a live context that
+        #: holds some of them (OpenSSL cannot drop them) is still on its default store
+        self.ever_trusted: set[str] = set()
         self.cadata = b""
         self.files = TrustFiles()
         self.variables = CaVariables()
@@ -115,6 +118,7 @@ class _Registry:
         if self.bases is None:
             self.bases = collect_bases(self.variables.remember())
         self.ever_registered |= set(self.extras)
+        self.ever_trusted |= set(self.extras)
         for var, current in self.variables.rewritten_by_other():
             # Its readers now trust that file: it becomes the variable's base (minus our extras).
             replaced = Base.of_files(f"set after add: {current}", current, exclude=self.ever_registered)
@@ -144,7 +148,7 @@ class _Registry:
         live_updates: list[str] = []
         if live:
             live_updates = self.live.refresh_swaps(ders)
-            updated, _ = self.live.update_default_store_contexts(ders, self._default_sets(), self.ever_registered)
+            updated, _ = self.live.update_default_store_contexts(ders, self._default_sets(), self.ever_trusted)
             live_updates += updated + self.live.refresh_path_swaps(files, self._accepted_paths())
             self.live.clear_cached_defaults()
         elif self.live.swaps:
@@ -292,7 +296,7 @@ class _Registry:
             st.hooks = self.live.describe_hooks()
             st.swapped = list(self.live.swaps)
             st.live_contexts = len(self.live.given)
-            _, st.pinned = self.live.update_default_store_contexts({}, self._default_sets(), self.ever_registered)
+            _, st.pinned = self.live.update_default_store_contexts({}, self._default_sets(), self.ever_trusted)
             st.children_before_add = children_started_before(self.added_at)
             st.warnings = [w for c in self.extras.values() for w in c.warnings]
             for var in st.changed_by_other:

@@ -253,3 +253,12 @@ def test_the_only_widening_is_explicit_add_system(demo_server: DemoServer) -> No
     sly_nb_tls.add_certs(demo_server.root_path, system=True)
     assert system <= pem_shas(os.environ["REQUESTS_CA_BUNDLE"])  # asked for: now it has them
     assert _REGISTRY.active
+
+
+def test_a_context_made_before_the_first_add_still_counts_as_default_after_a_reset(demo_server: DemoServer) -> None:
+    """It keeps the first round's extras (OpenSSL cannot drop them): it is still no pinned context."""
+    made_early = ssl.create_default_context()
+    sly_nb_tls.add_certs(issue("First Round CA", ca=True).pem)
+    sly_nb_tls.reset()
+    sha = sly_nb_tls.add_certs(demo_server.root_path).added[0].sha256
+    assert sha in _fingerprints(made_early)

@@ -40,6 +40,8 @@ _LAZY = {
     "test_connection": "._diagnose",
     "fetch_chain": "._diagnose",
     "panel": "._panel",
+    "install": "._install",
+    "uninstall": "._install",
     "PROBLEMS": "._classify",
     "Certificate": "._certs",
     "DemoServer": "._demo",
@@ -65,6 +67,7 @@ __all__ = [
     "__version__",
     "add_certs",
     "fetch_chain",
+    "install",
     "load_env",
     "load_ipython_extension",
     "panel",
@@ -72,6 +75,7 @@ __all__ = [
     "reset",
     "status",
     "test_connection",
+    "uninstall",
     "unload_ipython_extension",
 ]
 
@@ -90,6 +94,7 @@ if TYPE_CHECKING:
         UnknownCertificateError,
         UrlError,
     )
+    from ._install import install, uninstall
     from ._panel import panel
     from ._trust import add_certs, remove, reset, status
 
@@ -110,8 +115,10 @@ def __dir__() -> list[str]:
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext sly_nb_tls``: register ``%sly_tls`` / ``%%sly_tls``."""
     from ._magic import SlyTlsMagics
+    from ._startup import apply_at_start
 
     ipython.register_magics(SlyTlsMagics(ipython))
+    apply_at_start()  # installed CAs and SLY_NB_TLS_CA_CERTS; never raises
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -121,3 +128,6 @@ def unload_ipython_extension(ipython: Any) -> None:
     trust = sys.modules.get("sly_nb_tls._trust")
     if trust is not None:
         trust.reset()
+    startup = sys.modules.get("sly_nb_tls._startup")
+    if startup is not None:
+        startup.forget()

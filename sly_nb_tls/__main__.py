@@ -60,6 +60,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--ca", action="append", default=[], metavar="FILE", help="show the state after adding FILE")
     status.add_argument("--clients", action="store_true", help="each HTTPS library and tool here, and its trust")
+    install = sub.add_parser(
+        "install", help="every new IPython/kernel of a scope loads sly_nb_tls and trusts CA, with zero cells"
+    )
+    install.add_argument("ca", nargs="*", metavar="CA", help="certificate files or directories to trust")
+    install.add_argument("--scope", choices=["user", "env", "system"], default="user",
+                         help="user: your profile; env: this Python environment; system: /etc/ipython")  # fmt: skip
+    uninstall = sub.add_parser("uninstall", help="remove exactly what install added to a scope")
+    uninstall.add_argument("--scope", choices=["user", "env", "system"], default="user")
     sub.add_parser("demo", help="run the whole story against the built-in demo server and print each step")
     server = sub.add_parser("demo-server", help="serve the demo Supervisely-like API over HTTPS on 127.0.0.1")
     server.add_argument("--port", type=int, default=0, help="port (default: any free port)")
@@ -78,6 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fetch(args)
         if args.command == "status":
             return _status(args)
+        if args.command in ("install", "uninstall"):
+            from ._install import install, uninstall
+
+            print(install(*args.ca, scope=args.scope) if args.command == "install" else uninstall(scope=args.scope))
+            return 0
     except SlyTlsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

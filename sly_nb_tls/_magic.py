@@ -49,6 +49,17 @@ def _subcommands() -> dict[str, MagicArgumentParser]:
     p.add_argument(
         "--system", action="store_true", help="also trust this machine's system store in every client (widens trust)"
     )
+    p.add_argument(
+        "--persist", action="store_true", help="also trust them in every new kernel of yours (install --scope user)"
+    )
+
+    p = subs["install"] = _parser(
+        "install", "Load sly_nb_tls and trust these CAs in every new IPython/kernel of a scope, with zero cells."
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--scope", choices=["user", "env", "system"], default="user", help="whose kernels (default user)")
+    p = subs["uninstall"] = _parser("uninstall", "Remove exactly what install added to a scope.")
+    p.add_argument("--scope", choices=["user", "env", "system"], default="user", help="whose kernels (default user)")
 
     p = subs["remove"] = _parser(
         "remove", "Stop trusting a certificate: a SHA-256 prefix (>= 8 hex digits) or the PATH it was added from."
@@ -166,7 +177,17 @@ class SlyTlsMagics(Magics):
             raise UsageError(
                 "%sly_tls add needs a PATH (file or directory), --system, or %%sly_tls add with PEM text in the cell"
             )
-        return add_certs(*sources, live=not args.no_live, system=args.system)
+        return add_certs(*sources, live=not args.no_live, system=args.system, persist=args.persist)
+
+    def _do_install(self, args: argparse.Namespace, cell: str | None) -> Any:
+        from ._install import install
+
+        return install(*args.paths, scope=args.scope)
+
+    def _do_uninstall(self, args: argparse.Namespace, cell: str | None) -> Any:
+        from ._install import uninstall
+
+        return uninstall(scope=args.scope)
 
     def _do_remove(self, args: argparse.Namespace, cell: str | None) -> Any:
         from ._trust import remove

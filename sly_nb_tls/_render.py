@@ -47,6 +47,24 @@ class Rendered:
         raise NotImplementedError
 
 
+def shown_path(path: object) -> str:
+    """A path as outputs show it: relative to the working directory when it is under it, else under
+    ``~`` when it is in the home directory, else as it is.  Saved notebooks then carry no absolute
+    path of the machine that ran them."""
+    import os
+
+    text: str = str(os.fspath(path))  # type: ignore[call-overload]
+    if not os.path.isabs(text):
+        return text
+    for base, shown in ((os.getcwd(), ""), (os.path.expanduser("~"), "~")):
+        if base and base != os.sep and (text == base or text.startswith(base.rstrip(os.sep) + os.sep)):
+            rel = os.path.relpath(text, base)
+            if shown:
+                return "~" if rel == "." else f"~{os.sep}{rel}"
+            return rel
+    return text
+
+
 def visible(text: object, limit: int | None = None) -> str:
     """Make every invisible or reordering character visible; optionally cut long text."""
     s = str(text)

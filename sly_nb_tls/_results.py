@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._render import Rendered, Table, esc, html_block, html_table, visible
+from ._render import Rendered, Table, esc, html_block, html_table, shown_path, visible
 
 if TYPE_CHECKING:
     from ._certs import Certificate
@@ -85,6 +85,8 @@ class AddResult(Rendered):
     live_updated: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     total_trusted: int = 0
+    #: with ``persist=True``: what `install` wrote for every new kernel
+    installed: Any = None
 
     @property
     def certificates(self) -> list[Certificate]:
@@ -101,7 +103,7 @@ class AddResult(Rendered):
     def _details(self) -> list[str]:
         out = []
         if self.variables_set:
-            where = os.path.dirname(self.bundle_path) if self.bundle_path else "the per-user directory"
+            where = shown_path(os.path.dirname(self.bundle_path)) if self.bundle_path else "the per-user directory"
             out.append(
                 "set " + ", ".join(self.variables_set) + f": each names its own bundle in {where} "
                 "(what its readers trusted before, plus the extras; see %sly_tls status)"
@@ -109,7 +111,11 @@ class AddResult(Rendered):
         if self.live_updated:
             out.append("updated live clients: " + ", ".join(self.live_updated))
         out.extend(self.notes)
+        if self.installed is not None:
+            out.append(f"persisted: {self.installed._headline().removeprefix('✓ ')}")
         out.append("undo: %sly_tls remove <fingerprint> · %sly_tls reset")
+        if self.installed is not None:
+            out.append("undo the persistence: %sly_tls uninstall")
         return out
 
     def __str__(self) -> str:
@@ -253,6 +259,8 @@ class TrustStatus(Rendered):
     children_before_add: list[str] | None = field(default_factory=list)
     #: filled by ``status(clients=True)``
     clients: list[ClientTrust] = field(default_factory=list)
+    #: what loading the extension applied by itself: "N certificate(s) from <source>"
+    at_start: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -271,7 +279,7 @@ class TrustStatus(Rendered):
         return f"{len(self.certificates)} extra certificate(s) trusted in this kernel"
 
     def _variables_title(self) -> str:
-        where = os.path.dirname(self.bundle_path) if self.bundle_path else "the per-user directory"
+        where = shown_path(os.path.dirname(self.bundle_path)) if self.bundle_path else "the per-user directory"
         return f"each variable names its own file in {where}: what its readers trusted before, plus the extras"
 
     def _variable_rows(self) -> list[list[str]]:
@@ -285,8 +293,8 @@ class TrustStatus(Rendered):
 
     def _notes(self) -> list[str]:
         if not self.active:
-            return _holding_note(self.holding, "certificates removed earlier") + self._children_notes()
-        out = []
+            return self.at_start + _holding_note(self.holding, "certificates removed earlier") + self._children_notes()
+        out = list(self.at_start)
         if self.hooks:
             out.append("new client contexts: " + ", ".join(self.hooks))
         if self.swapped:

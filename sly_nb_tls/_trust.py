@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import os
 import re
+import sys
 import threading
 from collections.abc import Iterable
 
@@ -316,7 +317,7 @@ os.register_at_fork(after_in_child=_REGISTRY.after_fork_in_child)
 atexit.register(_REGISTRY.at_exit)
 
 
-def add_certs(*sources: Source, live: bool = True, system: bool = False) -> AddResult:
+def add_certs(*sources: Source, live: bool = True, system: bool = False, persist: bool = False) -> AddResult:
     """Trust the certificates in `sources` in this process and its children.
 
     A source is a file (PEM with one or many certificates, DER, PKCS#7), a
@@ -328,7 +329,15 @@ def add_certs(*sources: Source, live: bool = True, system: bool = False) -> AddR
     file, or its hashed directory) in every client, requests included, which
     otherwise reads only certifi: the one explicit way to widen trust.  It is
     undone like any other `add` (`remove` of that file, or `reset`).
+
+    ``persist=True`` also installs the sources for every new kernel of this user
+    (`install` with scope ``user``): the same trust after a restart, with zero cells.
     """
+    if persist and system:
+        raise CertificateSourceError(
+            "--persist copies certificates for every new kernel; the system store changes with the machine, "
+            "so persist the CA files themselves instead of --system"
+        )
     if system:
         from ._complete import system_store_files
 
@@ -336,7 +345,12 @@ def add_certs(*sources: Source, live: bool = True, system: bool = False) -> AddR
         if not store:
             raise CertificateSourceError("no system trust store found on this machine (OpenSSL's default file or dir)")
         sources = (*sources, *store)
-    return _REGISTRY.add(sources, live)
+    result = _REGISTRY.add(sources, live)
+    if persist:
+        from ._install import install
+
+        result.installed = install(*sources, scope="user")
+    return result
 
 
 def remove(target: Certificate | str | os.PathLike[str]) -> RemoveResult:
@@ -355,6 +369,12 @@ def status(clients: bool = False) -> TrustStatus:
     PATH) with the trust it will use right now, and flags those that will not see the extras.
     """
     st = _REGISTRY.status()
+    startup = sys.modules.get("sly_nb_tls._startup")
+    for record in getattr(startup, "records", []):
+        if record.problem:
+            st.warnings.append(f"at start, {record.source}: {record.problem} (skipped)")
+        else:
+            st.at_start.append(f"at start: {record.added} new certificate(s) from {record.source}")
     if clients:
         from ._client_trust import client_trust
 

@@ -41,6 +41,8 @@ _LAZY = {
     "fetch_chain": "._diagnose",
     "panel": "._panel",
     "install": "._install",
+    "dask_plugin": "._dask",
+    "ray_runtime_env": "._ray",
     "uninstall": "._install",
     "PROBLEMS": "._classify",
     "Certificate": "._certs",
@@ -66,11 +68,13 @@ __all__ = [
     "UrlError",
     "__version__",
     "add_certs",
+    "dask_plugin",
     "fetch_chain",
     "install",
     "load_env",
     "load_ipython_extension",
     "panel",
+    "ray_runtime_env",
     "remove",
     "reset",
     "status",
@@ -82,6 +86,7 @@ __all__ = [
 if TYPE_CHECKING:
     from ._certs import Certificate
     from ._classify import PROBLEMS
+    from ._dask import dask_plugin
     from ._demo import DemoServer
     from ._diagnose import fetch_chain, test_connection
     from ._envfile import load_env
@@ -96,6 +101,7 @@ if TYPE_CHECKING:
     )
     from ._install import install, uninstall
     from ._panel import panel
+    from ._ray import ray_runtime_env
     from ._trust import add_certs, remove, reset, status
 
 

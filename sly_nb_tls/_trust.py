@@ -405,6 +405,17 @@ def files_named_before_add() -> list[str]:
         return sorted({v for v in values if v and os.path.isfile(v)})
 
 
+def shipped_pem(*sources: Source) -> str:
+    """The PEM text of `sources`, or of every certificate registered now: what goes to remote workers,
+    which have none of this host's files."""
+    certificates = read_sources(sources).certificates if sources else registered()
+    if not certificates:
+        raise CertificateSourceError(
+            "nothing to ship to the workers: add certificates first (%sly_tls add), or pass them"
+        )
+    return "".join(c.pem for c in certificates)
+
+
 def registered() -> list[Certificate]:
     with _REGISTRY.lock:
         return list(_REGISTRY.extras.values())

@@ -60,7 +60,7 @@ DIR_ENV = "SLY_NB_TLS_DIR"
 
 _MAX_BASE_FILE = 64 * 1024 * 1024
 _OWNED_NAME = re.compile(
-    r"^(?:bundle|extra|wgetrc)-(?P<host>[A-Za-z0-9.]+)-(?P<pid>\d+)-[0-9a-f]+(?:-[0-9a-f]+)?(?:\.pem)?$"
+    r"^(?:bundle|extra|wgetrc)-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[0-9a-f]+(?:-[0-9a-f]+)?(?:\.pem)?$"
 )
 
 
@@ -98,13 +98,13 @@ def user_dir() -> Path:
     if st.st_uid != os.getuid():
         raise StorageError(f"{path} belongs to another user; refusing to write trust files there")
     mode = stat.S_IMODE(st.st_mode)
-    if mode & (stat.S_IWGRP | stat.S_IWOTH):
-        if configured:
-            raise StorageError(
-                f"{path} is writable by other users (mode {mode:04o}); others could plant a CA there. "
-                f"Use a private directory in {DIR_ENV}, or: chmod go-w {path}"
-            )
-        os.chmod(path, 0o700)  # our own default directory: make it private again
+    if configured and mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise StorageError(
+            f"{path} is writable by other users (mode {mode:04o}); others could plant a CA there. "
+            f"Use a private directory in {DIR_ENV}, or: chmod go-w {path}"
+        )
+    if not configured and mode != 0o700:
+        os.chmod(path, 0o700)  # our own default directory: private again, whatever made it otherwise
     return path
 
 
@@ -117,6 +117,10 @@ class Base:
     blocks: dict[str, bytes] = field(default_factory=dict)
     #: for WGETRC: the user's own wgetrc, without its ca_certificate line (ours replaces it)
     config: str | None = None
+    #: for WGETRC: the user's own wgetrc as it was (what `reset` writes back)
+    original_config: str | None = None
+    #: files of the base that could not be read: its readers could not read them either
+    problems: list[str] = field(default_factory=list)
 
     @classmethod
     def of_files(cls, label: str, *paths: str, exclude: Set[str] = frozenset()) -> Base:
@@ -142,21 +146,21 @@ class Base:
         if path in self.files:
             return True
         if os.path.isdir(path):
-            names = [os.path.join(path, n) for n in sorted(os.listdir(path))]
+            try:
+                names = [os.path.join(path, n) for n in sorted(os.listdir(path))]
+            except OSError:
+                self.problems.append(f"{candidate}: cannot list it")
+                return False
             files = [n for n in names if os.path.isfile(n)]
         elif os.path.isfile(path):
             files = [path]
         else:
             return False
         for name in files:
-            try:
-                if os.path.getsize(name) > _MAX_BASE_FILE:
-                    continue
-                with open(name, "rb") as fh:
-                    data = fh.read()
-            except OSError:
+            if not os.access(name, os.R_OK):
+                self.problems.append(f"{name}: not readable")
                 continue
-            for sha, block in certificate_blocks(data):
+            for sha, block in _file_blocks(name):
                 if sha not in exclude:
                     self.blocks.setdefault(sha, block)
         self.files.append(path)
@@ -170,6 +174,27 @@ class Base:
         for sha, block in extras:
             blocks.setdefault(sha, block)
         return b"".join(blocks.values())
+
+
+#: (real path, mtime, size) -> its certificate blocks: certifi's and OpenSSL's files are the base of
+#: several variables, and parsing one costs milliseconds (kernel start-up adds them all at once).
+_PARSED: dict[tuple[str, int, int], list[tuple[str, bytes]]] = {}
+
+
+def _file_blocks(name: str) -> list[tuple[str, bytes]]:
+    try:
+        st = os.stat(name)
+        if st.st_size > _MAX_BASE_FILE:
+            return []
+        key = (name, st.st_mtime_ns, st.st_size)
+        if key not in _PARSED:
+            with open(name, "rb") as fh:
+                if len(_PARSED) > 64:
+                    _PARSED.clear()
+                _PARSED[key] = certificate_blocks(fh.read())
+        return _PARSED[key]
+    except OSError:
+        return []
 
 
 # -- what each client trusts when its variable is unset ---------------------
@@ -193,16 +218,62 @@ def _requests(original: Mapping[str, str | None]) -> Base | None:
 
 
 def _botocore(original: Mapping[str, str | None]) -> Base | None:
-    # botocore reads AWS_CA_BUNDLE, else REQUESTS_CA_BUNDLE, else certifi.
+    # botocore reads AWS_CA_BUNDLE, else the profile's ca_bundle, else REQUESTS_CA_BUNDLE, else certifi.
+    configured = _aws_ca_bundle()
+    if configured:
+        return Base.of_files(f"AWS config ca_bundle: {configured}", os.path.expanduser(configured))
     preset = original.get("REQUESTS_CA_BUNDLE")
     return Base.of_files(f"preset REQUESTS_CA_BUNDLE: {preset}", preset) if preset else _certifi(original)
 
 
+def _aws_ca_bundle() -> str | None:
+    """`ca_bundle` of the AWS profile in use (~/.aws/config or AWS_CONFIG_FILE), if set."""
+    import configparser
+
+    path = os.environ.get("AWS_CONFIG_FILE") or str(Path.home() / ".aws" / "config")
+    profile = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None
+    for section in (profile if profile == "default" else f"profile {profile}", profile):
+        if parser.has_option(section, "ca_bundle"):
+            return parser.get(section, "ca_bundle").strip() or None
+    return None
+
+
 def _git(original: Mapping[str, str | None]) -> Base | None:
+    text = _git_config_text()
+    if "sslcainfo" not in text.lower():
+        return _openssl(original)  # no git config names a CA file: spare the subprocess at start-up
+    if re.search(r"^\s*\[\s*http\s+\"", text, re.IGNORECASE | re.MULTILINE) and "sslcainfo" in text.lower():
+        # A per-URL `[http "https://host"] sslCAInfo` cannot be expressed in GIT_SSL_CAINFO,
+        # which would override it for every host: leave git alone.
+        return None
     configured = _git_config("http.sslCAInfo")
     if configured:
         return Base.of_files(f"git http.sslCAInfo: {configured}", os.path.expanduser(configured))
     return _openssl(original)
+
+
+def _git_config_text() -> str:
+    """The text of git's system and global config files (where http.sslCAInfo may be set)."""
+    env = os.environ
+    xdg = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    names = [
+        env.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig",
+        *([env["GIT_CONFIG_GLOBAL"]] if env.get("GIT_CONFIG_GLOBAL") else [str(Path.home() / ".gitconfig"),
+                                                                           os.path.join(xdg, "git", "config")]),
+    ]  # fmt: skip
+    out = []
+    for name in names:
+        try:
+            with open(name, encoding="utf-8", errors="replace") as fh:
+                out.append(fh.read())
+        except OSError:
+            continue
+    return "\n".join(out)
 
 
 def _git_config(key: str) -> str | None:
@@ -247,7 +318,10 @@ def _npmrc_files() -> list[str]:
     import shutil
 
     env = os.environ
-    files = [os.path.join(os.getcwd(), ".npmrc")]
+    try:
+        files = [os.path.join(os.getcwd(), ".npmrc")]
+    except OSError:  # the working directory was deleted
+        files = []
     files.append(env.get("NPM_CONFIG_USERCONFIG") or env.get("npm_config_userconfig") or str(Path.home() / ".npmrc"))
     node = shutil.which("node")
     prefix = env.get("NPM_CONFIG_PREFIX") or env.get("npm_config_prefix")
@@ -285,9 +359,10 @@ def _wget(original: Mapping[str, str | None]) -> Base | None:
     rc = original.get("WGETRC") or str(Path.home() / ".wgetrc")
     try:
         with open(rc, encoding="utf-8", errors="replace") as fh:
-            lines = fh.read().splitlines()
+            text = fh.read()
     except OSError:
-        lines = []
+        text = ""
+    lines = text.splitlines()
     kept, cafiles = [], []
     for line in lines:
         m = _WGET_CA.match(line)
@@ -295,9 +370,14 @@ def _wget(original: Mapping[str, str | None]) -> Base | None:
             cafiles.append(os.path.expanduser(m.group("path")))
         else:
             kept.append(line)
+    if not cafiles:
+        # Ours is read after the system wgetrc and its ca_certificate replaces the system one's.
+        system = _ini_value(os.environ.get("SYSTEM_WGETRC") or "/etc/wgetrc", "ca_certificate")
+        cafiles = [os.path.expanduser(system)] if system else []
     label = f"wgetrc ca_certificate: {cafiles[-1]}" if cafiles else "nothing (additive)"
     base = Base.of_files(label, *cafiles[-1:])
     base.config = "\n".join(kept)
+    base.original_config = text
     return base
 
 
@@ -334,8 +414,12 @@ def collect_bases(original: Mapping[str, str | None]) -> dict[str, Base]:
     bases: dict[str, Base] = {}
     for var in CA_VARIABLES:
         preset = original.get(var.name)
-        if preset and var.name != WGET_VARIABLE:
-            base: Base | None = Base.of_files(f"preset: {preset}", preset)
+        if preset and var.name != WGET_VARIABLE and os.path.isdir(preset):
+            # A directory in a *file* variable: what its readers make of it differs (OpenSSL loads
+            # nothing, requests a hashed directory); pointing it at a bundle would change that.
+            base: Base | None = None
+        elif preset and var.name != WGET_VARIABLE:
+            base = Base.of_files(f"preset: {preset}", preset)
         else:
             base = DEFAULT_BASES[var.default](original)
         if base is not None:
@@ -361,8 +445,8 @@ def wgetrc_text(user_lines: str, cafile: Path) -> bytes:
     )
 
 
-def write_pem_file(path: Path, data: bytes) -> None:
-    """Atomically replace `path` with `data` (0644): readers see old or new, never half.
+def write_pem_file(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Atomically replace `path` with `data` (`mode`): readers see old or new, never half.
 
     The temporary file is created in the same directory (so `os.replace` is a
     rename on one filesystem), flushed and fsynced before the rename.
@@ -373,7 +457,7 @@ def write_pem_file(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -469,6 +553,14 @@ def delete_unused(paths: Iterable[Path], *, this_process: bool = True) -> list[P
     named = named_by_live_process(candidates, this_process=this_process)
     if named is None:
         return []  # cannot tell who reads them: keep them
+    # A wgetrc that a process names points wget at a bundle no environment names.
+    for path in list(named):
+        if path.name.startswith("wgetrc-"):
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            named |= {p for p in candidates if f"ca_certificate = {p}" in text}
     deleted = []
     for path in candidates:
         if path in named:
@@ -537,10 +629,24 @@ class TrustFiles:
         out = {}
         for key, data in contents.items():
             path = self.path_for(key)
-            write_pem_file(path, data)
+            # The wgetrc carries the user's own lines (http_password among them): theirs alone.
+            write_pem_file(path, data, 0o600 if key == "wgetrc" else 0o644)
             self._written[key] = path
             out[key] = path
         return out
+
+    def rewrite(self, contents: Mapping[str, bytes]) -> None:
+        """Rewrite, in place, each file already written whose key is in `contents` (`reset`).
+
+        The recorded paths, not `path_for`: the per-user directory may have changed since.
+        A file whose directory is gone has no reader left to serve.
+        """
+        for key, path in self.written.items():
+            if key in contents:
+                try:
+                    write_pem_file(path, contents[key], 0o600 if key == "wgetrc" else 0o644)
+                except FileNotFoundError:
+                    continue
 
     @property
     def written(self) -> dict[str, Path]:

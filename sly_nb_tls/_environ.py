@@ -99,14 +99,6 @@ class EnvVarState:
     def changed_by_other(self) -> bool:
         return self.ours is not None and self.current != self.ours
 
-    def describe(self) -> str:
-        if self.ours is None:
-            return "untouched"
-        if self.changed_by_other:
-            return f"changed by something else after add (now {self.current})"
-        was = self.original if self.original is not None else "unset"
-        return f"ours (was {was})"
-
 
 class CaVariables:
     """What the CA variables were before the first `add`, and what we set them to."""

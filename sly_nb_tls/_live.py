@@ -3,16 +3,20 @@
 In [1]: from sly_nb_tls._live import LiveTrust
 In [2]: live = LiveTrust(lambda: state)      # state(): (DER blob of the extras, their fingerprints)
 In [3]: live.install_hooks()                 # new default contexts load the extras
-In [4]: live.update_existing()               # aiohttp's shared context, httpx clients made earlier
-['aiohttp default context', '1 httpx client context(s)']
+In [4]: live.update_default_store_contexts(ders, defaults, ever)   # contexts made earlier on a default store
+(['2 live client context(s) on a default store (httpx, urllib3)'], 1)      # ... and 1 pinned: left alone
 In [5]: live.holding(set())                  # contexts that still trust what is no longer registered
 {'httpx': 1}
 In [6]: live.uninstall()                     # every patch undone, by identity
 
 Every use of another library's private attributes lives in this one file
 (aiohttp's ``connector._SSL_CONTEXT_VERIFIED``, requests 2.32.0–2.32.4's
-``adapters._preloaded_ssl_context``, httpx's ``_transport._pool._ssl_context``,
-urllib's ``request._opener``), so a library upgrade breaks in one place.
+``adapters._preloaded_ssl_context``, botocore's ``URLLib3Session._verify``,
+``httplib2.CA_CERTS``, tornado's ``netutil._client_ssl_defaults``, urllib's
+``request._opener``), so a library upgrade breaks in one place.  Contexts made
+before `add` are found by their class, not by library: one whose CA set is a
+default store (certifi, OpenSSL's file, a preset bundle) gets the extras in
+place; one pinned to anything else is never touched.
 
 Patches are tracked by the objects they replaced, as truststore does, not by
 the names they sit under: the hook goes on the ssl module's own ``SSLContext``
@@ -161,8 +165,8 @@ def _default_store_of(
     if not ders:
         return "empty", frozenset()
     holds = frozenset(hashlib.sha256(d).hexdigest() for d in ders)
-    own = holds - ever
-    if any(own == d - ever for d in defaults):
+    # Discount only what we added beyond that store: a store's own roots always count.
+    if any(holds - (ever - d) == d for d in defaults):
         return "default", holds
     return "pinned", holds
 
@@ -487,10 +491,15 @@ class LiveTrust:
                     setattr(owner, attr, ours)
                     swap.current = ours
                 continue
-            # botocore keeps True for "certifi, looked up at each request".
-            default = current is True or (
-                isinstance(current, str) and os.path.realpath(current) in accepted.get(variable, set())
-            )
+            # botocore keeps True for "certifi, looked up at each request": a default only where
+            # the variable's base is certifi (not a preset REQUESTS_CA_BUNDLE or an AWS ca_bundle).
+            own = accepted.get(variable, set())
+            if current is True:
+                import certifi
+
+                default = os.path.realpath(certifi.where()) in own
+            else:
+                default = isinstance(current, str) and os.path.realpath(current) in own
             if not default:
                 continue
             setattr(owner, attr, ours)

@@ -48,7 +48,10 @@ def _command(pid: str) -> str:
             raw = fh.read()
     except OSError:
         return "?"
-    text = raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    from ._secrets import redact, secret_values
+
+    # Command lines carry URLs with passwords and tokens as often as anything: redact before cutting.
+    text = redact(raw.replace(b"\0", b" ").decode("utf-8", "replace").strip(), secret_values())
     return text if len(text) <= 80 else text[:79] + "…"
 
 

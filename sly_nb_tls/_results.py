@@ -105,8 +105,8 @@ class AddResult(Rendered):
         if self.variables_set:
             where = shown_path(os.path.dirname(self.bundle_path)) if self.bundle_path else "the per-user directory"
             out.append(
-                "set " + ", ".join(self.variables_set) + f": each names its own bundle in {where} "
-                "(what its readers trusted before, plus the extras; see %sly_tls status)"
+                "set " + ", ".join(self.variables_set) + f" to files in {where}: each variable's readers keep "
+                "what they trusted before and gain the extras (details: %sly_tls status)"
             )
         if self.live_updated:
             out.append("updated live clients: " + ", ".join(self.live_updated))

@@ -75,7 +75,8 @@ def _apply(label: str, items: list[str]) -> list[StartRecord]:
     from ._trust import add_certs
 
     try:
-        return [StartRecord(label, len(add_certs(*items).added))]
+        # live=False: at start no client exists yet, and scanning for one costs start-up time.
+        return [StartRecord(label, len(add_certs(*items, live=False).added))]
     except SlyTlsError:
         pass  # one bad item: apply the others, name the bad one
     except Exception as exc:  # noqa: BLE001
@@ -84,7 +85,7 @@ def _apply(label: str, items: list[str]) -> list[StartRecord]:
     for item in items:
         shown = "PEM text" if "-----BEGIN" in item else item
         try:
-            out.append(StartRecord(f"{label}: {shown}", len(add_certs(item).added)))
+            out.append(StartRecord(f"{label}: {shown}", len(add_certs(item, live=False).added)))
         except Exception as exc:  # noqa: BLE001 - reported, never raised
             out.append(StartRecord(f"{label}: {shown}", 0, str(exc)))
     return out

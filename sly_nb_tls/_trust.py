@@ -8,12 +8,15 @@ In [4]: reset()                             # every change below, undone exactly
 
 One `add` makes four kinds of change; each is recorded and has an inverse:
 
-1. **Files** (`_bundle`): a merged bundle (base roots + extras) and an
-   extras-only file in the per-user directory.
-2. **Environment** (`_environ`): the CA variables point at the merged bundle;
+1. **Files** (`_bundle`): one bundle per distinct base (what a variable's
+   readers trusted before, plus the extras), an extras-only file for the
+   additive variables, and a wgetrc, in the per-user directory.  `reset`
+   rewrites them to their bases; they are deleted at exit once unused.
+2. **Environment** (`_environ`): each CA variable points at its own bundle;
    `reset` restores a variable only if it still holds our value.
-3. **New contexts** and 4. **live contexts** (`_live`): hooks on the ssl
-   module, swapped shared contexts, httpx clients updated in place.
+3. **New contexts** and 4. **live objects** (`_live`): hooks on the ssl
+   module, swapped shared contexts, default-store contexts given the extras in
+   place, CA paths of botocore and httplib2 repointed, tornado's cache dropped.
 
 This module holds the state those share, under one lock, and the operations
 (`add_certs`, `remove`, `status`, `reset`).  It is fork-safe: a forked child
@@ -87,15 +90,15 @@ class _Registry:
     def _default_sets(self) -> list[frozenset[str]]:
         """The CA sets a client has when it trusts "the defaults": certifi, OpenSSL's file, each base."""
         sets = [shas for _, shas in default_store_sets()]
-        sets += [frozenset(b.blocks) for b in (self.bases or {}).values() if b.blocks]
-        return list(dict.fromkeys(sets))
+        # A preset bundle is a default store only where in-process clients read it: a file that
+        # git, npm or wget use says nothing of a context pinned to the same file.
+        bases = self.bases or {}
+        sets += [frozenset(bases[v].blocks) for v in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE") if v in bases]
+        return list(dict.fromkeys(s for s in sets if s))
 
     def _accepted_paths(self) -> dict[str, set[str]]:
         """Per variable, the files that count as its readers' default (a client fixed on one gets ours)."""
-        import certifi
-
-        certifi_path = os.path.realpath(certifi.where())
-        return {var: {certifi_path, *base.files} for var, base in (self.bases or {}).items()}
+        return {var: set(base.files) for var, base in (self.bases or {}).items()}
 
     def _bundle_paths(self) -> set[str]:
         return set(self.variables.applied.values())
@@ -129,6 +132,8 @@ class _Registry:
                     f"{var} had been changed to {current} by something else; "
                     "its certificates are kept in its new bundle"
                 )
+        for var, base in self.bases.items():
+            notes += [f"{var}: {problem}; its bundle holds the extras without it" for problem in base.problems]
         extra_blocks = [(sha, cert.pem.encode("ascii")) for sha, cert in self.extras.items()]
         contents: dict[str, bytes] = {}
         for base in self.bases.values():
@@ -140,7 +145,7 @@ class _Registry:
         if wget is not None:
             rc = wgetrc_text(wget.config or "", paths[wget.key])
             files[WGET_VARIABLE] = str(self.files.write({"wgetrc": rc})["wgetrc"])
-            self.reset_contents["wgetrc"] = (wget.config or "").encode()
+            self.reset_contents["wgetrc"] = (wget.original_config or "").encode()
         variables = self.variables.point_at(files)
         self.cadata = b"".join(c.der for c in self.extras.values())
         self.live.install_hooks()
@@ -264,7 +269,7 @@ class _Registry:
         # Rewrite, never delete: a thread or child that read a variable a moment ago must
         # still find its file, now holding only what it trusted before (deleted at exit).
         try:
-            self.files.write({k: self.reset_contents[k] for k in self.files.written if k in self.reset_contents})
+            self.files.rewrite(self.reset_contents)
         except (OSError, StorageError) as exc:
             result.notes.append(f"could not rewrite the trust files to their bases: {exc}")
         self.bases = None

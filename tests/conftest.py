@@ -135,6 +135,14 @@ def _grpc_roots() -> str | None:
     return str(roots) if roots.is_file() else None
 
 
+def _botocore_ca_bundle() -> str | None:
+    try:
+        import botocore.session
+    except ImportError:
+        return None
+    return botocore.session.Session().get_config_variable("ca_bundle")  # type: ignore[no-any-return]
+
+
 def _tool_answer(*args: str) -> str | None:
     """What git or npm itself says (an oracle independent of the package), cached per config location."""
     where = tuple(os.environ.get(v) for v in ("HOME", "NPM_CONFIG_USERCONFIG", "GIT_CONFIG_GLOBAL"))
@@ -159,12 +167,15 @@ def expected_base(var: str, before: dict[str, str]) -> set[str] | None:
     preset = before.get(var)
     if var == "WGETRC":
         return set()  # no wgetrc of the user's sets a ca_certificate on these machines
+    if preset and os.path.isdir(preset):
+        return None  # a directory in a file variable: left alone
     if preset:
         return pem_shas(preset)
     if var == "REQUESTS_CA_BUNDLE":  # requests: REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else certifi
         return pem_shas(before.get("CURL_CA_BUNDLE") or certifi.where())
-    if var == "AWS_CA_BUNDLE":  # botocore: AWS_CA_BUNDLE, else REQUESTS_CA_BUNDLE, else certifi
-        return pem_shas(before.get("REQUESTS_CA_BUNDLE") or certifi.where())
+    if var == "AWS_CA_BUNDLE":  # botocore's own answer: the profile's ca_bundle, else REQUESTS_CA_BUNDLE, else certifi
+        configured = _botocore_ca_bundle()
+        return pem_shas(configured or before.get("REQUESTS_CA_BUNDLE") or certifi.where())
     if var == "GIT_SSL_CAINFO":  # git's own answer: its configured CA file, else the system's
         configured = _tool_answer("git", "config", "--get", "http.sslCAInfo")
         return pem_shas(os.path.expanduser(configured) if configured else openssl)

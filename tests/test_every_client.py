@@ -176,7 +176,7 @@ def test_wget_gets_a_wgetrc_with_the_users_lines_and_their_ca_plus_the_extras(
     assert pem_shas(ca_lines[0].split("=", 1)[1].strip()) == pem_shas(other_ca) | {sha}
     sly_nb_tls.reset()
     assert os.environ["WGETRC"] == str(user_rc)
-    assert "ca_certificate" not in ours.read_text()  # rewritten to the user's lines, kept for live readers
+    assert ours.read_text() == user_rc.read_text()  # rewritten to the user's own wgetrc, kept for live readers
 
 
 def test_npm_with_a_configured_cafile_gets_that_file_plus_the_extras(
@@ -238,7 +238,8 @@ def test_add_and_reset_under_load_give_verification_failures_never_os_errors(dem
             t.join(30)
     assert not others, others[:5]
     assert outcomes.get("verify-failed", 0) > 0  # the loop did run while trust came and went
-    assert len(list(Path(os.environ["SLY_NB_TLS_DIR"]).iterdir())) <= 8, "files piled up over the cycles"
+    names = sorted(p.name for p in Path(os.environ["SLY_NB_TLS_DIR"]).iterdir())
+    assert len(names) <= 8, f"files piled up over the cycles: {names}"
 
 
 def test_the_only_widening_is_explicit_add_system(demo_server: DemoServer) -> None:
@@ -262,3 +263,120 @@ def test_a_context_made_before_the_first_add_still_counts_as_default_after_a_res
     sly_nb_tls.reset()
     sha = sly_nb_tls.add_certs(demo_server.root_path).added[0].sha256
     assert sha in _fingerprints(made_early)
+
+
+# --- each of these failed before the review's fixes ---------------------------------------------
+def test_a_context_pinned_to_the_file_git_uses_is_still_pinned(
+    tmp_path: Path, demo_server: DemoServer, other_ca: str
+) -> None:
+    config = tmp_path / "gitconfig"
+    config.write_text(f"[http]\n\tsslCAInfo = {other_ca}\n")
+    os.environ["GIT_CONFIG_GLOBAL"] = str(config)
+    pinned = ssl.create_default_context(cafile=other_ca)
+    sha = sly_nb_tls.add_certs(demo_server.root_path).added[0].sha256
+    assert sha not in _fingerprints(pinned)
+
+
+def test_after_add_system_and_reset_a_context_pinned_to_one_public_root_stays_pinned(demo_server: DemoServer) -> None:
+    store = ssl.get_default_verify_paths().openssl_cafile
+    if not os.path.isfile(store):
+        pytest.skip("no system CA file")
+    sly_nb_tls.add_certs(system=True)
+    sly_nb_tls.reset()
+    one_root = Path(os.environ["SLY_NB_TLS_DIR"]) / "one-root.pem"
+    one_root.write_bytes(
+        Path(store).read_bytes().split(b"-----END CERTIFICATE-----")[0] + b"-----END CERTIFICATE-----\n"
+    )
+    pinned = ssl.create_default_context(cafile=str(one_root))
+    sha = sly_nb_tls.add_certs(demo_server.root_path).added[0].sha256
+    assert sha not in _fingerprints(pinned)
+
+
+def test_where_a_client_is_configured_beyond_its_variable_is_honoured(
+    tmp_path: Path, demo_server: DemoServer, other_ca: str
+) -> None:
+    aws = tmp_path / "aws-config"
+    aws.write_text(f"[default]\nca_bundle = {other_ca}\n")
+    os.environ["AWS_CONFIG_FILE"] = str(aws)
+    git = tmp_path / "gitconfig"
+    git.write_text(f'[http "https://git.corp"]\n\tsslCAInfo = {other_ca}\n')
+    os.environ["GIT_CONFIG_GLOBAL"] = str(git)
+    sha = sly_nb_tls.add_certs(demo_server.root_path).added[0].sha256
+    assert pem_shas(os.environ["AWS_CA_BUNDLE"]) == pem_shas(other_ca) | {sha}
+    assert "GIT_SSL_CAINFO" not in os.environ  # a per-URL setting cannot survive GIT_SSL_CAINFO: git left alone
+
+
+def test_a_botocore_session_on_certifi_is_left_when_its_base_is_a_preset_file(
+    tmp_path: Path, demo_server: DemoServer, other_ca: str
+) -> None:
+    boto3 = pytest.importorskip("boto3")
+    os.environ["REQUESTS_CA_BUNDLE"] = other_ca  # botocore's base: this file, not certifi
+    client = boto3.client("s3", endpoint_url=demo_server.url, region_name="us-east-1", verify=True,
+                          aws_access_key_id="k", aws_secret_access_key="s")  # fmt: skip
+    sly_nb_tls.add_certs(demo_server.root_path)
+    assert client._endpoint.http_session._verify is True
+
+
+def test_a_preset_directory_in_a_file_variable_is_left_alone(tmp_path: Path, demo_server: DemoServer) -> None:
+    directory = tmp_path / "cas"
+    directory.mkdir()
+    (directory / "x.pem").write_text(issue("Dir CA", ca=True).pem)
+    os.environ["SSL_CERT_FILE"] = str(directory)
+    result = sly_nb_tls.add_certs(demo_server.root_path)
+    assert os.environ["SSL_CERT_FILE"] == str(directory) and "SSL_CERT_FILE" not in result.variables_set
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="readers are known from /proc")
+def test_the_bundle_a_running_wget_may_read_outlives_the_kernel(tmp_path: Path, demo_server: DemoServer) -> None:
+    user_rc = tmp_path / "wgetrc"
+    user_rc.write_text("tries = 1\nhttp_password = hunter2-not-shown\n")
+    os.environ["WGETRC"] = str(user_rc)
+    sly_nb_tls.add_certs(demo_server.root_path)
+    ours = Path(os.environ["WGETRC"])
+    assert oct(ours.stat().st_mode & 0o777) == "0o600"  # it holds the user's password line
+    ca_line = next(ln for ln in ours.read_text().splitlines() if ln.startswith("ca_certificate"))
+    cafile = Path(ca_line.split("= ", 1)[1])
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        sly_nb_tls.reset()
+        assert ours.read_text() == user_rc.read_text()  # the user's own wgetrc, their lines as they were
+        _REGISTRY.at_exit()
+        assert cafile.exists(), "the CA file of a wgetrc a live child names was deleted"
+    finally:
+        child.communicate(b"", timeout=30)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="children are listed from /proc")
+def test_children_are_listed_with_their_secrets_redacted(demo_server: DemoServer) -> None:
+    import time
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()", "https://alice:Pa55w0rd-xyz@sly.corp"],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        time.sleep(0.05)
+        sly_nb_tls.add_certs(demo_server.root_path)
+        text = str(sly_nb_tls.status()) + sly_nb_tls.status()._repr_html_()
+        assert str(child.pid) in text and "Pa55w0rd-xyz" not in text
+    finally:
+        child.communicate(b"", timeout=30)
+
+
+def test_add_works_when_the_working_directory_was_deleted(tmp_path: Path, demo_server: DemoServer) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    here = os.getcwd()
+    os.chdir(gone)
+    gone.rmdir()
+    try:
+        assert sly_nb_tls.add_certs(demo_server.root_path).added
+    finally:
+        os.chdir(here)
+
+
+def test_file_names_of_hosts_with_dashes_are_recognised_for_pruning() -> None:
+    from sly_nb_tls._bundle import _OWNED_NAME
+
+    assert _OWNED_NAME.match("bundle-jupyter_alice-4242-0123abcd-9d03850bbf.pem")
+    assert _OWNED_NAME.match("wgetrc-jupyter_alice-4242-0123abcd")

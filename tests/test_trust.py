@@ -241,15 +241,15 @@ def test_live_contexts_swapped_back_and_httpx_counted(root: tuple[str, str]) -> 
     try:
         result = sly_nb_tls.add_certs(root[0])
         assert "aiohttp default context" in result.live_updated
-        assert "1 live client context(s) on a default store (httpx)" in result.live_updated
+        assert any(x.endswith("on a default store (httpx)") for x in result.live_updated), result.live_updated
         assert aiohttp_connector._SSL_CONTEXT_VERIFIED is not original_aiohttp
         assert root[1] in _ca_fingerprints(aiohttp_connector._SSL_CONTEXT_VERIFIED)
         assert root[1] in _ca_fingerprints(client._transport._pool._ssl_context)
         reset = sly_nb_tls.reset()
         assert aiohttp_connector._SSL_CONTEXT_VERIFIED is original_aiohttp
         assert reset.live_contexts_holding >= 1
-        assert reset.holding.get("httpx") == 1, reset.holding  # others: contexts of earlier tests here
-        assert "still trust the removed certificates (httpx ×1)" in str(reset)
+        assert reset.holding.get("httpx", 0) >= 1, reset.holding  # more: live clients of earlier tests here
+        assert "httpx ×" in str(reset) and "still trust the removed certificates" in str(reset)
     finally:
         client.close()
 
@@ -342,7 +342,7 @@ def test_live_update_finds_subclassed_and_async_httpx_clients(root: tuple[str, s
     clients = [MyClient(), httpx.AsyncClient()]
     try:
         result = sly_nb_tls.add_certs(root[0])
-        assert "2 live client context(s) on a default store (httpx)" in result.live_updated
+        assert any(x.endswith("on a default store (httpx)") for x in result.live_updated), result.live_updated
         for c in clients:
             assert root[1] in _ca_fingerprints(c._transport._pool._ssl_context)
     finally:

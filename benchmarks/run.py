@@ -493,6 +493,55 @@ server.stop()
 """
 
 
+# --- kernel start ------------------------------------------------------------------
+def bench_kernel_start(starts: int) -> list[Figure]:
+    """A real kernel (jupyter_client) starting with `install` (the extension + 1 CA) vs one without it."""
+    import compileall
+
+    from jupyter_client.manager import KernelManager
+
+    import sly_nb_tls
+    from sly_nb_tls._demo import DemoServer
+
+    # pip byte-compiles a real install; these machines set PYTHONDONTWRITEBYTECODE, so do it here.
+    compileall.compile_dir(str(ROOT / "sly_nb_tls"), quiet=1)
+    tmp = Path(tempfile.mkdtemp(prefix="sly-nb-tls-bench-start-"))
+    plain, installed = tmp / "plain", tmp / "installed"
+    with DemoServer() as server:
+        os.environ["IPYTHONDIR"] = str(installed)
+        try:
+            sly_nb_tls.install(server.root_path, scope="user")
+        finally:
+            del os.environ["IPYTHONDIR"]
+
+    def start(ipython_dir: Path) -> Callable[[], float]:
+        def run() -> float:
+            km = KernelManager(kernel_name="python3")
+            t0 = time.perf_counter()
+            km.start_kernel(env=dict(os.environ, IPYTHONDIR=str(ipython_dir)))
+            kc = km.client()
+            kc.start_channels()
+            try:
+                kc.wait_for_ready(timeout=120)
+                return time.perf_counter() - t0
+            finally:
+                kc.stop_channels()
+                km.shutdown_kernel(now=True)
+
+        return run
+
+    for d in (plain, installed):
+        start(d)()  # warm: the first start of each reads files the later ones find cached
+    med = interleaved({"installed": start(installed), "plain": start(plain)}, starts)
+    shutil.rmtree(tmp, ignore_errors=True)
+    extra = (med["installed"] - med["plain"]) * 1000
+    return [
+        Figure("start", "kernel start after `install` (extension + 1 CA, applied with zero cells)",
+               med["installed"] * 1000, "ms", med["plain"] * 1000, "the same kernel without the extension",
+               "≤ +60 ms", extra <= 60, f"+{extra:.1f} ms, median of {starts} interleaved starts each"),
+    ]  # fmt: skip
+
+
 def bench_memory() -> list[Figure]:
     env = dict(os.environ)
     out = subprocess.run(
@@ -564,6 +613,7 @@ def main() -> int:
         ("live contexts", lambda: bench_live(rounds)),
         ("diagnosis", lambda: bench_diagnosis(rounds)),
         ("chain completion", lambda: bench_completion(rounds)),
+        ("kernel start", lambda: bench_kernel_start(15 if args.quick else 25)),
         ("memory", bench_memory),
     ]
     for i, (name, step) in enumerate(steps, 1):

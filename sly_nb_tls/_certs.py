@@ -28,7 +28,6 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -50,7 +49,7 @@ __all__ = [
     "strict_x509_defects",
 ]
 
-Source = Union[str, "os.PathLike[str]", bytes]
+from ._pem import Source
 
 #: Files larger than this are refused before they are read.  The largest real
 #: trust bundles (Mozilla's, a corporate export of every internal CA) are

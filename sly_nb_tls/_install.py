@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,8 +188,3 @@ def _shown(path: Path) -> str:
     from ._render import shown_path
 
     return shown_path(path)
-
-
-def sources_in(stores: Iterable[tuple[str, Path]]) -> list[tuple[str, list[str]]]:
-    """(label, PEM files) per installed store, for the start-up path."""
-    return [(f"install (scope {scope})", [str(p) for p in sorted(store.glob("*.pem"))]) for scope, store in stores]

@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 import re
+from typing import Union
 
 __all__ = ["PEM_BEGIN", "PEM_BLOCK", "certificate_blocks", "certificate_ders", "pem_encode"]
 
@@ -23,6 +25,8 @@ __all__ = ["PEM_BEGIN", "PEM_BLOCK", "certificate_blocks", "certificate_ders", "
 PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*\n(.*?)\n?-----END \1-----", re.DOTALL)
 PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 _CERTIFICATE = "CERTIFICATE"
+#: What a certificate source may be: a path (file or directory), PEM text, or bytes (PEM or DER).
+Source = Union[str, "os.PathLike[str]", bytes]
 
 
 def pem_encode(der: bytes) -> str:

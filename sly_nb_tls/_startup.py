@@ -40,9 +40,7 @@ _applied = False
 
 
 def _sources() -> list[tuple[str, list[str]]]:
-    from ._install import installed_stores, sources_in
-
-    out = sources_in(installed_stores())
+    out: list[tuple[str, list[str]]] = []
     value = os.environ.get(START_VARIABLE, "")
     if "-----BEGIN" in value:
         out.append((START_VARIABLE, [value]))
@@ -58,6 +56,7 @@ def apply_at_start() -> list[StartRecord]:
         return records
     _applied = True
     try:
+        records.extend(_apply_installed())
         sources = _sources()
     except Exception as exc:  # noqa: BLE001 - a broken start-up must not stop the kernel
         records.append(StartRecord("start-up", 0, f"could not look for installed CAs: {exc}"))
@@ -68,6 +67,24 @@ def apply_at_start() -> list[StartRecord]:
         if record.problem:
             print(f"sly_nb_tls: {record.source}: {record.problem}; the kernel started without it", file=sys.stderr)
     return records
+
+
+def _apply_installed() -> list[StartRecord]:
+    """The installed stores, read without X.509 parsing (see `_stored`): the cheap start-up path."""
+    from ._install import installed_stores
+
+    out = []
+    for scope, store in installed_stores():
+        from ._stored import read_stored
+        from ._trust import _REGISTRY
+
+        label = f"install (scope {scope})"
+        loaded = read_stored([str(p) for p in sorted(store.glob("*.pem"))])
+        out += [StartRecord(label, 0, problem) for problem in loaded.problems]
+        if loaded.certificates:
+            # live=False: at start no client exists yet, and scanning for one costs start-up time.
+            out.append(StartRecord(label, len(_REGISTRY.add_loaded(loaded, live=False).added)))  # type: ignore[arg-type]
+    return out
 
 
 def _apply(label: str, items: list[str]) -> list[StartRecord]:

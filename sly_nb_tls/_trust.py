@@ -33,14 +33,18 @@ import re
 import sys
 import threading
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ._bundle import Base, TrustFiles, collect_bases, default_store_sets, wgetrc_text
-from ._certs import Certificate, Source, read_sources, resolve_path
 from ._environ import WGET_VARIABLE, CaVariables
 from ._errors import CertificateSourceError, StorageError, UnknownCertificateError
 from ._live import LiveTrust
+from ._pem import Source
 from ._processes import boot_clock, children_started_before
 from ._results import AddResult, RemoveResult, ResetResult, TrustStatus
+
+if TYPE_CHECKING:
+    from ._certs import Certificate, LoadedSources
 
 __all__ = ["add_certs", "registered", "remove", "reset", "status"]
 
@@ -164,7 +168,11 @@ class _Registry:
 
     # -- the operations --------------------------------------------------
     def add(self, sources: Iterable[Source], live: bool) -> AddResult:
-        loaded = read_sources(sources)  # raises before anything changes
+        from ._certs import read_sources
+
+        return self.add_loaded(read_sources(sources), live)  # raises before anything changes
+
+    def add_loaded(self, loaded: LoadedSources, live: bool) -> AddResult:
         with self.lock:
             added = [c for c in loaded.certificates if c.sha256 not in self.extras]
             already = [c for c in loaded.certificates if c.sha256 in self.extras]
@@ -197,6 +205,8 @@ class _Registry:
             return result
 
     def find(self, target: Certificate | str | os.PathLike[str]) -> list[Certificate]:
+        from ._certs import Certificate, read_sources, resolve_path
+
         if isinstance(target, Certificate):
             if target.sha256 not in self.extras:
                 raise UnknownCertificateError(f"{target.common_name} is not registered")
@@ -413,6 +423,8 @@ def files_named_before_add() -> list[str]:
 def shipped_pem(*sources: Source) -> str:
     """The PEM text of `sources`, or of every certificate registered now: what goes to remote workers,
     which have none of this host's files."""
+    from ._certs import read_sources
+
     certificates = read_sources(sources).certificates if sources else registered()
     if not certificates:
         raise CertificateSourceError(

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIGURES = [
     "%load_ext sly_nb_tls", "%sly_tls add of a 3", "add of 1,000", "ssl.create_default_context", "warm requests.post",
     "live-context update", "%sly_tls test", "through a CONNECT proxy", "chain completion", "AIA round trips",
-    "time to report untrusted_root", "RSS growth",
+    "time to report untrusted_root", "RSS growth", "kernel start after `install`",
 ]  # fmt: skip
 
 

@@ -69,7 +69,10 @@ def test_user_scope_install_then_uninstall_in_real_kernels(env: dict[str, str], 
     before = _files(profile)
     result = install(demo_server.root_path, scope="user")
     assert "Installed" in str(result) and "sly_nb_tls Demo Root CA" in str(result)
-    out = run_in_fresh_kernel(probe + "\nprint('EXT', sorted(get_ipython().extension_manager.loaded))", env)
+    heavy = "('requests', 'ipywidgets', 'cryptography')"
+    first = f"import sys; print('HEAVY', sorted(m for m in {heavy} if m in sys.modules))\n"
+    out = run_in_fresh_kernel(first + probe + "\nprint('EXT', sorted(get_ipython().extension_manager.loaded))", env)
+    assert "HEAVY []" in out, out  # the start path imports none of them (cryptography: parsed when shown)
     assert "STATUS 200" in out, out
     assert "at start: 1 new certificate(s) from install (scope user)" in out
     assert "autoreload'" in out and "'sly_nb_tls'" in out  # the user's own list survived

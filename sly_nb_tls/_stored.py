@@ -1,0 +1,97 @@
+"""Certificates read from an installed store without parsing X.509 (kernel start-up).
+
+In [1]: from sly_nb_tls._stored import read_stored
+In [2]: loaded = read_stored(["~/.ipython/profile_default/sly_nb_tls/72aba418fa6c8709.pem"])
+In [3]: loaded.certificates[0].sha256[:16], loaded.problems
+Out[3]: ('72aba418fa6c8709', [])
+
+`install` checked every certificate with cryptography when it wrote the store;
+at start-up only the DER is needed (the bundles, the hooks), and importing
+cryptography is half of what start-up would cost.  Each DER is still checked by
+OpenSSL itself (a damaged file is skipped, never handed to the hooks).  The
+X.509 fields (names, dates, warnings) are parsed on first use, when `status`
+shows them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._pem import certificate_ders, pem_encode
+
+__all__ = ["StoredCertificate", "StoredSources", "read_stored"]
+
+
+class StoredCertificate:
+    """A certificate known by its DER: `sha256`, `der`, `pem`, `source` at once, the rest on first use."""
+
+    warnings: tuple[str, ...] = ()  # shown by `install` when the store was written
+
+    def __init__(self, der: bytes, source: str) -> None:
+        self.der = der
+        self.source = source
+        self.sha256 = hashlib.sha256(der).hexdigest()
+        self._parsed: Any = None
+
+    @property
+    def pem(self) -> str:
+        return pem_encode(self.der)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only attributes not set above reach here: parse once, then answer as a Certificate would.
+        if name.startswith("__") or name == "_parsed":
+            raise AttributeError(name)
+        if self._parsed is None:
+            from ._certs import Certificate, load_der_certificate
+
+            self._parsed = Certificate.from_x509(load_der_certificate(self.der), self.source)
+        return getattr(self._parsed, name)
+
+    def __eq__(self, other: object) -> bool:
+        return getattr(other, "sha256", None) == self.sha256
+
+    def __hash__(self) -> int:
+        return hash(self.sha256)
+
+
+@dataclass
+class StoredSources:
+    """What `read_stored` found: shaped like `_certs.LoadedSources`, plus what it had to skip."""
+
+    certificates: list[StoredCertificate] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    origins: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def read_stored(paths: list[str]) -> StoredSources:
+    """The certificates of store files; a file that cannot be read or used is named in `problems`."""
+    out = StoredSources()
+    seen: set[str] = set()
+    checker = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                ders = certificate_ders(fh.read())
+        except OSError as exc:
+            out.problems.append(f"{path}: {exc.strerror or exc}")
+            continue
+        if not ders:
+            out.problems.append(f"{path}: no certificate in it")
+            continue
+        for der in ders:
+            try:
+                checker.load_verify_locations(cadata=der)  # OpenSSL's own check that it is a certificate
+            except (ssl.SSLError, ValueError) as exc:
+                out.problems.append(f"{path}: not a usable certificate ({exc})")
+                continue
+            cert = StoredCertificate(der, os.path.realpath(path))
+            out.origins.setdefault(cert.source, []).append(cert.sha256)
+            if cert.sha256 not in seen:
+                seen.add(cert.sha256)
+                out.certificates.append(cert)
+    return out

@@ -19,7 +19,10 @@ NO_CONFIG = ("NPM_CONFIG_USERCONFIG", "NPM_CONFIG_GLOBALCONFIG", "GIT_CONFIG_GLO
 def pytest_configure(config: object) -> None:
     for var in CA_VARIABLES:
         os.environ.pop(var, None)
-    os.environ["SLY_NB_TLS_DIR"] = scratch = tempfile.mkdtemp(prefix="sly-nb-tls-nbval-")
+    # Under ~ as the real per-user directory is, so outputs show "~/…", never a machine's absolute path.
+    cache = os.path.join(os.path.expanduser("~"), ".cache")
+    os.makedirs(cache, exist_ok=True)
+    os.environ["SLY_NB_TLS_DIR"] = scratch = tempfile.mkdtemp(prefix="sly-nb-tls-nbval-", dir=cache)
     # npm's and git's own config files can name a CA file (this machine's global npmrc does),
     # which adds a variable to the outputs: the notebooks' kernel reads none of them.
     empty = os.path.join(scratch, "empty.rc")

@@ -90,7 +90,13 @@ class Completion:
 
     def picture(self) -> str:
         """The path as one line: leaf → … → root, each link's source and trust."""
-        parts = [f"{c.common_name} [{c.source}{'; trusted' if trusted else ''}]" for c, _, trusted in self.links()]
+        from ._render import shown_path
+
+        parts = [
+            f"{c.common_name} [{shown_path(c.source) if c.source.startswith('/') else c.source}"
+            f"{'; trusted' if trusted else ''}]"
+            for c, _, trusted in self.links()
+        ]
         if self.missing is not None:
             parts.append(f"{self.missing} [missing]")
         return " → ".join(parts)

@@ -363,6 +363,11 @@ class TrustStatus(Rendered):
         return html
 
 
+def _shown_source(source: str) -> str:
+    """A certificate's source as shown: a path under the working directory or ~ shortened."""
+    return shown_path(source) if source.startswith("/") else source
+
+
 def _readers(variable: str) -> str:
     from ._environ import CA_VARIABLES
 
@@ -392,16 +397,16 @@ class EnvResult(Rendered):
 
     def _headline(self) -> str:
         if not self.files_read:
-            return "No env file found (looked for " + ", ".join(self.files_missing) + ")"
-        return "✓ Read " + ", ".join(self.files_read)
+            return "No env file found (looked for " + ", ".join(map(shown_path, self.files_missing)) + ")"
+        return "✓ Read " + ", ".join(map(shown_path, self.files_read))
 
     def _rows(self) -> list[list[str]]:
-        return [[k.name, k.action, k.shown, k.source] for k in self.keys]
+        return [[k.name, k.action, k.shown, shown_path(k.source) if k.source else ""] for k in self.keys]
 
     def _notes(self) -> list[str]:
         out = []
         if self.files_read and self.files_missing:
-            out.append("not found (skipped): " + ", ".join(self.files_missing))
+            out.append("not found (skipped): " + ", ".join(map(shown_path, self.files_missing)))
         if any(k.action == "kept" for k in self.keys):
             out.append("'kept': already set in the kernel; use --override to take the file's value")
         return out
@@ -500,7 +505,7 @@ def path_picture(completion: Completion | None) -> str:
         mark = " ✓ trusted" if trusted else ""
         boxes.append(
             f'<span style="{_HOW_STYLE[how]};padding:1px 6px;border-radius:4px;display:inline-block">'
-            f"{esc(cert.common_name)}<br><small>{esc(how)}: {esc(cert.source)}{mark}</small></span>"
+            f"{esc(cert.common_name)}<br><small>{esc(how)}: {esc(_shown_source(cert.source))}{mark}</small></span>"
         )
     if completion.missing is not None:
         boxes.append(
@@ -709,7 +714,9 @@ class ChainReport(Rendered):
 
     def next_step(self) -> str:
         if self.saved_to:
-            return f"check the SHA-256 fingerprints above with your admin, then: %sly_tls add {self.saved_to}"
+            return (
+                f"check the SHA-256 fingerprints above with your admin, then: %sly_tls add {shown_path(self.saved_to)}"
+            )
         return "to trust it: add --save FILE, check the fingerprints with your admin, then %sly_tls add FILE"
 
     def headline(self) -> str:
@@ -728,9 +735,12 @@ class ChainReport(Rendered):
             out.append(f"⚠ {self.interception}")
         out += _path_lines(self.completion)
         out += [f"#{i} SHA-256 {c.fingerprint}" for i, c in enumerate(self.chain)]
-        out += [f"found, not sent: {c.common_name} ({c.source}) SHA-256 {c.fingerprint}" for c in self.completed]
+        out += [
+            f"found, not sent: {c.common_name} ({_shown_source(c.source)}) SHA-256 {c.fingerprint}"
+            for c in self.completed
+        ]
         if self.saved_to:
-            out.append(f"saved {len(self.saved)} certificate(s) to {self.saved_to} (certificates only)")
+            out.append(f"saved {len(self.saved)} certificate(s) to {shown_path(self.saved_to)} (certificates only)")
         out.append(self.next_step())
         out.append("fetch never adds trust by itself")
         return out

@@ -45,16 +45,24 @@ class Panel:
 
     def __init__(self) -> None:
         # -- environment
-        self.env_files = w.Text(placeholder="local.env .env ~/supervisely.env (default)", description="Env files")
+        # Every placeholder must be readable at 800 px (the browser test measures them): wide
+        # fields, short texts, and rows that wrap.
+        wide = w.Layout(width="430px")
+        self.header = w.HTML()
+        self.env_files = w.Text(placeholder="local.env .env ~/supervisely.env", description="Env files", layout=wide)
         self.env_override = w.Checkbox(value=False, description="override", indent=False)
         self.env_load = w.Button(description="Load", icon="file-import", tooltip="load the env files")
         self.env_result = w.HTML()
         # -- certificates
-        self.cert_path = w.Text(placeholder="path to a .crt / .pem file or a folder", description="Certificate")
+        self.cert_path = w.Text(placeholder="a .crt / .pem file or a folder", description="Certificate", layout=wide)
         self.cert_upload = w.FileUpload(accept=_UPLOAD_TYPES, multiple=True, description="Upload")
         self.cert_add = w.Button(description="Add", button_style="primary", icon="plus")
+        self.cert_persist = w.Checkbox(
+            value=False, description="every new kernel too", indent=False,
+            tooltip="also install them for every new kernel of yours (python -m sly_nb_tls install --scope user)",
+        )  # fmt: skip
         self.cert_system = w.Button(
-            description="Add system store", icon="server",
+            description="Add system store", icon="server", layout=w.Layout(width="170px"),
             tooltip="trust this machine's system store in every client (requests reads only certifi): widens trust",
         )  # fmt: skip
         self.cert_list = w.VBox()
@@ -62,9 +70,10 @@ class Panel:
         self.cert_result = w.HTML()
         # -- connection
         self.url = w.Text(
-            value=os.environ.get("SERVER_ADDRESS", ""), placeholder="https://sly.corp", description="Server"
-        )
-        self.token = w.Password(placeholder=self._token_placeholder(), description="API token")
+            value=os.environ.get("SERVER_ADDRESS", ""), placeholder="https://sly.corp", description="Server",
+            layout=wide,
+        )  # fmt: skip
+        self.token = w.Password(placeholder=self._token_placeholder(), description="API token", layout=wide)
         self.timeout = w.BoundedFloatText(value=10.0, min=0.5, max=120.0, step=0.5, description="Timeout (s)")
         self.test = w.Button(description="Test", button_style="info", icon="stethoscope")
         self.check_clients = w.Checkbox(
@@ -83,15 +92,22 @@ class Panel:
         self.trust_cancel = w.Button(description="Cancel", layout=w.Layout(display="none"))
         self.connection_result = w.HTML()
         # -- status
-        self.refresh = w.Button(description="Refresh", icon="refresh", tooltip="show changes made in other cells")
+        self.refresh = w.Button(
+            description="Refresh",
+            icon="refresh",
+            tooltip="show changes made in other cells",
+            layout=w.Layout(width="110px", min_width="110px"),
+        )
         self.show_clients = w.Button(
-            description="Clients", icon="list",
+            description="Clients", icon="list", layout=w.Layout(width="110px", min_width="110px"),
             tooltip="each HTTPS library here, the trust it uses now, and which will not see the extras",
         )  # fmt: skip
         self.status_line = w.HTML()
 
         #: the result object of the last action (what its HTML shows), for code and tests
         self.last_result: Any = None
+        #: the last connection test, for the header line
+        self.last_test: Any = None
         self._fetched: _results.ChainReport | None = None
         self._remove_buttons: dict[str, w.Button] = {}
 
@@ -110,19 +126,23 @@ class Panel:
         self.cert_upload.observe(self._on_cert_upload_change, names="value")
 
         section = w.HTML
+        rows = w.Layout(flex_flow="row wrap")
         self.widget = w.VBox(
             [
+                self.header,
                 section("<b>Environment</b>"),
-                w.HBox([self.env_files, self.env_override, self.env_load]),
+                w.HBox([self.env_files, self.env_override, self.env_load], layout=rows),
                 self.env_result,
                 section("<b>Certificates</b>"),
-                w.HBox([self.cert_path, self.cert_upload, self.cert_add, self.cert_system]),
+                w.HBox(
+                    [self.cert_path, self.cert_upload, self.cert_add, self.cert_persist, self.cert_system], layout=rows
+                ),
                 self.cert_result,
                 self.cert_list,
                 self.reset_all,
                 section("<b>Connection</b>"),
-                w.HBox([self.url, self.token]),
-                w.HBox([self.timeout, self.test, self.check_clients, self.fetch]),
+                w.HBox([self.url, self.token], layout=rows),
+                w.HBox([self.timeout, self.test, self.check_clients, self.fetch], layout=rows),
                 self.connection_result,
                 w.HBox([self.trust, self.find_root, self.trust_confirm, self.trust_cancel]),
                 w.HBox([self.refresh, self.show_clients, self.status_line]),
@@ -145,9 +165,11 @@ class Panel:
         return "<sly_nb_tls panel>"
 
     def __str__(self) -> str:
+        st = _trust.status()
         lines = [
             "sly_nb_tls panel (its widgets need a live Jupyter front-end; the state when it was shown:)",
-            f"  {_status_text(_trust.status())}",
+            f"  {_header_text(st, self.last_test)}",
+            f"  {_status_text(st)}",
         ]
         if self.last_result is not None:
             lines.append(f"  last result: {str(self.last_result).splitlines()[0]}")
@@ -158,8 +180,8 @@ class Panel:
     def _token_placeholder() -> str:
         token = os.environ.get("API_TOKEN")
         if token:
-            return f"using API_TOKEN from the environment ({len(token)} chars)"
-        return "API token (optional: without it only TLS and HTTP are checked)"
+            return f"API_TOKEN from the environment ({len(token)} chars)"
+        return "optional: also checks the API"
 
     @contextmanager
     def _reporting(self, area: w.HTML) -> Iterator[None]:
@@ -212,6 +234,7 @@ class Panel:
         self.cert_list.children = tuple(rows)
         self.reset_all.disabled = not st.active
         self.status_line.value = html_block(f"<span>{esc(_status_text(st))}</span>")
+        self.header.value = html_block(f"<b>{esc(_header_text(st, self.last_test))}</b>")
 
     def _remove_handler(self, sha256: str) -> Callable[[w.Button], None]:
         def _on_remove_click(button: w.Button) -> None:
@@ -248,7 +271,7 @@ class Panel:
             if not path and not uploads:
                 raise _PanelInputError("type a certificate path or upload a file first")
             sources: list[str | bytes] = ([path] if path else []) + uploads
-            result = self.last_result = _trust.add_certs(*sources)
+            result = self.last_result = _trust.add_certs(*sources, persist=self.cert_persist.value)
             self.cert_result.value = result._repr_html_()
             self.cert_upload.value = ()
 
@@ -271,7 +294,7 @@ class Panel:
         with self._busy(
             self._connection_buttons(), self.connection_result, f"⋯ testing {where} (at most {timeout:g} s)…"
         ):
-            report = self.last_result = _diagnose.test_connection(
+            report = self.last_result = self.last_test = _diagnose.test_connection(
                 url, token=token, timeout=timeout, clients=self.check_clients.value
             )
             self.connection_result.value = report._repr_html_()
@@ -365,6 +388,27 @@ def _status_text(st: Any) -> str:
     if st.changed_by_other:
         text += " · changed by something else: " + ", ".join(st.changed_by_other)
     return text
+
+
+def _header_text(st: Any, last_test: Any) -> str:
+    """The state at a glance: extras and where they came from, the proxy, the last test."""
+    import urllib.request
+
+    # st.at_start lines read "at start: N new certificate(s) from SOURCE"
+    parts = [f"{line.split()[2]} at start from {line.split(' from ', 1)[1]}" for line in st.at_start]
+    at_start = sum(int(line.split()[2]) for line in st.at_start if line.split()[2].isdigit())
+    if len(st.certificates) > at_start:
+        parts.append(f"{len(st.certificates) - at_start} added in this kernel")
+    trusted = f"Trusted: {len(st.certificates)} extra certificate(s)" + (f" ({', '.join(parts)})" if parts else "")
+    proxy = urllib.request.getproxies().get("https")
+    route = f"proxy {_secrets.strip_userinfo(proxy)}" if proxy else "no proxy"
+    if last_test is None:
+        test = "last test: not run"
+    elif last_test.ok:
+        test = f"last test: ✓ {last_test.url}"
+    else:
+        test = f"last test: ✗ {last_test.problem} ({last_test.url})"
+    return f"{trusted} · {route} · {test}"
 
 
 class _PanelInputError(SlyTlsError):

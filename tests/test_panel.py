@@ -207,3 +207,35 @@ def test_magic_returns_the_panel(capsys: pytest.CaptureFixture[str]) -> None:
         assert isinstance(ip.run_line_magic("sly_tls", "panel"), Panel)
     finally:
         ip.run_line_magic("unload_ext", "sly_nb_tls")
+
+
+def test_header_shows_extras_their_sources_the_proxy_and_the_last_test(
+    p: Panel, server: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://bob:s3cret-pw@proxy.corp:3128")
+    p._sync()
+    header = text(p.header.value)
+    assert "0 extra certificate(s)" in header and "last test: not run" in header
+    assert "proxy http://***@proxy.corp:3128" in header and "s3cret-pw" not in header
+    monkeypatch.delenv("HTTPS_PROXY")
+    p.url.value = server.url
+    p.test.click()
+    assert "last test: ✗ untrusted_root" in text(p.header.value)
+    p.cert_path.value = server.root_path
+    p.cert_add.click()
+    p.test.click()
+    header = text(p.header.value)
+    assert "Trusted: 1 extra certificate(s) (1 added in this kernel)" in header and "last test: ✓" in header
+    assert "last test: ✓" in str(p)  # the text form carries the same line
+
+
+def test_persist_checkbox_installs_for_every_new_kernel(
+    p: Panel, server: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    p.cert_path.value = server.root_path
+    p.cert_persist.value = True
+    p.cert_add.click()
+    assert "persisted" in text(p.cert_result.value)
+    assert list((tmp_path / "ipython" / "profile_default" / "sly_nb_tls").glob("*.pem"))
+    sly_nb_tls.uninstall()

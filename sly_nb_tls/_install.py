@@ -23,46 +23,21 @@ nothing else was written there since.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._bundle import write_pem_file
 from ._errors import StorageError
 from ._render import Rendered, html_table, visible
+from ._scopes import SCOPES, STORE, installed_stores, scope_dir
 
 __all__ = ["SCOPES", "InstallResult", "install", "installed_stores", "scope_dir", "uninstall"]
 
-SCOPES = ("user", "env", "system")
-STORE = "sly_nb_tls"
 CONFIG = "ipython_config.py"
 _BEGIN = "# >>> sly_nb_tls: added by `python -m sly_nb_tls install`; `uninstall` removes it >>>"
 _END = "# <<< sly_nb_tls <<<"
 _BLOCK = f'{_BEGIN}\nc.InteractiveShellApp.extensions.append("sly_nb_tls")\n{_END}\n'
 _CREATED = "# created by `python -m sly_nb_tls install`\n"
-
-
-def scope_dir(scope: str) -> Path:
-    """The IPython configuration directory of a scope."""
-    if scope == "user":
-        return Path(os.environ.get("IPYTHONDIR") or Path.home() / ".ipython").expanduser() / "profile_default"
-    if scope == "env":
-        return Path(sys.prefix) / "etc" / "ipython"
-    if scope == "system":
-        if os.name == "nt":
-            return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "ipython"
-        return Path("/etc/ipython")
-    raise StorageError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
-
-
-def installed_stores() -> list[tuple[str, Path]]:
-    """(scope, store directory) of each scope whose store holds certificates, in the order applied."""
-    out = []
-    for scope in SCOPES:
-        store = scope_dir(scope) / STORE
-        if store.is_dir() and any(store.glob("*.pem")):
-            out.append((scope, store))
-    return out
 
 
 @dataclass(repr=False)

@@ -71,7 +71,7 @@ def apply_at_start() -> list[StartRecord]:
 
 def _apply_installed() -> list[StartRecord]:
     """The installed stores, read without X.509 parsing (see `_stored`): the cheap start-up path."""
-    from ._install import installed_stores
+    from ._scopes import installed_stores
 
     out = []
     for scope, store in installed_stores():

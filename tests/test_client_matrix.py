@@ -14,13 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import certifi
 import pytest
 
 from sly_nb_tls._demo import DemoServer
 from sly_nb_tls._pem import certificate_blocks as pem_blocks
 
-from .conftest import SYSTEM_BUNDLE, controlled_env, has_tool
+from .conftest import SYSTEM_BUNDLE, controlled_env, expected_base, has_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.matrix]
 HERE = Path(__file__).parent
@@ -66,13 +65,12 @@ def test_every_client_fails_before_add_works_after_and_fails_again_after_reset(
         pytest.skip(f"{SYSTEM_BUNDLE} is missing")
     if rows == "sdk" and importlib.util.find_spec("supervisely") is None:
         pytest.skip("the Supervisely SDK is not installed (the `sdk` extra): its rows of the matrix did not run")
-    bundle_copy = tmp_path / "bundle-copy.pem"
     with DemoServer() as server:
+        demo_root = {sha for sha, _ in pem_blocks(Path(server.root_path).read_bytes())}
         env = controlled_env(preset)
         env.update(
             MATRIX_URL=server.url,
             MATRIX_ROOT=server.root_path,
-            MATRIX_BUNDLE_COPY=str(bundle_copy),
             SLY_NB_TLS_DIR=str(tmp_path / "userdir"),
             PYTHONPATH=str(HERE.parent),
             MATRIX_ROWS=rows,
@@ -118,16 +116,12 @@ def test_every_client_fails_before_add_works_after_and_fails_again_after_reset(
     for var in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "SSL_CERT_DIR", "SLY_EXTRA_CA_CERTS"):
         assert env_after[var] == env.get(var), var
 
-    # public roots stay trusted: the merged bundle holds certifi's and the preset file's roots
-    merged = {sha for sha, _ in pem_blocks(bundle_copy.read_bytes())}
-    certifi_roots = {sha for sha, _ in pem_blocks(Path(certifi.where()).read_bytes())}
-    assert certifi_roots and certifi_roots <= merged
-    if preset:
-        system_roots = {sha for sha, _ in pem_blocks(Path(SYSTEM_BUNDLE).read_bytes())}
-        assert system_roots and system_roots <= merged
-    demo_root = (
-        {sha for sha, _ in pem_blocks(Path(server.root_path).read_bytes())}
-        if Path(server.root_path).exists()
-        else set()
-    )
-    assert demo_root <= merged
+    # each variable's file holds exactly its own client's previous roots plus the root: public roots
+    # stay trusted, and no client gains another client's roots
+    for var, held in results["files"].items():
+        base = expected_base(var, env)
+        if base is None:
+            assert held is None or env.get(var) is not None, f"{var} should have been left alone"
+            continue
+        assert isinstance(held, list), (var, held)
+        assert set(held) == base | demo_root, f"{var}: not exactly its readers' previous roots plus the root"

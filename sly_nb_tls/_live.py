@@ -179,7 +179,13 @@ def _holders(contexts: list[ssl.SSLContext]) -> dict[int, str]:
     """id(context) -> top-level package of an object that holds it (httpcore, urllib3, ...), in one GC pass."""
     wanted = {id(c) for c in contexts}
     found: dict[int, str] = {}
-    for holder in gc.get_referrers(*contexts):
+    holders = gc.get_referrers(*contexts)
+    # Before 3.11 an object's attributes live in a dict of their own, which is what refers to the
+    # context: one more pass finds the objects that own those dicts.
+    dicts = [h for h in holders if isinstance(h, dict) and h.get("__name__") != "__main__"]
+    if dicts:
+        holders += [o for o in gc.get_referrers(*dicts) if any(getattr(o, "__dict__", None) is d for d in dicts)]
+    for holder in holders:
         if isinstance(holder, dict):
             values: Any = holder.values()
             module = "your code" if holder.get("__name__") == "__main__" else ""
@@ -193,6 +199,13 @@ def _holders(contexts: list[ssl.SSLContext]) -> dict[int, str]:
             if id(value) in wanted:
                 found.setdefault(id(value), module)
     return found
+
+
+def _tornado_context() -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)  # what tornado.netutil builds
+    if hasattr(ssl, "OP_NO_COMPRESSION"):
+        ctx.options |= ssl.OP_NO_COMPRESSION
+    return ctx
 
 
 def _default_opener_with_context(opener: Any) -> bool:
@@ -379,6 +392,10 @@ class LiveTrust:
                     (lambda: make(True)) if callable(make) else ssl.create_default_context,
                 )
             )
+        netutil = sys.modules.get("tornado.netutil")
+        if netutil is not None and isinstance(getattr(netutil, "_client_ssl_defaults", None), ssl.SSLContext):
+            # tornado before 6.5 builds its client context at import (6.5 caches it: see clear_cached_defaults)
+            targets.append(("tornado default context", "tornado.netutil", "_client_ssl_defaults", _tornado_context))
         adapters = sys.modules.get("requests.adapters")
         if adapters is not None and isinstance(getattr(adapters, "_preloaded_ssl_context", None), ssl.SSLContext):
             targets.append(
@@ -440,6 +457,8 @@ class LiveTrust:
         """
         wanted = frozenset(extras)
         ours = {id(s.original) for s in self.swaps.values()} | {id(s.current) for s in self.swaps.values()}
+        # urllib's opener from before add is put back by reset: its context must stay as it was.
+        ours |= {id(getattr(h, "_context", None)) for h in getattr(self.saved_opener, "handlers", [])}
         updated: list[ssl.SSLContext] = []
         pinned = 0
         for ctx in _instances_of(stdlib_context_class()):

@@ -614,7 +614,7 @@ def main() -> int:
         ("live contexts", lambda: bench_live(rounds)),
         ("diagnosis", lambda: bench_diagnosis(rounds)),
         ("chain completion", lambda: bench_completion(rounds)),
-        ("kernel start", lambda: bench_kernel_start(15 if args.quick else 25)),
+        ("kernel start", lambda: bench_kernel_start(10 if args.quick else 25)),
         ("memory", bench_memory),
     ]
     for i, (name, step) in enumerate(steps, 1):

@@ -208,6 +208,7 @@ def test_git_http_sslcainfo_is_honoured(tmp_path: Path, demo_server: DemoServer,
     assert pem_shas(os.environ["GIT_SSL_CAINFO"]) == pem_shas(other_ca) | {sha}
 
 
+@pytest.mark.slow  # the same on every Python: the main run covers it
 def test_add_and_reset_under_load_give_verification_failures_never_os_errors(demo_server: DemoServer) -> None:
     """4 threads send requests through 100 add/reset cycles: each request either works or fails
     verification; none finds its CA file missing (OSError) or anything else."""

@@ -232,8 +232,22 @@ def bench_per_connection(rounds: int) -> list[Figure]:
                     patch.apply()
                 os.environ["SSL_CERT_FILE"] = merged
 
-        # a 2 % target needs many rounds even in a quick run
-        ctx = interleaved({"ours": timed(ssl.create_default_context), "before": before_add}, max(300, rounds))
+        # A 2 % target is below the machine's drift between rounds (2 cores, ~25 ms per context):
+        # the two calls of a round run back to back in random order, and the figure is the median
+        # of the per-round ratios.  No collector pass lands in one variant more than the other.
+        gc.collect()
+        gc.disable()
+        pairs: list[tuple[float, float]] = []
+        try:
+            for _ in range(max(300, rounds)):
+                order = [("ours", timed(ssl.create_default_context)), ("before", before_add)]
+                random.shuffle(order)
+                timing = {name: run() for name, run in order}
+                pairs.append((timing["ours"], timing["before"]))
+        finally:
+            gc.enable()
+        ctx = {"ours": statistics.median(p[0] for p in pairs), "before": statistics.median(p[1] for p in pairs)}
+        ctx_ratio = statistics.median(o / b for o, b in pairs)
         url = server.url + "/public/api/v3/users.me"
         headers = {"x-api-key": "bench"}
 
@@ -257,10 +271,10 @@ def bench_per_connection(rounds: int) -> list[Figure]:
         req = interleaved({"ours": req_ours, "hand": req_hand}, max(200, rounds // 2))  # a handshake: noisy
         sly_nb_tls.reset()
     return [
-        Figure("ctx", "ssl.create_default_context() after add (one root)", ctx["ours"] * 1000, "ms",
-               ctx["before"] * 1000, "the same call before add (no hooks, SSL_CERT_FILE unset)", "≤ 1.02×",
-               ctx["ours"] / ctx["before"] <= 1.02,
-               "SSL_CERT_FILE names OpenSSL's own file plus the root, so the hook has nothing left to load"),
+        Figure("ctx", "ssl.create_default_context() after add (one root) / before add, median of paired rounds",
+               ctx_ratio, "×", None, "", "≤ 1.02×", ctx_ratio <= 1.02,
+               f"{ctx['ours'] * 1000:.2f} ms after add, {ctx['before'] * 1000:.2f} ms before (no hooks, SSL_CERT_FILE "
+               "unset): SSL_CERT_FILE names OpenSSL's own file plus the root, so the hook has nothing left to load"),
         Figure("requests", "warm requests.post to the demo server after add", req["ours"] * 1000, "ms",
                req["hand"] * 1000, "REQUESTS_CA_BUNDLE set by hand to an equivalent bundle", "≤ 1.05×",
                req["ours"] / req["hand"] <= 1.05),

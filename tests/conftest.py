@@ -117,12 +117,23 @@ def has_tool(name: str) -> bool:
 
 # -- the oracle for "each client keeps exactly its own roots, plus the extras" -----------------
 def pem_shas(path: str | os.PathLike[str]) -> set[str]:
-    from sly_nb_tls._pem import certificate_blocks
-
     p = Path(path)
     if p.is_dir():
-        return {sha for f in sorted(p.iterdir()) if f.is_file() for sha, _ in certificate_blocks(f.read_bytes())}
-    return {sha for sha, _ in certificate_blocks(p.read_bytes())} if p.is_file() else set()
+        return {sha for f in sorted(p.iterdir()) if f.is_file() for sha in _file_shas(str(f))}
+    return set(_file_shas(str(p))) if p.is_file() else set()
+
+
+def _file_shas(path: str) -> frozenset[str]:
+    st = os.stat(path)
+    return _file_shas_cached(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _file_shas_cached(path: str, mtime: int, size: int) -> frozenset[str]:
+    """Parsed once per content: the model test checks every bundle after every step."""
+    from sly_nb_tls._pem import certificate_blocks
+
+    return frozenset(sha for sha, _ in certificate_blocks(Path(path).read_bytes()))
 
 
 def _grpc_roots() -> str | None:

@@ -149,9 +149,17 @@ def test_panel_test_fails_add_by_upload_then_test_succeeds(lab: tuple[str, Path,
             page.locator(".lm-MenuBar-item", has_text="Run").click()
             page.locator('li[data-command="runmenu:run-all"]').click()
             panel = page.locator(".sly-nb-tls-panel")
-            expect(panel).to_be_visible()
             # the last cell resets; its output is "False"
             expect(page.locator(".jp-Cell").last.locator(".jp-OutputArea-output")).to_have_text("False")
+            if not panel.is_visible():
+                # On a loaded machine the widget manager can connect after the panel's output arrived;
+                # the front-end then shows the panel's text form (as VS Code does).  A user re-runs the
+                # cell, and so does the test.
+                expect(page.locator(".jp-OutputArea-output", has_text="its widgets need a live")).to_be_visible()
+                cell = page.locator(".jp-Cell", has_text="panel = sly_nb_tls.panel()")
+                cell.locator(".jp-InputArea-editor").click()
+                page.keyboard.press("Shift+Enter")
+            expect(panel).to_be_visible()
 
             printed = page.locator(".jp-OutputArea-output", has_text="server URL:").inner_text()
             server_url = re.search(r"server URL:\s+(https://\S+)", printed).group(1)  # type: ignore[union-attr]

@@ -18,7 +18,7 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from ._certs import Source
+from ._pem import Source
 
 __all__ = ["PLUGIN_NAME", "SlyTlsWorkerPlugin", "dask_plugin"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ._certs import Source
+from ._pem import Source
 
 __all__ = ["ray_runtime_env", "ray_worker_setup"]
 

@@ -205,12 +205,14 @@ class _Registry:
             return result
 
     def find(self, target: Certificate | str | os.PathLike[str]) -> list[Certificate]:
-        from ._certs import Certificate, read_sources, resolve_path
+        from ._certs import read_sources, resolve_path
 
-        if isinstance(target, Certificate):
+        if not isinstance(target, (str, os.PathLike)) and hasattr(target, "sha256"):
+            # a Certificate, or a certificate read from an installed store (parsed on first use)
             if target.sha256 not in self.extras:
                 raise UnknownCertificateError(f"{target.common_name} is not registered")
             return [self.extras[target.sha256]]
+        assert isinstance(target, (str, os.PathLike))
         text = os.fspath(target).strip()
         hexed = text.replace(":", "").lower()
         if _HEX.fullmatch(hexed) and len(hexed) >= 8 and not os.path.exists(text):

@@ -123,6 +123,16 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         log.close()
 
 
+def _accept_dialogs(page: object) -> None:
+    """Accept any modal dialog the front-end shows (a kernel to select, a notebook to trust)."""
+    dialog = page.locator(".jp-Dialog")  # type: ignore[attr-defined]
+    for _ in range(3):
+        if not dialog.count() or not dialog.first.is_visible():
+            return
+        dialog.first.locator(".jp-Dialog-button.jp-mod-accept").first.click()
+        page.wait_for_timeout(300)  # type: ignore[attr-defined]
+
+
 def test_panel_test_fails_add_by_upload_then_test_succeeds(lab: tuple[str, Path, str]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -146,6 +156,7 @@ def test_panel_test_fails_add_by_upload_then_test_succeeds(lab: tuple[str, Path,
             else:  # Notebook 7 shows the kernel's state in its top bar
                 expect(page.locator(".jp-NotebookKernelStatus-idle, [data-status='idle']").first).to_be_attached()
 
+            _accept_dialogs(page)  # a kernel to select, a notebook to trust
             page.locator(".lm-MenuBar-item", has_text="Run").click()
             page.locator('li[data-command="runmenu:run-all"]').click()
             panel = page.locator(".sly-nb-tls-panel")
@@ -156,9 +167,12 @@ def test_panel_test_fails_add_by_upload_then_test_succeeds(lab: tuple[str, Path,
                 # the front-end then shows the panel's text form (as VS Code does).  A user re-runs the
                 # cell, and so does the test.
                 expect(page.locator(".jp-OutputArea-output", has_text="its widgets need a live")).to_be_visible()
-                cell = page.locator(".jp-Cell", has_text="panel = sly_nb_tls.panel()")
-                cell.locator(".jp-InputArea-editor").click()
-                page.keyboard.press("Shift+Enter")
+                _accept_dialogs(page)
+                cell = page.locator(".jp-CodeCell", has_text="panel = sly_nb_tls.panel()")
+                cell.locator(".jp-InputPrompt").click()  # selects the cell
+                page.locator(".lm-MenuBar-item", has_text="Run").click()
+                page.locator('li[data-command="notebook:run-cell"], '
+                             'li[data-command="notebook:run-cell-and-select-next"]').first.click()  # fmt: skip
             expect(panel).to_be_visible()
 
             printed = page.locator(".jp-OutputArea-output", has_text="server URL:").inner_text()

@@ -161,3 +161,26 @@ def test_install_cli_bad_input_exits_2_with_one_line(env: dict[str, str], tmp_pa
     assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr
     assert not Path(env["IPYTHONDIR"]).exists()
     assert sly_nb_tls.status().active is False
+
+
+def test_a_damaged_store_file_is_skipped_at_start_and_the_rest_applied(
+    env: dict[str, str], demo_server: DemoServer
+) -> None:
+    from sly_nb_tls import _startup
+
+    install(demo_server.root_path, scope="user")
+    store = scope_dir("user") / "sly_nb_tls"
+    (store / "0000damaged.pem").write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    (store / "0001empty.pem").write_text("nothing here")
+    _startup.forget()
+    records = _startup.apply_at_start()
+    assert any(r.added == 1 for r in records), records
+    problems = " ".join(r.problem for r in records)
+    assert "0000damaged.pem" in problems and "0001empty.pem" in problems
+    st = sly_nb_tls.status()
+    assert st.certificates[0].common_name == "sly_nb_tls Demo Root CA"  # parsed when shown
+    assert any("0000damaged.pem" in w and "(skipped)" in w for w in st.warnings)
+    sly_nb_tls.remove(st.certificates[0])  # the object status gave back works as a remove target
+    assert not sly_nb_tls.status().active
+    _startup.forget()
+    uninstall(scope="user")

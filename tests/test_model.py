@@ -117,6 +117,7 @@ class TrustModel(RuleBasedStateMachine):
         assert _ctx_pool_trust() == self.extras
 
 
+@pytest.mark.slow  # the same on every Python: the main run covers it
 @pytest.mark.parametrize("preset", [False, True], ids=["ca-vars-unset", "ca-vars-preset"])
 def test_random_sequences_match_the_model(preset: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     apply_env(monkeypatch, preset)

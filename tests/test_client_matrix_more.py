@@ -73,7 +73,8 @@ def websocket_echo(server: DemoServer) -> Iterator[str]:
         for message in ws:  # type: ignore[attr-defined]
             ws.send(message)  # type: ignore[attr-defined]
 
-    with serve(echo, "127.0.0.1", 0, ssl=server._context) as ws_server:
+    # A generous opening handshake: on a loaded machine the default 10 s closed connections early.
+    with serve(echo, "127.0.0.1", 0, ssl=server._context, open_timeout=60) as ws_server:
         thread = threading.Thread(target=ws_server.serve_forever, daemon=True)
         thread.start()
         try:

@@ -523,14 +523,10 @@ def named_by_live_process(paths: Iterable[Path], *, this_process: bool = True) -
 
 
 def _is_our_child(pid: str) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat_line = fh.read()
-    except OSError:
-        return False
-    # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
-    fields = stat_line.rsplit(b")", 1)[-1].split()
-    return len(fields) > 1 and fields[1] == str(os.getpid()).encode()
+    from ._processes import proc_stat
+
+    info = proc_stat(pid)
+    return info is not None and info[0] == os.getpid()
 
 
 def _pid_alive(pid: int) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 
-__all__ = ["boot_clock", "children_started_before"]
+__all__ = ["boot_clock", "children_started_before", "proc_stat"]
 
 
 def boot_clock() -> float | None:
@@ -27,7 +27,7 @@ def boot_clock() -> float | None:
     return time.clock_gettime(clock)
 
 
-def _stat(pid: str) -> tuple[int, int] | None:
+def proc_stat(pid: str) -> tuple[int, int] | None:
     """(parent pid, start time in clock ticks since boot) of a process, or None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -69,7 +69,7 @@ def children_started_before(moment: float | None) -> list[str] | None:
         pids = [e for e in os.listdir("/proc") if e.isdigit()]
     except OSError:
         return None
-    info = {pid: st for pid in pids if (st := _stat(pid)) is not None}
+    info = {pid: st for pid in pids if (st := proc_stat(pid)) is not None}
     # /proc counts in clock ticks (10 ms): a child that started in the tick of the add may have
     # started just after it, so only those of earlier ticks are listed.
     moment_ticks = int(moment * os.sysconf("SC_CLK_TCK"))

@@ -470,18 +470,28 @@ def write_pem_file(path: Path, data: bytes, mode: int = 0o644) -> None:
 def save_pem(target: str, data: bytes, overwrite: bool) -> Path:
     """Write certificates the user asked to keep (`fetch --save`); never clobber other content."""
     from ._certs import resolve_path
+    from ._readfile import CERTIFICATE_FILE_LIMIT, NotReadable, read_regular_file
 
     path = resolve_path(target)
-    if path.is_dir():
+    try:
+        is_dir, exists = path.is_dir(), os.path.lexists(path)
+    except OSError as exc:  # a name too long for the file system, a loop
+        raise StorageError(f"{path}: cannot be used ({exc.strerror or exc}); nothing was saved") from None
+    if is_dir:
         raise StorageError(f"{path}: is a directory; give a file name to save the chain to")
-    if path.exists() and not overwrite and path.read_bytes() != data:
-        raise StorageError(f"{path}: already exists with other content; choose another name or pass --overwrite")
+    if exists and not overwrite:
+        try:
+            same = read_regular_file(path, CERTIFICATE_FILE_LIMIT) == data
+        except NotReadable as exc:  # a FIFO would block the read for good
+            raise StorageError(f"{path}: already exists and {exc.reason}; choose another name") from None
+        if not same:
+            raise StorageError(f"{path}: already exists with other content; choose another name or pass --overwrite")
     if not path.parent.is_dir():
         raise StorageError(f"{path.parent}: no such directory")
     try:
         write_pem_file(path, data)
-    except PermissionError:
-        raise StorageError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot be written ({exc.strerror or exc}); nothing was saved") from None
     return path
 
 

@@ -37,6 +37,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, N
 
 from ._errors import CertificateSourceError
 from ._pem import PEM_BEGIN, PEM_BLOCK, pem_encode
+from ._readfile import CERTIFICATE_FILE_LIMIT, NotReadable, read_regular_file
 from ._render import Rendered, Table, html_table, visible
 
 __all__ = [
@@ -46,16 +47,13 @@ __all__ = [
     "Source",
     "load_der_certificate",
     "read_sources",
+    "readable_extensions",
     "strict_x509_defects",
 ]
 
 from ._pem import Source
 
-#: Files larger than this are refused before they are read.  The largest real
-#: trust bundles (Mozilla's, a corporate export of every internal CA) are
-#: well under 2 MB, so 16 MiB leaves room without letting a wrong path (a
-#: dataset, a video) be slurped into memory.
-MAX_SOURCE_BYTES = 16 * 1024 * 1024
+MAX_SOURCE_BYTES = CERTIFICATE_FILE_LIMIT
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _KEY_LABELS = ("PRIVATE KEY",)  # RSA/EC/DSA/ENCRYPTED/OPENSSH PRIVATE KEY all end so
@@ -73,6 +71,19 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def readable_extensions(cert: x509.Certificate) -> tuple[x509.Extensions, str]:
+    """(the certificate's extensions, "" ) — or (none, why) where cryptography cannot read them.
+
+    OpenSSL loads and serves certificates that cryptography refuses to parse (a SAN with an
+    x400Address, a duplicated extension); such a certificate is still shown and trusted, with
+    its extensions left unread and a warning, never a traceback.
+    """
+    try:
+        return cert.extensions, ""
+    except (ValueError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension) as exc:
+        return x509.Extensions([]), f"its extensions cannot be read ({type(exc).__name__}: {_short(exc)})"
+
+
 def strict_x509_defects(cert: x509.Certificate) -> list[str]:
     """What Python 3.13's ``VERIFY_X509_STRICT`` (OpenSSL's RFC 5280 checks) rejects.
 
@@ -80,7 +91,9 @@ def strict_x509_defects(cert: x509.Certificate) -> list[str]:
     actually have; the connection test confirms it with a real handshake.
     """
     defects: list[str] = []
-    exts = cert.extensions
+    exts, unreadable = readable_extensions(cert)
+    if unreadable:
+        return defects
 
     def has(oid: x509.ObjectIdentifier) -> x509.Extension[x509.ExtensionType] | None:
         try:
@@ -139,8 +152,9 @@ class Certificate(Rendered):
     @classmethod
     def _from_x509(cls, cert: x509.Certificate, source: str) -> Certificate:
         der = cert.public_bytes(serialization.Encoding.DER)
+        extensions, unreadable = readable_extensions(cert)
         try:
-            bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+            bc = extensions.get_extension_for_class(x509.BasicConstraints).value
             is_ca = bc.ca
         except x509.ExtensionNotFound:
             # OpenSSL treats a self-signed v1 certificate (no extensions) as a CA.
@@ -153,7 +167,7 @@ class Certificate(Rendered):
             except Exception:  # noqa: BLE001 - any failure means "not self-signed"
                 self_signed = False
         try:
-            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            san = extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             names = tuple(
                 [str(n) for n in san.get_values_for_type(x509.DNSName)]
                 + [str(n) for n in san.get_values_for_type(x509.IPAddress)]
@@ -178,11 +192,12 @@ class Certificate(Rendered):
             source=source,
             strict_defects=defects,
             spki_sha256=_spki_sha256(cert),
-            ski=_extension_hex(cert, x509.SubjectKeyIdentifier, "digest"),
-            aki=_extension_hex(cert, x509.AuthorityKeyIdentifier, "key_identifier"),
-            ca_issuers=_ca_issuers(cert),
+            ski=_extension_hex(extensions, x509.SubjectKeyIdentifier, "digest"),
+            aki=_extension_hex(extensions, x509.AuthorityKeyIdentifier, "key_identifier"),
+            ca_issuers=_ca_issuers(extensions),
         )
-        object.__setattr__(obj, "warnings", tuple(obj._own_warnings()))
+        unread = [f"{visible(obj.common_name)}: {unreadable}"] if unreadable else []
+        object.__setattr__(obj, "warnings", tuple(unread + obj._own_warnings()))
         return obj
 
     # -- derived views -------------------------------------------------
@@ -288,17 +303,17 @@ def load_der_certificate(der: bytes) -> x509.Certificate:
         return x509.load_der_x509_certificate(der)
 
 
-def _extension_hex(cert: x509.Certificate, kind: type[x509.ExtensionType], field_name: str) -> str:
+def _extension_hex(extensions: x509.Extensions, kind: type[x509.ExtensionType], field_name: str) -> str:
     try:
-        value = getattr(cert.extensions.get_extension_for_class(kind).value, field_name)
+        value = getattr(extensions.get_extension_for_class(kind).value, field_name)
     except (x509.ExtensionNotFound, ValueError):
         return ""
     return value.hex() if isinstance(value, bytes) else ""
 
 
-def _ca_issuers(cert: x509.Certificate) -> tuple[str, ...]:
+def _ca_issuers(extensions: x509.Extensions) -> tuple[str, ...]:
     try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+        aia = extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     except (x509.ExtensionNotFound, ValueError):
         return ()
     return tuple(
@@ -409,30 +424,16 @@ def _read_one(source: Source, cwd: str | None) -> tuple[str, list[Certificate], 
     if stat.S_ISDIR(st.st_mode):
         certs, warnings = _read_directory(path)
         return label, certs, warnings
-    data = _read_limited(path, st)
+    data = _read_limited(path)
     certs, warnings = _parse_bytes(data, label)
     return label, certs, warnings
 
 
-def _read_limited(path: Path, st: os.stat_result) -> bytes:
-    label = str(path)
-    if not stat.S_ISREG(st.st_mode):
-        raise CertificateSourceError(f"{label}: not a regular file")
-    if st.st_size > MAX_SOURCE_BYTES:
-        raise CertificateSourceError(
-            f"{label}: {st.st_size / 1048576:.1f} MiB is larger than the "
-            f"{MAX_SOURCE_BYTES // (1024 * 1024)} MiB limit for certificate files; is this the right file?"
-        )
+def _read_limited(path: Path) -> bytes:
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_SOURCE_BYTES + 1)
-    except PermissionError:
-        raise CertificateSourceError(f"{label}: permission denied") from None
-    except OSError as exc:
-        raise CertificateSourceError(f"{label}: cannot be read ({exc.strerror})") from None
-    if len(data) > MAX_SOURCE_BYTES:  # grew while we looked
-        raise CertificateSourceError(f"{label}: larger than the certificate file limit")
-    return data
+        return read_regular_file(path, MAX_SOURCE_BYTES)
+    except NotReadable as exc:
+        raise CertificateSourceError(f"{path}: {exc.reason}") from None
 
 
 def _read_directory(path: Path) -> tuple[list[Certificate], list[str]]:
@@ -454,7 +455,7 @@ def _read_directory(path: Path) -> tuple[list[Certificate], list[str]]:
         if not stat.S_ISREG(st.st_mode):
             continue
         try:
-            data = _read_limited(Path(entry.path), st)
+            data = _read_limited(Path(entry.path))
             found, notes = _parse_bytes(data, entry.path)
         except CertificateSourceError:
             skipped += 1  # a directory of certs often holds README, keys, CRLs...

@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 
 from ._errors import CertificateSourceError, EnvFileError
+from ._readfile import NotReadable, read_regular_file
 from ._results import EnvKey, EnvResult
 from ._secrets import is_secret_key, redact, secret_values
 
@@ -51,15 +52,10 @@ def _read_file(path: Path, label: str) -> dict[str, str | None]:
     from dotenv.parser import parse_stream
 
     try:
-        if path.stat().st_size > _MAX_ENV_FILE:
-            raise EnvFileError(f"{label}: larger than 1 MiB; is this really an env file?")
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise EnvFileError(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise EnvFileError(f"{label}: is a directory, not an env file") from None
-    except PermissionError:
-        raise EnvFileError(f"{label}: permission denied") from None
+        text = read_regular_file(path, _MAX_ENV_FILE).decode("utf-8-sig")
+    except NotReadable as exc:
+        reason = "is a directory, not an env file" if exc.reason == "is a directory" else exc.reason
+        raise EnvFileError(f"{label}: {reason}") from None
     except UnicodeDecodeError:
         raise EnvFileError(f"{label}: not a text file (not UTF-8)") from None
     for binding in parse_stream(io.StringIO(text)):

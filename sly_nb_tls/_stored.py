@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._pem import certificate_ders, pem_encode
+from ._readfile import CERTIFICATE_FILE_LIMIT, NotReadable, read_regular_file
 
 __all__ = ["StoredCertificate", "StoredSources", "read_stored"]
 
@@ -75,10 +76,10 @@ def read_stored(paths: list[str]) -> StoredSources:
     checker = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     for path in paths:
         try:
-            with open(path, "rb") as fh:
-                ders = certificate_ders(fh.read())
-        except OSError as exc:
-            out.problems.append(f"{path}: {exc.strerror or exc}")
+            # An admin's store may hold anything: a FIFO would block the kernel's start for good.
+            ders = certificate_ders(read_regular_file(path, CERTIFICATE_FILE_LIMIT))
+        except NotReadable as exc:
+            out.problems.append(f"{path}: {exc.reason}")
             continue
         if not ders:
             out.problems.append(f"{path}: no certificate in it")

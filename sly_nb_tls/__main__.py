@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from ._arguments import add_route_arguments, proxy_from_arguments
+from ._arguments import add_route_arguments, add_token_argument, proxy_from_arguments
 
 __all__ = ["main"]
 
@@ -33,6 +34,43 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _port(text: str) -> int:
+    """A --port: 0 (any free port) or a TCP port number."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the port must be a whole number, not {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"the port must be 0 (any free port) or from 1 to 65535, not {port}")
+    return port
+
+
+def _positive(text: str) -> float:
+    """--seconds: a finite number above zero."""
+    from ._errors import SlyTlsError
+    from ._probe import Deadline
+
+    try:
+        return Deadline.check(text)
+    except SlyTlsError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("timeout", "--seconds")) from None
+
+
+#: The core writes its fixes as a notebook user types them; a terminal has the CLI instead.
+_TERMINAL_WORDS = {
+    "%sly_tls env": "python -m sly_nb_tls test --env FILE",
+    "%sly_tls add --system": "python -m sly_nb_tls test URL --system",
+    "%sly_tls ": "python -m sly_nb_tls ",
+    "this kernel": "this process",
+}
+_MAGIC_WORDS = re.compile("|".join(re.escape(w) for w in _TERMINAL_WORDS))
+
+
+def for_terminal(text: str) -> str:
+    """`text` with the magic's commands and words said as the CLI says them."""
+    return _MAGIC_WORDS.sub(lambda m: _TERMINAL_WORDS[m.group(0)], text)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sly_nb_tls",
@@ -46,6 +84,7 @@ def _build_parser() -> argparse.ArgumentParser:
     test.add_argument("--system", action="store_true", help="trust this machine's system store first (widens trust)")
     test.add_argument("--timeout", type=_seconds, default=10.0, metavar="S", help="bound for the whole test")
     add_route_arguments(test)
+    add_token_argument(test)
     test.add_argument("--clients", action="store_true", help="also try each HTTPS client here, each its own way")
     test.add_argument("--json", action="store_true", help="print one JSON object")
     fetch = sub.add_parser("fetch", help="show the chain URL presents; --save writes it as PEM")
@@ -60,6 +99,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--ca", action="append", default=[], metavar="FILE", help="show the state after adding FILE")
     status.add_argument("--clients", action="store_true", help="each HTTPS library and tool here, and its trust")
+    add = sub.add_parser(
+        "add",
+        help="trust CA in every new IPython and kernel of yours (no kernel runs here: install --scope user)",
+    )
+    add.add_argument("ca", nargs="+", metavar="CA", help="certificate files or directories to trust")
     install = sub.add_parser(
         "install", help="every new IPython/kernel of a scope loads sly_nb_tls and trusts CA, with zero cells"
     )
@@ -70,8 +114,8 @@ def _build_parser() -> argparse.ArgumentParser:
     uninstall.add_argument("--scope", choices=["user", "env", "system"], default="user")
     sub.add_parser("demo", help="run the whole story against the built-in demo server and print each step")
     server = sub.add_parser("demo-server", help="serve the demo Supervisely-like API over HTTPS on 127.0.0.1")
-    server.add_argument("--port", type=int, default=0, help="port (default: any free port)")
-    server.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    server.add_argument("--port", type=_port, default=0, help="port (default: any free port)")
+    server.add_argument("--seconds", type=_positive, default=None, help="stop after this long (default: until Ctrl-C)")
     return parser
 
 
@@ -86,28 +130,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fetch(args)
         if args.command == "status":
             return _status(args)
-        if args.command in ("install", "uninstall"):
+        if args.command in ("add", "install", "uninstall"):
             from ._install import install, uninstall
 
-            print(install(*args.ca, scope=args.scope) if args.command == "install" else uninstall(scope=args.scope))
+            scope = getattr(args, "scope", "user")
+            done = uninstall(scope=scope) if args.command == "uninstall" else install(*args.ca, scope=scope)
+            print(for_terminal(str(done)))
             return 0
+        if args.command == "demo-server":
+            return _demo_server(args.port, args.seconds)
     except SlyTlsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {for_terminal(str(exc))}", file=sys.stderr)
         return 2
     if args.command == "demo":
         from ._walkthrough import run_demo
 
         return run_demo(print)
-    if args.command == "demo-server":
-        return _demo_server(args.port, args.seconds)
     return 2  # pragma: no cover - argparse enforces the choices
 
 
 def _emit(result: Any, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        print(for_terminal(json.dumps(result.to_dict(), ensure_ascii=False)))
     else:
-        print(result)
+        print(for_terminal(str(result)))
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -116,7 +162,7 @@ def _status(args: argparse.Namespace) -> int:
     try:
         if args.ca:
             add_certs(*args.ca, live=False)
-        print(status(clients=args.clients))
+        print(for_terminal(str(status(clients=args.clients))))
     finally:
         _undo_registration()
     return 0
@@ -131,19 +177,22 @@ def _test(args: argparse.Namespace) -> int:
 
             loaded = load_env(*args.env)
             if not args.json:
-                print(loaded, file=sys.stderr)
+                print(for_terminal(str(loaded)), file=sys.stderr)
         if args.ca or args.system:
             from ._trust import add_certs
 
             added = add_certs(*args.ca, live=False, system=args.system)
             if not args.json:
                 for warning in added.warnings:
-                    print(f"! {warning}", file=sys.stderr)
+                    print(f"! {for_terminal(warning)}", file=sys.stderr)
     except BaseException:
         _undo_registration()
         raise
     try:
-        report = test_connection(args.url, timeout=args.timeout, proxy=proxy_from_arguments(args), clients=args.clients)
+        report = test_connection(
+            args.url, timeout=args.timeout, proxy=proxy_from_arguments(args), clients=args.clients,
+            send_token=args.token,
+        )  # fmt: skip
     finally:
         _undo_registration()
     _emit(report, args.json)
@@ -169,8 +218,12 @@ def _fetch(args: argparse.Namespace) -> int:
 
 def _demo_server(port: int, seconds: float | None) -> int:
     from ._demo import DemoServer
+    from ._errors import SlyTlsError
 
-    server = DemoServer(port=port).start()
+    try:
+        server = DemoServer(port=port).start()
+    except OSError as exc:  # the port is taken, or below 1024 without the right to bind it
+        raise SlyTlsError(f"cannot serve on 127.0.0.1 port {port}: {exc.strerror or exc}") from None
     print(f"Demo server: {server.url}")
     print(f"  root CA:  {server.root_path}")
     print(f"  chain:    {server.chain_path}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_route_arguments", "proxy_from_arguments"]
+__all__ = ["add_route_arguments", "add_token_argument", "proxy_from_arguments"]
 
 
 def add_route_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,3 +24,10 @@ def add_route_arguments(parser: argparse.ArgumentParser) -> None:
 def proxy_from_arguments(args: argparse.Namespace) -> str | None:
     """The `proxy` argument of test/fetch: "" for --direct, None for "as requests would"."""
     return "" if args.direct else args.proxy
+
+
+def add_token_argument(parser: argparse.ArgumentParser) -> None:
+    """``--token``: API_TOKEN goes to SERVER_ADDRESS only, unless the user names another URL for it."""
+    parser.add_argument(
+        "--token", action="store_true", help="send API_TOKEN to URL even when URL is not SERVER_ADDRESS's host and port"
+    )

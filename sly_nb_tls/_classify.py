@@ -215,8 +215,12 @@ def classify_http(
     timed_out: bool = False,
     error: str = "",
     secrets: list[str],
+    token_withheld: str = "",
 ) -> HttpVerdict:
-    """Judge the answer to ``POST users.me`` (with a token) or ``GET /`` (without)."""
+    """Judge the answer to ``POST users.me`` (with a token) or ``GET /`` (without).
+
+    `token_withheld` says why a token that exists was not sent (it belongs to another server).
+    """
     if timed_out:
         return HttpVerdict(
             "timeout", "the server completed TLS but did not answer the HTTP request in time", False, "timed out"
@@ -232,7 +236,10 @@ def classify_http(
             "",
             True,
             f"HTTP {status}",
-            warnings=["the API check was skipped: no API token (set API_TOKEN, run %sly_tls env, or pass token=)"],
+            warnings=[
+                token_withheld
+                or "the API check was skipped: no API token (set API_TOKEN, run %sly_tls env, or pass token=)"
+            ],
         )
     where = redact(location, secrets)
     if status in (401, 403):

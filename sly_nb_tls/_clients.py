@@ -27,12 +27,12 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ._bounded import MAX_BODY, capped, run_bounded
 from ._classify import classify_http, classify_verify
 from ._probe import USERS_ME, Deadline, Target
 from ._proxy import choose_route
@@ -113,9 +113,10 @@ def _via_requests(target: Target, token: str | None, seconds: float) -> _Answer:
     import requests
 
     method, url, headers, body = _request_parts(target, token)
-    r = requests.request(method, url, headers=headers, data=body, timeout=seconds, allow_redirects=False)
-    return _Answer(r.status_code, r.content, r.reason or "", r.headers.get("Content-Type", ""),
-                   r.headers.get("Location", ""))  # fmt: skip
+    with requests.request(method, url, headers=headers, data=body, timeout=seconds, allow_redirects=False,
+                          stream=True) as r:  # fmt: skip
+        return _Answer(r.status_code, capped(r.iter_content(65536)), r.reason or "", r.headers.get("Content-Type", ""),
+                       r.headers.get("Location", ""))  # fmt: skip
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -133,9 +134,9 @@ def _via_urllib(target: Target, token: str | None, seconds: float) -> _Answer:
     opener = urllib.request.build_opener(_NoRedirect)
     try:
         with opener.open(request, timeout=seconds) as r:
-            return _Answer(r.status, r.read(1 << 20), r.reason, r.headers.get("Content-Type", ""))
+            return _Answer(r.status, r.read(MAX_BODY), r.reason, r.headers.get("Content-Type", ""))
     except urllib.error.HTTPError as e:  # an answer, not a failure to connect
-        return _Answer(e.code, e.read(1 << 20), str(e.reason), e.headers.get("Content-Type", ""),
+        return _Answer(e.code, e.read(MAX_BODY), str(e.reason), e.headers.get("Content-Type", ""),
                        e.headers.get("Location", ""))  # fmt: skip
 
 
@@ -144,9 +145,12 @@ def _via_urllib3(target: Target, token: str | None, seconds: float) -> _Answer:
 
     method, url, headers, body = _request_parts(target, token)
     with urllib3.PoolManager(retries=False, timeout=seconds) as pool:
-        r = pool.request(method, url, headers=headers, body=body, redirect=False)
-        return _Answer(r.status, r.data, r.reason or "", r.headers.get("Content-Type", ""),
-                       r.headers.get("Location", ""))  # fmt: skip
+        r = pool.request(method, url, headers=headers, body=body, redirect=False, preload_content=False)
+        try:
+            return _Answer(r.status, capped(r.stream(65536)), r.reason or "", r.headers.get("Content-Type", ""),
+                           r.headers.get("Location", ""))  # fmt: skip
+        finally:
+            r.release_conn()
 
 
 def _via_httpx(target: Target, token: str | None, seconds: float) -> _Answer:
@@ -154,9 +158,9 @@ def _via_httpx(target: Target, token: str | None, seconds: float) -> _Answer:
 
     method, url, headers, body = _request_parts(target, token)
     with httpx.Client(timeout=seconds, follow_redirects=False) as client:
-        r = client.request(method, url, headers=headers, content=body)
-        return _Answer(r.status_code, r.content, r.reason_phrase, r.headers.get("Content-Type", ""),
-                       r.headers.get("Location", ""))  # fmt: skip
+        with client.stream(method, url, headers=headers, content=body) as r:
+            return _Answer(r.status_code, capped(r.iter_bytes(65536)), r.reason_phrase,
+                           r.headers.get("Content-Type", ""), r.headers.get("Location", ""))  # fmt: skip
 
 
 def _via_aiohttp(target: Target, token: str | None, seconds: float) -> _Answer:
@@ -168,27 +172,12 @@ def _via_aiohttp(target: Target, token: str | None, seconds: float) -> _Answer:
         timeout = aiohttp.ClientTimeout(total=seconds)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             async with session.request(method, url, headers=headers, data=body, allow_redirects=False) as r:
-                return _Answer(r.status, await r.read(), r.reason or "", r.headers.get("Content-Type", ""),
-                               r.headers.get("Location", ""))  # fmt: skip
+                return _Answer(r.status, await r.content.read(MAX_BODY), r.reason or "",
+                               r.headers.get("Content-Type", ""), r.headers.get("Location", ""))  # fmt: skip
 
-    # A notebook's kernel already runs an event loop in this thread: use a thread of our own.
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["answer"] = asyncio.run(go())
-        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
-            box["error"] = exc
-
-    worker = threading.Thread(target=run, name="sly-nb-tls-aiohttp", daemon=True)
-    worker.start()
-    worker.join(seconds + 1)
-    if worker.is_alive():
-        raise TimeoutError("aiohttp did not finish in time")
-    if "error" in box:
-        raise box["error"]
-    answer: _Answer = box["answer"]
-    return answer
+    # `check_clients` runs each client in a thread of its own, where no event loop runs yet
+    # (a notebook's kernel runs one in its main thread).
+    return asyncio.run(go())
 
 
 _SDK_CHILD = """
@@ -245,22 +234,47 @@ _CURL_CODES = {5: "proxy_unreachable", 6: "dns_failure", 7: "connection_refused"
 def _via_curl(target: Target, token: str | None, seconds: float) -> _Answer:
     method, url, headers, body = _request_parts(target, token)
     # The headers (the token among them) go through stdin, never the command line: other users
-    # of a shared machine can read every process's arguments.
-    args = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "--max-time", f"{seconds:.3f}", "-X", method, "-H", "@-"]
+    # of a shared machine can read every process's arguments.  The answer's headers come first
+    # on stdout (-D -), so a body over the cap can be cut off without losing the status.
+    args = ["curl", "-sS", "-D", "-", "--suppress-connect-headers", "-o", "-", "--max-time", f"{seconds:.3f}",
+            "-X", method, "-H", "@-"]  # fmt: skip
     if body is not None:
         args += ["--data-binary", body.decode()]
     header_lines = "".join(f"{k}: {v}\n" for k, v in headers.items())
-    out = subprocess.run([*args, url], input=header_lines.encode(), capture_output=True, timeout=seconds + 2)
-    if out.returncode != 0:
-        message = out.stderr.decode("utf-8", "replace").strip()
-        code = _CURL_CODES.get(out.returncode, "http_error")
-        if out.returncode == 56 and "407" in message:
+    with subprocess.Popen([*args, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        proc.stdin.write(header_lines.encode())
+        proc.stdin.close()
+        stdout: Any = proc.stdout  # a BufferedReader: read1 returns what is there, without waiting for more
+        cap = MAX_BODY + 65536  # the body, and room for the headers before it
+        out = capped(iter(lambda: stdout.read1(65536), b""), cap)
+        cut = len(out) >= cap
+        if cut:
+            proc.kill()  # over the cap: the rest is not wanted
+        message = proc.stderr.read(4096).decode("utf-8", "replace").strip()
+        returncode = proc.wait()
+    if returncode != 0 and not cut:
+        code = _CURL_CODES.get(returncode, "http_error")
+        if returncode == 56 and "407" in message:
             code = "proxy_auth_required"
-        if out.returncode == 60 and ("expired" in message or "mismatch" in message or "match target" in message):
+        if returncode == 60 and ("expired" in message or "mismatch" in message or "match target" in message):
             code = "expired" if "expired" in message else "hostname_mismatch"
-        raise _KnownFailure(code, f"curl exit {out.returncode}: {message}")
-    payload, _, status = out.stdout.rpartition(b"\n")
-    return _Answer(int(status or 0), payload)
+        raise _KnownFailure(code, f"curl exit {returncode}: {message}")
+    return _curl_answer(out)
+
+
+def _curl_answer(out: bytes) -> _Answer:
+    """The status, headers and body of what ``curl -D - -o -`` printed (1xx header blocks skipped)."""
+    while True:
+        head, _, out = out.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+        if not 100 <= status < 200 or not out:
+            break
+    fields = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    reason = parts[2] if len(parts) > 2 else ""
+    return _Answer(status, out[:MAX_BODY], reason, fields.get("content-type", ""), fields.get("location", ""))
 
 
 # -- routes and disagreements ---------------------------------------------------------------
@@ -357,6 +371,8 @@ def check_clients(
 ) -> tuple[list[ClientCheck], list[str]]:
     """One request per client; (checks, notes on where they disagree with requests)."""
     routes = _routes(target)
+    proxy = choose_route(target.text).proxy
+    ports = {target.port} | ({proxy.port} if proxy else set())
     checks: list[ClientCheck] = []
     for name, module, call in _CLIENTS:
         if _available(name, module, token) is not None:
@@ -368,7 +384,9 @@ def check_clients(
             checks.append(ClientCheck(name, "timeout", _NO_TIME, route))
             continue
         try:
-            answer = call(target, token, seconds)
+            # Each client bounds every read, none the whole exchange: the attempt gets what is
+            # left of the test's time, in total, and its connection is closed when that is up.
+            answer = run_bounded(lambda: call(target, token, seconds), seconds, name, ports)  # noqa: B023
         except _KnownFailure as exc:
             checks.append(ClientCheck(name, exc.code, redact(" ".join(str(exc).split()), secrets)[:_SNIPPET], route))
             continue

@@ -34,17 +34,18 @@ a trust anchor by itself.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._bounded import capped
 from ._certs import Certificate, load_der_certificate
 from ._pem import certificate_blocks, certificate_ders
 
@@ -253,12 +254,44 @@ def _from_der(der: bytes, source: str) -> Certificate | None:
 
 
 # -- AIA ---------------------------------------------------------------------------------------
+#: Cloud metadata services outside the link-local range (AWS IPv6, Alibaba): never fetched from.
+_METADATA = {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")}
+
+
+def address_kind(address: str) -> str:
+    """ "never" (link-local, unspecified, multicast, cloud metadata), "loopback", "private" or "public"."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "never"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:  # before is_reserved: ::1 lies in the reserved ::/8
+        return "loopback"
+    if ip.is_link_local or ip.is_unspecified or ip.is_multicast or ip.is_reserved or ip in _METADATA:
+        return "never"
+    return "private" if ip.is_private or not ip.is_global else "public"
+
+
+#: AIA rule: which kinds of address a fetch may reach, by the kind of the server being tested.  A
+#: certificate names its own caIssuers URLs, so a hostile server could otherwise make the kernel send
+#: GETs to services only it can reach (blind SSRF); a CA's real AIA host is as public as its server.
+_MAY_FETCH = {
+    "loopback": {"loopback", "private", "public"},
+    "private": {"private", "public"},
+    "public": {"public"},
+    "never": {"public"},
+}
+
+
 class _AiaFetcher:
     """Fetches `caIssuers` URLs within the bounds, through the connection's proxy."""
 
-    def __init__(self, proxy_url: str | None, left: Callable[[], float]):
+    def __init__(self, proxy_url: str | None, left: Callable[[], float], origin: str = ""):
         self.proxy_url = proxy_url
         self.left = left
+        #: the tested server's address (or host name): what it may make us fetch from
+        self.origin = origin
         self.fetches = 0
         self.visited: set[str] = set()
         self.problems: list[str] = []
@@ -279,8 +312,12 @@ class _AiaFetcher:
             return []
         try:
             seconds = self.left()
+            refused = self._refused(url, seconds)
         except TimeoutError:
             self.problems.append(f"{shown}: not fetched, no time left")
+            return []
+        if refused:
+            self.problems.append(f"{shown}: not fetched: {refused}")
             return []
         self.fetches += 1
         data = self._get(url, shown, seconds)
@@ -296,20 +333,54 @@ class _AiaFetcher:
             return []
         return [_with_source(c, f"aia:{shown}") for c in certs]
 
+    def _refused(self, url: str, seconds: float) -> str:
+        """Why `url`'s host may not be fetched from (the AIA rule), or ""."""
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname or "", parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        except ValueError:
+            return "not a valid URL"
+        addresses = self._addresses(host, port, seconds)
+        if addresses is None:
+            # Through a proxy a name this machine cannot resolve is the proxy's to resolve and judge.
+            return "" if self.proxy_url else f'"{host}" does not resolve'
+        origin = self._addresses(self.origin, port, seconds) if self.origin else None
+        origin_kind = _widest(origin or [])
+        for address in addresses:
+            kind = address_kind(address)
+            if kind not in _MAY_FETCH[origin_kind]:
+                why = "never fetched from" if kind == "never" else f"the tested server is {origin_kind}"
+                return f"{host} is a {kind} address ({address}); {why}"
+        return ""
+
+    @staticmethod
+    def _addresses(host: str, port: int, seconds: float) -> list[str] | None:
+        from ._probe import Deadline, resolve
+
+        try:
+            return [str(info[4][0]) for info in resolve(host, port, Deadline(seconds))]
+        except OSError:
+            return None
+
     def _get(self, url: str, shown: str, seconds: float) -> bytes | None:
-        """One GET, bounded as a whole: requests' timeout bounds each read, and a server that
-        drips its answer would stretch that; so it runs in a thread we stop waiting for."""
-        box: dict[str, Any] = {}
-        worker = threading.Thread(target=self._get_into, args=(url, shown, seconds, box), daemon=True)
-        worker.start()
-        worker.join(seconds)
-        if worker.is_alive():
-            box["stop"] = True  # the thread drops what it reads from now on
+        """One GET, bounded as a whole (requests' timeout bounds each read, and a server that
+        drips its answer would stretch that): at the deadline its connection is closed."""
+        from urllib.parse import urlsplit
+
+        from ._bounded import run_bounded
+
+        ports = {urlsplit(url).port or (443 if url.lower().startswith("https") else 80)}
+        if self.proxy_url:
+            ports.add(urlsplit(self.proxy_url if "://" in self.proxy_url else "http://" + self.proxy_url).port or 80)
+        try:
+            return run_bounded(lambda: self._get_now(url, shown, seconds), seconds, "AIA fetch", ports)
+        except TimeoutError:
             self.problems.append(f"{shown}: timed out")
             return None
-        return box.get("data")
 
-    def _get_into(self, url: str, shown: str, seconds: float, box: dict[str, Any]) -> None:
+    def _get_now(self, url: str, shown: str, seconds: float) -> bytes | None:
         import requests
 
         from ._probe import requests_ca_bundle
@@ -323,25 +394,29 @@ class _AiaFetcher:
             with session.get(url, timeout=seconds, stream=True, allow_redirects=False, proxies=proxies,
                              verify=requests_ca_bundle()) as r:  # fmt: skip
                 if r.status_code != 200:
-                    box["problem"] = f"{shown}: HTTP {r.status_code}"
-                    return
-                data = b""
-                for chunk in r.iter_content(4096):
-                    if box.get("stop"):
-                        return
-                    data += chunk
-                    if len(data) > MAX_AIA_BYTES:
-                        box["problem"] = f"{shown}: the answer is over {MAX_AIA_BYTES // 1024} KiB; not read"
-                        return
-                box["data"] = data
+                    self.problems.append(f"{shown}: HTTP {r.status_code}")
+                    return None
+                data = capped(r.iter_content(4096), MAX_AIA_BYTES + 1)
+                if len(data) > MAX_AIA_BYTES:
+                    self.problems.append(f"{shown}: the answer is over {MAX_AIA_BYTES // 1024} KiB; not read")
+                    return None
+                return data
         except requests.exceptions.Timeout:
-            box["problem"] = f"{shown}: timed out"
+            self.problems.append(f"{shown}: timed out")
         except requests.exceptions.RequestException as exc:
-            box["problem"] = f"{shown}: {type(exc).__name__}"
+            self.problems.append(f"{shown}: {type(exc).__name__}")
         finally:
             session.close()
-            if "problem" in box and not box.get("stop"):
-                self.problems.append(box["problem"])
+        return None
+
+
+def _widest(addresses: list[str]) -> str:
+    """The kind of the tested server: loopback, else private, else public (unknown counts as public)."""
+    kinds = {address_kind(a) for a in addresses}
+    for kind in ("loopback", "private"):
+        if kind in kinds:
+            return kind
+    return "public"
 
 
 # -- the search ----------------------------------------------------------------------------------
@@ -365,10 +440,13 @@ def complete_chain(
     before: Iterable[str] = (),
     ours: Iterable[str] = (),
     aia: bool = True,
+    origin: str = "",
 ) -> Completion:
     """Walk from the leaf up to a self-signed root, through `presented`, this machine's stores, then AIA.
 
-    `left()` says how many seconds remain (raising TimeoutError when none do).
+    `left()` says how many seconds remain (raising TimeoutError when none do).  `origin` is the
+    tested server's address or name: AIA URLs are fetched from loopback only when it is on
+    loopback, from private ranges only when it is in one, and never from link-local addresses.
     """
     done = Completion(trusted=requests_trust())
     if not presented:
@@ -379,7 +457,7 @@ def complete_chain(
         done.searched.append("the macOS keychains")
     elif sys.platform == "win32":
         done.searched.append("the Windows ROOT and CA stores")
-    fetcher = _AiaFetcher(proxy_url, left)
+    fetcher = _AiaFetcher(proxy_url, left, origin)
     index: dict[str, list[tuple[bytes, str]]] | None = None
     path = [_with_source(presented[0], "presented")]
     pool = [_with_source(c, "presented") for c in presented[1:]]

@@ -34,7 +34,7 @@ from ._classify import (
     needs_strict_retry,
     strict_warnings,
 )
-from ._errors import FetchError
+from ._errors import FetchError, UrlError
 from ._probe import Deadline, Probe, Target, connect_tls, http_exchange, strict_retry_ok, verifying_context
 from ._proxy import Route, choose_route
 from ._results import ChainReport, ConnectionReport, Interception, Step
@@ -66,14 +66,15 @@ def _interception(target: Target, probe: Probe, deadline: Deadline, ctx: ssl.SSL
     return detect_interception(probe.chain, direct_chain, proxied=True)
 
 
-def _complete(probe: Probe, route: Route, deadline: Deadline) -> Completion:
+def _complete(probe: Probe, target: Target, route: Route, deadline: Deadline) -> Completion:
     from ._complete import complete_chain
     from ._trust import files_named_before_add, files_written
 
     proxy_url = route.proxy.url if route.proxy else None
     return complete_chain(
-        probe.chain, proxy_url=proxy_url, left=deadline.left, before=files_named_before_add(), ours=files_written()
-    )
+        probe.chain, proxy_url=proxy_url, left=deadline.left, before=files_named_before_add(), ours=files_written(),
+        origin=probe.address or target.host,
+    )  # fmt: skip
 
 
 def _where_the_root_is(completion: Completion) -> str:
@@ -90,6 +91,39 @@ def _strict_defects(chain: list[Certificate]) -> str:
     return (" — " + " / ".join(found)) if found else ""
 
 
+def _token_for(target: Target, token: str | None, send_token: bool) -> tuple[str | None, str]:
+    """(the token to send, why API_TOKEN is not sent): API_TOKEN is the key of SERVER_ADDRESS's
+    account, so it goes to that host and port only, unless the user asked (`token`, `send_token`)."""
+    if token is not None:
+        return token or None, ""
+    env_token = os.environ.get("API_TOKEN") or None
+    if env_token is None or send_token:
+        return env_token, ""
+    try:
+        home = Target.parse(os.environ.get("SERVER_ADDRESS") or "-")
+    except UrlError:
+        home = None
+    if home is not None and (home.host.lower(), home.port) == (target.host.lower(), target.port):
+        return env_token, ""
+    belongs = f"SERVER_ADDRESS ({_authority(home)})" if home is not None else "SERVER_ADDRESS, which is not set"
+    return None, (
+        f"the API check was skipped: API_TOKEN belongs to {belongs}, not to {_authority(target)}, "
+        f"so it was not sent; to send it there anyway: %sly_tls test {target.text} --token"
+    )
+
+
+def _authority(target: Target) -> str:
+    return f"[{target.host}]:{target.port}" if ":" in target.host else f"{target.host}:{target.port}"
+
+
+def _route_secrets(route: Route) -> list[str | None]:
+    """What a proxy's credentials look like wherever they might be echoed: the password and the Basic value."""
+    if route.proxy is None:
+        return []
+    authorization = route.proxy.authorization or ""
+    return [route.proxy.password, authorization.partition(" ")[2] or None]
+
+
 def test_connection(
     url: str | None = None,
     token: str | None = None,
@@ -97,10 +131,13 @@ def test_connection(
     *,
     proxy: str | None = None,
     clients: bool = False,
+    send_token: bool = False,
 ) -> ConnectionReport:
     """Check the connection to a (Supervisely) server step by step.
 
-    `url` defaults to SERVER_ADDRESS; `token` to API_TOKEN.  The connection
+    `url` defaults to SERVER_ADDRESS.  `token` defaults to API_TOKEN, which is sent
+    only to the host and port of SERVER_ADDRESS (or anywhere, with ``send_token=True``):
+    elsewhere the API step is skipped, and a warning says why.  The connection
     goes through the proxy requests would use for `url` (HTTPS_PROXY,
     ALL_PROXY, NO_PROXY); `proxy` overrides that ("" means direct).
     ``clients=True`` also sends one request with each HTTPS client importable
@@ -111,8 +148,8 @@ def test_connection(
     deadline = Deadline(timeout)
     target = Target.parse(url)
     route = choose_route(target.text, proxy)
-    token = token if token is not None else (os.environ.get("API_TOKEN") or None)
-    secrets = secret_values(extra=[token, route.proxy.password if route.proxy else None])
+    token, withheld = _token_for(target, token, send_token)
+    secrets = secret_values(extra=[token, os.environ.get("API_TOKEN"), *_route_secrets(route)])
     started = time.perf_counter()
     report = ConnectionReport(url=target.text, route=route.why, proxy=route.proxy.shown if route.proxy else None)
     ctx = verifying_context()
@@ -136,7 +173,7 @@ def test_connection(
         )
     completion = None
     if problem in ("untrusted_root", "missing_intermediate", "strict_rejected") and probe.chain:
-        completion = _complete(probe, route, deadline)
+        completion = _complete(probe, target, route, deadline)
         cause += _where_the_root_is(completion)
     if problem == "strict_rejected":
         cause += _strict_defects(completion.path if completion else probe.chain)
@@ -150,6 +187,7 @@ def test_connection(
         verdict = classify_http(
             answer.status, answer.reason, answer.content_type, answer.location, answer.body,
             token_sent=bool(token), timed_out=answer.timed_out, error=answer.error, secrets=secrets,
+            token_withheld=withheld,
         )  # fmt: skip
         probe.steps.append(Step(answer.name, verdict.step_ok, answer.elapsed, verdict.step_detail))
         problem, cause = verdict.problem, verdict.cause
@@ -201,7 +239,7 @@ def fetch_chain(
     deadline = Deadline(timeout)
     target = Target.parse(url)
     route = choose_route(target.text, proxy)
-    secrets = secret_values(extra=[route.proxy.password if route.proxy else None])
+    secrets = secret_values(extra=_route_secrets(route))
     ctx = verifying_context()
     probe = connect_tls(target, deadline, route, ctx)
     probe.close()
@@ -213,7 +251,7 @@ def fetch_chain(
     report.verify_message = probe.verify_message
     top = probe.chain[-1] if probe.chain else None
     if top is not None and not top.self_signed:
-        report.completion = _complete(probe, route, deadline)
+        report.completion = _complete(probe, target, route, deadline)
     report.warnings = missing_root_warning(probe.chain, report.completion)
     if save:
         to_save = certificates_to_save(probe.chain, report.completion)

@@ -26,7 +26,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import MagicArgumentParser, argument, magic_arguments
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, re-exported
 
-from ._arguments import add_route_arguments, proxy_from_arguments
+from ._arguments import add_route_arguments, add_token_argument, proxy_from_arguments
 
 __all__ = ["SlyTlsMagics"]
 
@@ -85,6 +85,7 @@ def _subcommands() -> dict[str, MagicArgumentParser]:
     p.add_argument("url", nargs="?", metavar="URL")
     p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="bound for the whole test (default 10)")
     add_route_arguments(p)
+    add_token_argument(p)
     p.add_argument(
         "--clients", action="store_true", help="also send one request with each HTTPS client here, each its own way"
     )
@@ -215,7 +216,9 @@ class SlyTlsMagics(Magics):
 
         url, timeout = Target.parse(args.url).text, Deadline.check(args.timeout)
         with _shown_if_slow(f"⋯ testing {url} (at most {timeout:g} s)"):
-            return test_connection(url, timeout=timeout, proxy=proxy_from_arguments(args), clients=args.clients)
+            return test_connection(
+                url, timeout=timeout, proxy=proxy_from_arguments(args), clients=args.clients, send_token=args.token
+            )
 
     def _do_fetch(self, args: argparse.Namespace, cell: str | None) -> Any:
         from ._diagnose import fetch_chain

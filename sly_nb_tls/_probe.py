@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._bounded import MAX_BODY
 from ._certs import Certificate
 from ._errors import SlyTlsError, UrlError
 from ._proxy import Proxy, Route
@@ -38,10 +39,22 @@ from ._render import visible
 from ._results import Step
 from ._secrets import strip_userinfo
 
-__all__ = ["USERS_ME", "Deadline", "HttpAnswer", "Probe", "Target", "connect_tls", "http_exchange", "strict_retry_ok"]
+__all__ = [
+    "MAX_TIMEOUT",
+    "USERS_ME",
+    "Deadline",
+    "HttpAnswer",
+    "Probe",
+    "Target",
+    "connect_tls",
+    "http_exchange",
+    "resolve",
+    "strict_retry_ok",
+]
 
 USERS_ME = "/public/api/v3/users.me"
-_MAX_BODY = 1024 * 1024  # never read more than this from a server
+#: The longest `test` or `fetch` may be given (an hour).
+MAX_TIMEOUT = 3600.0
 
 
 @dataclass
@@ -72,7 +85,13 @@ class Target:
             raise UrlError("put credentials in API_TOKEN, not in the URL; the URL was not used")
         if any(c.isspace() for c in text):
             raise UrlError(f"{shown!r}: a URL cannot contain spaces")
-        parts = urlsplit(text)
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - checks the host too: "[::1" and "[zz]" raise here
+        except ValueError as exc:
+            if "port" in str(exc).lower():
+                raise UrlError(f"{shown}: the port must be a number from 1 to 65535") from None
+            raise UrlError(f"{shown}: not a valid URL ({exc})") from None
         if parts.scheme.lower() != "https":
             raise UrlError(
                 f"{shown}: unsupported scheme {parts.scheme!r}; only https:// URLs use TLS"
@@ -107,6 +126,9 @@ class Deadline:
             raise SlyTlsError(f"timeout must be a positive number of seconds, not {seconds!r}") from None
         if not math.isfinite(value) or value <= 0:
             raise SlyTlsError(f"timeout must be a positive, finite number of seconds, not {seconds!r}")
+        if value > MAX_TIMEOUT:
+            # socket and thread timeouts overflow past ~2**31 ms; nobody waits a day for one handshake.
+            raise SlyTlsError(f"timeout must be at most {MAX_TIMEOUT:.0f} seconds, not {seconds!r}")
         return value
 
     def left(self) -> float:
@@ -167,7 +189,7 @@ def _certs(ders: list[bytes]) -> list[Certificate]:
     return out
 
 
-def _resolve(host: str, port: int, deadline: Deadline) -> list[Any]:
+def resolve(host: str, port: int, deadline: Deadline) -> list[Any]:
     """getaddrinfo has no timeout of its own: run it in a daemon thread and wait."""
     box: dict[str, Any] = {}
 
@@ -230,7 +252,7 @@ def _open_tcp(probe: Probe, host: str, port: int, deadline: Deadline, proxied: b
     what = "proxy " if proxied else ""
     t0 = time.perf_counter()
     try:
-        infos = _resolve(host, port, deadline)
+        infos = resolve(host, port, deadline)
     except socket.gaierror as exc:
         probe.step(f"resolve {what}".strip(), t0, False, str(exc))
         if proxied:
@@ -549,7 +571,7 @@ def http_exchange(probe: Probe, target: Target, token: str | None, deadline: Dea
         answer.status, answer.reason = response.status, response.reason
         answer.content_type = response.getheader("Content-Type", "") or ""
         answer.location = response.getheader("Location", "") or ""
-        answer.body = response.read(_MAX_BODY)
+        answer.body = response.read(MAX_BODY)
     except TimeoutError:
         answer.name, answer.timed_out = "HTTP", True
     except (http.client.HTTPException, OSError) as exc:

@@ -24,11 +24,13 @@ longer match, and its first half would be shown.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import unquote
 
-__all__ = ["is_secret_key", "redact", "secret_values", "strip_userinfo"]
+__all__ = ["basic_credential", "is_secret_key", "redact", "secret_values", "strip_userinfo"]
 
 MASK = "***"
 _SECRET_KEY = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASS|CREDENTIAL|AUTH", re.IGNORECASE)
@@ -36,6 +38,10 @@ _SECRET_KEY = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASS|CREDENTIAL|AUTH", re.I
 #: "@" before white space: a password may hold "/" or "?" (unescaped, as users type them), and
 #: hiding a path that holds an "@" too is the safe mistake.
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s]+)@")
+#: USER:PASSWORD@host without a scheme, as requests and curl accept in HTTPS_PROXY
+#: ("alice:pw@proxy.corp:3128").  Only at the start of a value or after a separator, and only
+#: with a colon before the "@", so that e-mail addresses and git's "git@host:repo" stay shown.
+_BARE_USERINFO = re.compile(r"(?P<lead>^|[\s=,;\"'(<])(?P<userinfo>[^\s:/@\"'<>]+:(?!//)[^\s@\"'<>]*)@(?=[^\s@/]+)")
 #: key=value fields of DSNs and connection strings (libpq, ADO.NET, JDBC, ODBC).
 _DSN_FIELD = re.compile(
     r"(?P<key>\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key)\s*=\s*)"
@@ -56,13 +62,19 @@ def is_secret_key(name: str) -> bool:
 
 
 def _embedded_secrets(value: str) -> list[str]:
-    """Passwords inside a URL's userinfo or a connection string's fields."""
+    """Passwords inside a URL's userinfo (with or without a scheme) or a connection string's fields.
+
+    With a password goes the ``Basic`` credential made of it: a proxy that echoes the
+    ``Proxy-Authorization`` it got (in a 407's reason, say) shows that, not the password.
+    """
     found = []
-    for m in _URL_USERINFO.finditer(value):
-        userinfo = m.group("userinfo")
+    for userinfo in [m.group("userinfo") for m in _URL_USERINFO.finditer(value)] + [
+        m.group("userinfo") for m in _BARE_USERINFO.finditer(value)
+    ]:
         found.append(userinfo)
         if ":" in userinfo:
             found.append(userinfo.split(":", 1)[1])
+            found.append(basic_credential(userinfo))
     for m in _DSN_FIELD.finditer(value):
         found.append(m.group("value").strip("\"'"))
     return found
@@ -86,9 +98,17 @@ def secret_values(environ: Mapping[str, str] | None = None, extra: Iterable[str 
     return sorted({v for v in values if len(v) >= _MIN_SECRET}, key=len, reverse=True)
 
 
+def basic_credential(userinfo: str) -> str:
+    """The base64 part of the ``Basic`` header a client sends for ``user:password`` in a URL."""
+    user, _, password = userinfo.partition(":")
+    return base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+
+
 def strip_userinfo(url: str) -> str:
-    """`url` with any user name and password replaced by ``***`` (``http://***@host:port``)."""
-    return _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", url)
+    """`url` with any user name and password replaced by ``***`` (``http://***@host:port``),
+    scheme or not (``alice:pw@proxy:3128`` becomes ``***@proxy:3128``)."""
+    url = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", url)
+    return _BARE_USERINFO.sub(lambda m: f"{m.group('lead')}{MASK}@", url)
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:

@@ -1,0 +1,83 @@
+"""One network attempt under a total deadline: at the deadline its sockets are shut down, so it ends then."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from ._objects import instances_of
+
+__all__ = ["MAX_BODY", "capped", "run_bounded"]
+
+#: Never keep more than this of a server's answer: a users.me reply or a certificate is far smaller.
+MAX_BODY = 1024 * 1024
+#: How long a stopped attempt gets to notice its shut-down sockets and return.
+_GRACE = 2.0
+
+T = TypeVar("T")
+
+
+def _open_sockets() -> set[int]:
+    return {id(s) for s in instances_of(socket.socket) if s.fileno() >= 0}
+
+
+def run_bounded(work: Callable[[], T], seconds: float, what: str, ports: Iterable[int] = ()) -> T:
+    """`work()`, or `TimeoutError` once `seconds` have passed, whatever `work` is waiting for.
+
+    Client libraries bound each read, not the whole exchange: a server that drips
+    its answer a byte at a time keeps a read-timeout from ever firing.  So `work`
+    runs in a thread, and at the deadline every socket opened since it started is
+    shut down: its blocked read returns at once and the thread ends, instead of
+    reading on in the background after the caller has moved on.  With `ports`, only
+    sockets connected to one of those ports (the server's, the proxy's): another
+    thread's connections elsewhere are never touched.
+    """
+    before = _open_sockets()
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name=f"sly-nb-tls-{what}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        _shut_down(s for s in instances_of(socket.socket) if id(s) not in before and _to_port(s, set(ports)))
+        worker.join(_GRACE)
+        raise TimeoutError(f"{what} did not finish within the time limit; its connection was closed")
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"]  # type: ignore[return-value]
+
+
+def _to_port(sock: socket.socket, ports: set[int]) -> bool:
+    if not ports:
+        return True
+    try:
+        return int(sock.getpeername()[1]) in ports
+    except (OSError, IndexError, TypeError, ValueError):
+        return False  # not connected (yet): nothing to unblock
+
+
+def _shut_down(sockets: Iterable[socket.socket]) -> None:
+    for sock in sockets:
+        try:
+            if sock.fileno() >= 0:
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed by its owner
+
+
+def capped(chunks: Iterable[bytes], limit: int = MAX_BODY) -> bytes:
+    """The first `limit` bytes of a streamed body; the rest is never read."""
+    out = bytearray()
+    for chunk in chunks:
+        out += chunk
+        if len(out) >= limit:
+            break
+    return bytes(out[:limit])

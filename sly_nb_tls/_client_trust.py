@@ -15,6 +15,7 @@ out, so listing costs no import of botocore, grpc or tornado.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -36,11 +37,12 @@ def _importable(name: str) -> bool:
         return False
 
 
-def client_trust(ours: set[str], hooked: bool, pinned: int) -> list[ClientTrust]:
+def client_trust(ours: set[str], hooked: bool, pinned: int, extras: frozenset[str] = frozenset()) -> list[ClientTrust]:
     """One row per HTTPS library importable here (or tool on PATH).
 
     `ours`: the files our variables name; `hooked`: new default contexts get the
-    extras; `pinned`: live contexts left alone because they trust a CA set of their own.
+    extras; `pinned`: live contexts left alone because they trust a CA set of their own;
+    `extras`: the fingerprints registered now.
     """
     env = os.environ
 
@@ -65,7 +67,8 @@ def client_trust(ours: set[str], hooked: bool, pinned: int) -> list[ClientTrust]
         ("requests", lambda: by_variable("requests", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", default="certifi")),
         ("urllib.request", lambda: in_process("urllib", "default context (OpenSSL's paths, SSL_CERT_FILE)")),
         ("urllib3", lambda: in_process("urllib3", "default context (OpenSSL's paths, SSL_CERT_FILE)")),
-        ("httpx", lambda: in_process("httpx", "certifi, or SSL_CERT_FILE if it was set")),
+        ("httpx", lambda: _httpx(extras, trust_env=True) if hooked else in_process("httpx", _HTTPX_HOW[True])),
+        ("httpx", lambda: _httpx(extras, trust_env=False) if hooked else in_process(*_HTTPX_ROW_FALSE)),
         ("httpx2", lambda: in_process("httpx2", "SSL_CERT_FILE, else OpenSSL's file")),
         ("aiohttp", lambda: in_process("aiohttp", "shared default context (swapped)")),
         ("websockets", lambda: in_process("websockets", "a default context per connection")),
@@ -91,6 +94,25 @@ def client_trust(ours: set[str], hooked: bool, pinned: int) -> list[ClientTrust]
             ClientTrust("live contexts", f"{pinned} pinned to a CA set of their own", False, "pinned: left alone")
         )
     return out
+
+
+_HTTPX_HOW = {True: "certifi, or SSL_CERT_FILE if it was set", False: "certifi (it reads no variables)"}
+_HTTPX_ROW_FALSE = ("httpx trust_env=False", _HTTPX_HOW[False])
+
+
+def _httpx(extras: frozenset[str], *, trust_env: bool) -> ClientTrust:
+    """Asked, not inferred: httpx's rules differ by version and by `trust_env` (0.27 with
+    trust_env=False loads certifi itself, 0.28 through create_default_context), so the row
+    builds the context a new client would get and looks in it."""
+    import httpx
+
+    name = "httpx" if trust_env else _HTTPX_ROW_FALSE[0]
+    how = _HTTPX_HOW[trust_env]
+    ctx = httpx.create_ssl_context(trust_env=trust_env)
+    holds = {hashlib.sha256(der).hexdigest() for der in ctx.get_ca_certs(binary_form=True)}
+    if extras <= holds:
+        return ClientTrust(name, how + " + the extras", True)
+    return ClientTrust(name, how, False, "a client made with verify=ssl.create_default_context() gets them")
 
 
 def _botocore(env: os._Environ[str], ours: set[str]) -> Callable[[], ClientTrust]:

@@ -122,6 +122,16 @@ class CaVariables:
                 out.append((var, current))
         return out
 
+    def adopt(self, var: str, value: str) -> None:
+        """Something else set `var` to `value` after `add`, and the next `add` takes it over:
+        `value` is what `restore` puts back now, not what was there before the first `add`."""
+        if self.original is not None:
+            self.original[var] = value
+
+    def release(self, var: str) -> None:
+        """`var` is not ours any more: `restore` leaves it as it is."""
+        self.applied.pop(var, None)
+
     def point_at(self, files: dict[str, str]) -> list[str]:
         """Point each variable in `files` at its file; returns the variables set."""
         self.remember()

@@ -42,6 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._objects import instances_of
+
 __all__ = ["LiveTrust", "stdlib_context_class", "unhooked_create_default_context"]
 
 _MARK = "__sly_nb_tls__"
@@ -208,30 +210,36 @@ def _tornado_context() -> ssl.SSLContext:
     return ctx
 
 
-def _default_opener_with_context(opener: Any) -> bool:
-    handlers = getattr(opener, "handlers", [])
-    if not handlers or any(type(h).__module__ != "urllib.request" for h in handlers):
-        return False
-    return any(getattr(h, "_context", None) is not None for h in handlers)
+#: The handlers `urlopen` puts in the opener it builds for itself (`build_opener()` with no
+#: arguments), besides a ProxyHandler, which it keeps only while proxy variables are set.
+_URLOPEN_HANDLERS = sorted(
+    ["UnknownHandler", "HTTPHandler", "HTTPDefaultErrorHandler", "HTTPRedirectHandler", "FTPHandler", "FileHandler",
+     "HTTPErrorProcessor", "DataHandler", "HTTPSHandler"]
+)  # fmt: skip
 
 
-def _instances_of(*roots: type | None) -> list[Any]:
-    """Live instances of `roots` and their subclasses, without a Python-level sweep.
+def _urlopen_own_opener(opener: Any, defaults: list[frozenset[str]], ever: set[str]) -> bool:
+    """Is `opener` the one `urlopen` built for itself (3.12+: with a context of its own)?
 
-    Instances of Python classes visit their type during GC traversal, so
-    gc.get_referrers(cls) finds them in C: about 4x cheaper than testing
-    isinstance() on every tracked object (18 vs 80 ms at 1M objects).
+    Only that one is ours to drop and put back.  An opener the user installed
+    (`install_opener`) has a handler of its own (cookies), explicit proxies, or an
+    HTTPS context pinned to its own CAs: it is the user's, and stays.
     """
-    classes: set[type] = set()
-    stack = [r for r in roots if r is not None]
-    while stack:
-        cls = stack.pop()
-        if cls not in classes:
-            classes.add(cls)
-            stack.extend(cls.__subclasses__())
-    if not classes:
-        return []
-    return [obj for obj in gc.get_referrers(*classes) if type(obj) in classes]
+    ur = sys.modules.get("urllib.request")
+    handlers = list(getattr(opener, "handlers", []))
+    if ur is None or any(type(h) is not getattr(ur, type(h).__name__, None) for h in handlers):
+        return False  # a handler class of the user's
+    by_name = {type(h).__name__: h for h in handlers}
+    proxy = by_name.pop("ProxyHandler", None)
+    if sorted(type(h).__name__ for h in handlers if h is not proxy) != _URLOPEN_HANDLERS:
+        return False
+    if proxy is not None and getattr(proxy, "proxies", None) != ur.getproxies():
+        return False  # proxies of the user's choosing
+    https = by_name["HTTPSHandler"]
+    context = getattr(https, "_context", None)
+    if context is None or getattr(https, "_check_hostname", None) is not None:
+        return False
+    return _default_store_of(context, defaults, ever)[0] != "pinned"
 
 
 class LiveTrust:
@@ -243,8 +251,12 @@ class LiveTrust:
         files: Callable[[], set[str]] = set,
         default_file: Callable[[], str | None] = lambda: None,
         httpx_default: Callable[[], tuple[str | None, str | None] | None] = lambda: None,
+        default_stores: Callable[[], set[str]] = set,
     ):
         self._state = state
+        #: real paths of the CA files and directories that are "the defaults" here (certifi,
+        #: OpenSSL's, a preset bundle): a context built on one of them gets the extras
+        self._default_stores = default_stores
         #: the trust files we wrote: a context that loads one of them holds the extras
         self._files = files
         #: our bundle in SSL_CERT_FILE, which OpenSSL's default paths load: it holds the extras
@@ -280,6 +292,15 @@ class LiveTrust:
         original_verify = context_class.__dict__.get("load_verify_locations")
         verify_locations = original_verify or _ssl._SSLContext.load_verify_locations
         files, default_file, httpx_default = self._files, self._default_file, self._httpx_default
+        default_stores = self._default_stores
+
+        def on_default_store(cafile: Any, capath: Any, cadata: Any) -> bool:
+            """A context made from a default store wants the extras; one pinned to a file, a
+            directory or `cadata` of its own never gets them (trust is never widened implicitly)."""
+            if cadata is not None or (cafile is None and capath is None):
+                return False
+            stores = default_stores()
+            return all(p is None or os.path.realpath(os.fspath(p)) in stores for p in (cafile, capath))
 
         def httpx_own_roots(cafile: Any) -> tuple[str | None, str | None] | None:
             """httpx reads SSL_CERT_FILE, which is ours now (OpenSSL's roots plus the extras); before
@@ -311,9 +332,11 @@ class LiveTrust:
             # Without cafile/capath/cadata the context went through
             # load_default_certs above and has the extras already.
             extra, shas = state()
-            if extra and (cafile or capath or cadata) and _wants_extras(ctx, purpose):
+            if extra and _wants_extras(ctx, purpose) and on_default_store(cafile, capath, cadata):
                 ctx.load_verify_locations(cadata=extra)
                 track(ctx, shas, _caller_label())
+            elif cafile is not None and os.fspath(cafile) in files():
+                track(ctx, shas, _caller_label())  # our bundle: it holds the extras already
             return ctx
 
         def load_verify_locations(
@@ -359,16 +382,18 @@ class LiveTrust:
             patch.apply()
         self.patches = patches
 
-    def refresh_urllib_opener(self) -> None:
-        """Drop urllib's cached default opener if its HTTPS handler holds a context.
+    def refresh_urllib_opener(self, defaults: list[frozenset[str]], ever: set[str]) -> None:
+        """Drop the opener `urlopen` cached for itself, if its HTTPS handler holds a context.
 
         Python 3.12+ builds one context per HTTPSHandler and urlopen() caches
         the opener, so without this a later urlopen() never sees new trust.
-        A user-installed opener (any non-default handler) is left alone.
+        An opener the user installed is left alone (see `_urlopen_own_opener`).
         """
         ur = sys.modules.get("urllib.request")
         opener = getattr(ur, "_opener", None)
-        if ur is None or opener is None or opener is self.saved_opener or not _default_opener_with_context(opener):
+        if ur is None or opener is None or opener is self.saved_opener:
+            return
+        if not _urlopen_own_opener(opener, defaults, ever):
             return
         if not self.opener_dropped:
             self.saved_opener = opener
@@ -461,7 +486,7 @@ class LiveTrust:
         ours |= {id(getattr(h, "_context", None)) for h in getattr(self.saved_opener, "handlers", [])}
         updated: list[ssl.SSLContext] = []
         pinned = 0
-        for ctx in _instances_of(stdlib_context_class()):
+        for ctx in instances_of(stdlib_context_class()):
             if id(ctx) in ours or not _wants_extras(ctx, ssl.Purpose.SERVER_AUTH):
                 continue
             have = self.given.get(ctx, (frozenset(), ""))[0]
@@ -496,7 +521,7 @@ class LiveTrust:
             targets.append(("httplib2.CA_CERTS", httplib2, "CA_CERTS", "HTTPLIB2_CA_CERTS"))
         httpsession = sys.modules.get("botocore.httpsession")
         session_class = getattr(httpsession, "URLLib3Session", None)
-        for session in _instances_of(session_class) if session_class else []:
+        for session in instances_of(session_class) if session_class else []:
             targets.append(("botocore session", session, "_verify", "AWS_CA_BUNDLE"))
         counts: dict[str, int] = {}
         for label, owner, attr, variable in targets:
@@ -554,8 +579,11 @@ class LiveTrust:
                 counts[label] = counts.get(label, 0) + 1
         return counts
 
-    def uninstall(self) -> list[str]:
-        """Undo hooks, swaps and the dropped opener; returns notes on what was left, and why."""
+    def uninstall(self, defaults: list[frozenset[str]], ever: set[str]) -> list[str]:
+        """Undo hooks, swaps and the dropped opener; returns notes on what was left, and why.
+
+        `defaults` and `ever` tell urlopen's own opener from one the user installed.
+        """
         notes: list[str] = []
         for patch in self.patches:
             if not patch.undo():
@@ -563,8 +591,9 @@ class LiveTrust:
         ur = sys.modules.get("urllib.request")
         if ur is not None:
             opener = getattr(ur, "_opener", None)
-            # An opener urlopen() built while we were active trusts the extras.
-            if opener is None or (opener is not self.saved_opener and _default_opener_with_context(opener)):
+            # An opener urlopen() built while we were active trusts the extras; one the user
+            # installed since is theirs.
+            if opener is None or (opener is not self.saved_opener and _urlopen_own_opener(opener, defaults, ever)):
                 ur._opener = self.saved_opener  # type: ignore[attr-defined]
         for swap in self.swaps.values():
             module = sys.modules.get(swap.module)

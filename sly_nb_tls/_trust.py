@@ -35,7 +35,7 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ._bundle import Base, TrustFiles, collect_bases, default_store_sets, wgetrc_text
+from ._bundle import DEFAULT_BASES, Base, TrustFiles, collect_bases, default_store_sets, wgetrc_text
 from ._environ import WGET_VARIABLE, CaVariables
 from ._errors import CertificateSourceError, StorageError, UnknownCertificateError
 from ._live import LiveTrust
@@ -77,7 +77,10 @@ class _Registry:
             self._bundle_paths,
             lambda: self.variables.applied.get("SSL_CERT_FILE"),
             self._httpx_default,
+            lambda: self.default_stores,
         )
+        #: real paths of the CA files and directories that count as "the defaults" (set at `add`)
+        self.default_stores: set[str] = set()
 
     def _httpx_default(self) -> tuple[str | None, str | None] | None:
         """What httpx trusted before `add`: SSL_CERT_FILE if it was set (None: ours holds it),
@@ -99,6 +102,19 @@ class _Registry:
         bases = self.bases or {}
         sets += [frozenset(bases[v].blocks) for v in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE") if v in bases]
         return list(dict.fromkeys(s for s in sets if s))
+
+    def _default_store_paths(self) -> set[str]:
+        """certifi, OpenSSL's default file and directory, SSL_CERT_DIR, and the files the in-process
+        clients' variables named before `add` (a preset bundle): what "the defaults" are here."""
+        import ssl
+
+        import certifi
+
+        paths = ssl.get_default_verify_paths()
+        candidates = [certifi.where(), paths.openssl_cafile, paths.openssl_capath, os.environ.get("SSL_CERT_DIR")]
+        for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+            candidates += (self.bases or {}).get(var, Base("")).files
+        return {os.path.realpath(p) for p in candidates if p}
 
     def _accepted_paths(self) -> dict[str, set[str]]:
         """Per variable, the files that count as its readers' default (a client fixed on one gets ours)."""
@@ -125,17 +141,10 @@ class _Registry:
         notes: list[str] = []
         if self.bases is None:
             self.bases = collect_bases(self.variables.remember())
+            self.default_stores = self._default_store_paths()
         self.ever_registered |= set(self.extras)
         self.ever_trusted |= set(self.extras)
-        for var, current in self.variables.rewritten_by_other():
-            # Its readers now trust that file: it becomes the variable's base (minus our extras).
-            replaced = Base.of_files(f"set after add: {current}", current, exclude=self.ever_registered)
-            if var != WGET_VARIABLE and replaced.files:
-                self.bases[var] = replaced
-                notes.append(
-                    f"{var} had been changed to {current} by something else; "
-                    "its certificates are kept in its new bundle"
-                )
+        notes += self._take_over_rewritten()
         for var, base in self.bases.items():
             notes += [f"{var}: {problem}; its bundle holds the extras without it" for problem in base.problems]
         extra_blocks = [(sha, cert.pem.encode("ascii")) for sha, cert in self.extras.items()]
@@ -153,7 +162,7 @@ class _Registry:
         variables = self.variables.point_at(files)
         self.cadata = b"".join(c.der for c in self.extras.values())
         self.live.install_hooks()
-        self.live.refresh_urllib_opener()
+        self.live.refresh_urllib_opener(self._default_sets(), self.ever_trusted)
         ders = {sha: c.der for sha, c in self.extras.items()}
         live_updates: list[str] = []
         if live:
@@ -165,6 +174,35 @@ class _Registry:
             # Contexts we swapped in earlier hold the old set; keep them current.
             self.live.refresh_swaps(ders)
         return variables, live_updates, notes
+
+    def _take_over_rewritten(self) -> list[str]:
+        """Variables something else pointed elsewhere since our last `add`, before this one re-points them.
+
+        Their readers trust that file now: it becomes the variable's base (minus our extras),
+        and what `reset` restores.  One that names no usable file is no longer ours: left alone.
+        """
+        assert self.bases is not None
+        notes = []
+        for var, current in self.variables.rewritten_by_other():
+            if var == WGET_VARIABLE:
+                replaced = DEFAULT_BASES["wget"]({var: current}) if os.path.isfile(current) else None
+            else:
+                replaced = Base.of_files(f"set after add: {current}", current, exclude=self.ever_registered)
+            if replaced is None or (var != WGET_VARIABLE and (not replaced.files or os.path.isdir(current))):
+                self.bases.pop(var, None)
+                self.variables.release(var)
+                notes.append(
+                    f"{var} was changed to {current} by something else after add, and that is not a CA file: "
+                    "left as it is (reset leaves it too)"
+                )
+                continue
+            self.bases[var] = replaced
+            self.variables.adopt(var, current)
+            notes.append(
+                f"{var} was changed to {current} by something else after add: its bundle now holds that file's "
+                f"certificates plus the extras, and reset sets it back to {current}"
+            )
+        return notes
 
     # -- the operations --------------------------------------------------
     def add(self, sources: Iterable[Source], live: bool) -> AddResult:
@@ -273,7 +311,7 @@ class _Registry:
         if not self.active:
             return result
         result.restored, result.left = self.variables.restore()
-        result.notes.extend(self.live.uninstall())
+        result.notes.extend(self.live.uninstall(self._default_sets(), self.ever_trusted))
         self.extras.clear()
         self.origins.clear()
         self.cadata = b""
@@ -366,7 +404,13 @@ def add_certs(*sources: Source, live: bool = True, system: bool = False, persist
     if persist:
         from ._install import install
 
-        result.installed = install(*sources, scope="user")
+        try:
+            result.installed = install(*sources, scope="user")
+        except BaseException:
+            # All or nothing: an add whose install failed is taken back, as if never made.
+            for cert in result.added:
+                _REGISTRY.remove(cert)
+            raise
     return result
 
 
@@ -397,7 +441,7 @@ def status(clients: bool = False) -> TrustStatus:
 
         with _REGISTRY.lock:
             ours = set(_REGISTRY.variables.applied.values()) if _REGISTRY.active else set()
-            st.clients = client_trust(ours, bool(st.hooks), st.pinned)
+            st.clients = client_trust(ours, bool(st.hooks), st.pinned, frozenset(_REGISTRY.extras))
     return st
 
 

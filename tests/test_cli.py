@@ -46,7 +46,8 @@ def test_problem_exits_1_and_ok_with_ca_exits_0(server: DemoServer, tmp_path: Pa
 
 
 def test_json_output_is_one_object_with_the_contract_fields(server: DemoServer, tmp_path: Path) -> None:
-    env = controlled_env(False) | {"API_TOKEN": TOKEN, "SLY_NB_TLS_DIR": str(tmp_path / "u")}
+    env = controlled_env(False) | {"API_TOKEN": TOKEN, "SERVER_ADDRESS": server.url}
+    env["SLY_NB_TLS_DIR"] = str(tmp_path / "u")
     out = cli("test", server.url, "--ca", server.root_path, "--json", env=env)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)

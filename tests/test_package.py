@@ -56,12 +56,17 @@ def test_private_attributes_of_other_libraries_are_used_in_live_only(module: str
     assert used == [], f"{module}.py reaches into {used}; that belongs in _live.py"
 
 
-def test_module_docstrings_open_with_an_ipython_session() -> None:
+def test_module_docstrings_say_their_job() -> None:
+    """Public modules open with an In [1]: session; a private one says its job in its first line."""
     for path in sorted((ROOT / "sly_nb_tls").glob("*.py")):
         text = path.read_text()
         doc = re.match(r'\s*(?:#.*\n)*\s*"""(.*?)"""', text, re.S)
         assert doc, f"{path.name} has no module docstring"
-        assert "In [1]:" in doc.group(1), f"{path.name}: the docstring should open with an In [1]: session"
+        if not path.name.startswith("_") or path.name in ("__init__.py", "__main__.py"):
+            assert "In [1]:" in doc.group(1), f"{path.name}: the docstring should open with an In [1]: session"
+            continue
+        first = doc.group(1).strip().splitlines()[0]
+        assert first.endswith(".") and len(first) <= 120, f"{path.name}: the first line should say its job"
 
 
 def _readme_commands() -> list[str]:

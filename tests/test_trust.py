@@ -182,7 +182,7 @@ def test_second_add_keeps_certificates_of_a_foreign_bundle(root: tuple[str, str]
     other = _write(tmp_path, "foreign.pem", other_ca.pem)
     os.environ["REQUESTS_CA_BUNDLE"] = other
     result = sly_nb_tls.add_certs(issue("Second CA", ca=True).pem)
-    assert any("REQUESTS_CA_BUNDLE had been changed" in n for n in result.notes)
+    assert any("REQUESTS_CA_BUNDLE was changed to" in n for n in result.notes)
     merged = Path(os.environ["REQUESTS_CA_BUNDLE"]).read_text()
     assert other_ca.pem.strip().splitlines()[1] in merged
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import http.client
 import io
+import ipaddress
 import math
 import os
 import socket
@@ -106,6 +107,11 @@ class Target:
         host = parts.hostname or ""
         if not host:
             raise UrlError(f"{shown}: no host name in the URL")
+        if "[" in parts.netloc:  # Python 3.10's urlsplit does not check a bracketed host; 3.11+ does
+            try:
+                ipaddress.IPv6Address(host.split("%", 1)[0])
+            except ValueError:
+                raise UrlError(f"{shown}: not a valid URL ({host!r} in brackets is not an IPv6 address)") from None
         base = parts.path.rstrip("/")
         return cls(f"https://{parts.netloc}{base}", host, port, base)
 

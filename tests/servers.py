@@ -108,10 +108,13 @@ def plain_http_server() -> Iterator[int]:
 
 
 @contextmanager
-def http_files(files: dict[str, bytes], delay: float = 0.0, drip: float = 0.0) -> Iterator[str]:
+def http_files(
+    files: dict[str, bytes], delay: float = 0.0, drip: float = 0.0, hung_up: threading.Event | None = None
+) -> Iterator[str]:
     """Plain HTTP on 127.0.0.1 serving `files` by path (404 otherwise); yields its base URL.
 
-    `delay`: wait before answering; `drip`: send the body one byte at a time, this far apart.
+    `delay`: wait before answering; `drip`: send the body one byte at a time, this far apart;
+    `hung_up`: set when a client closes its connection before the whole body was sent.
     """
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -132,7 +135,8 @@ def http_files(files: dict[str, bytes], delay: float = 0.0, drip: float = 0.0) -
                     self.wfile.flush()
                     time.sleep(drip)
             except OSError:
-                pass
+                if hung_up is not None:
+                    hung_up.set()
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True

@@ -486,50 +486,17 @@ def test_clients_read_at_most_the_body_cap() -> None:
 
 # -- 15. AIA fetches end with the test ------------------------------------------------------------
 def test_an_aia_fetch_ends_when_the_test_does() -> None:
-    closed = threading.Event()
+    """At 1 byte every 0.5 s the fetch thread read on for minutes after test returned at its deadline."""
+    hung_up = threading.Event()
     root = issue("Drip AIA Root CA", ca=True)
-    body = root.cert.public_bytes(serialization.Encoding.DER)
-    with _dripping_http(body, closed) as base:
+    files = {"/root.cer": root.cert.public_bytes(serialization.Encoding.DER)}
+    with http_files(files, drip=0.5, hung_up=hung_up) as base:
         inter = issue("Drip AIA Issuing CA", issuer=root, ca=True, ca_issuers=[base + "/root.cer"])
         leaf = issue("127.0.0.1", issuer=inter, names=("127.0.0.1",))
         with DemoServer(DemoPKI(root, inter, leaf)) as server:
             report = sly_nb_tls.test_connection(server.url, timeout=3)
-            assert closed.wait(10), "the AIA fetch was still reading after test returned"
+            assert hung_up.wait(10), "the AIA fetch was still reading after test returned"
     assert report.completion is not None and any("timed out" in p for p in report.completion.aia_problems)
-
-
-@contextmanager
-def _dripping_http(body: bytes, closed: threading.Event) -> Iterator[str]:
-    """Plain HTTP that sends `body` one byte every 0.5 s; `closed` is set when the client hangs up."""
-    import http.server
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            try:
-                for i in range(len(body)):
-                    self.wfile.write(body[i : i + 1])
-                    self.wfile.flush()
-                    if closed.wait(0.5):
-                        return
-            except OSError:
-                closed.set()
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        closed.set()
-        httpd.shutdown()
-        httpd.server_close()
 
 
 # -- left open in the last notes -------------------------------------------------------------------

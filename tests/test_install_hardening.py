@@ -187,10 +187,15 @@ def test_an_undecodable_config_is_refused_in_one_line_and_nothing_changes(profil
         (profile / "sly_nb_tls").mkdir()
         pem = ca_pem()
         (profile / "sly_nb_tls" / store_name(pem)).write_bytes(pem)
+    assert_refused_and_unchanged(profile, action, "decode")
+
+
+def assert_refused_and_unchanged(profile: Path, action: str, expected: str) -> None:
+    """`install` (of a CA) or `uninstall` raises a one-line StorageError naming `expected`, and changes nothing."""
     before = snapshot(profile)
     with pytest.raises(StorageError) as exc:
         install(ca_pem(), scope="user") if action == "install" else uninstall(scope="user")
-    assert "decode" in one_line(exc)
+    assert expected in one_line(exc)
     assert snapshot(profile) == before
 
 
@@ -202,11 +207,7 @@ def test_a_file_named_like_the_store_is_refused_in_one_line(profile: Path, actio
     if action == "uninstall":
         install(scope="user")  # the block, no certificates
     (profile / "sly_nb_tls").write_bytes(b"my notes about sly_nb_tls\n")
-    before = snapshot(profile)
-    with pytest.raises(StorageError) as exc:
-        install(ca_pem(), scope="user") if action == "install" else uninstall(scope="user")
-    assert "not a folder" in one_line(exc)
-    assert snapshot(profile) == before
+    assert_refused_and_unchanged(profile, action, "not a folder")
 
 
 # -- 5: all or nothing ------------------------------------------------------------------------

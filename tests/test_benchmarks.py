@@ -17,10 +17,11 @@ from .conftest import controlled_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.alone, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).resolve().parents[1]
+#: Every figure of the quick run (kernel start and the 1M-object heap: the full run only, see benchmarks/run.py).
 FIGURES = [
     "%load_ext sly_nb_tls", "%sly_tls add of a 3", "add of 1,000", "ssl.create_default_context", "warm requests.post",
     "live-context update", "%sly_tls test", "through a CONNECT proxy", "chain completion", "AIA round trips",
-    "time to report untrusted_root", "RSS growth", "kernel start after `install`",
+    "time to report untrusted_root", "RSS growth",
 ]  # fmt: skip
 
 

@@ -99,10 +99,11 @@ def _token_for(target: Target, token: str | None, send_token: bool) -> tuple[str
     env_token = os.environ.get("API_TOKEN") or None
     if env_token is None or send_token:
         return env_token, ""
+    server = os.environ.get("SERVER_ADDRESS", "").strip()
     try:
-        home = Target.parse(os.environ.get("SERVER_ADDRESS") or "-")
+        home = Target.parse(server) if server else None
     except UrlError:
-        home = None
+        home = None  # a SERVER_ADDRESS that is no URL names no host to send the token to
     if home is not None and (home.host.lower(), home.port) == (target.host.lower(), target.port):
         return env_token, ""
     belongs = f"SERVER_ADDRESS ({_authority(home)})" if home is not None else "SERVER_ADDRESS, which is not set"

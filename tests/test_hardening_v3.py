@@ -75,6 +75,9 @@ def test_the_api_token_is_sent_only_to_server_address(tmp_path: Path) -> None:
         assert "--token" in " ".join(report.warnings)
         asked = sly_nb_tls.test_connection(other.url, send_token=True)  # --token: the user names the URL
         assert asked.login == "alice" and any("users.me" in p for _m, p in other.requests)
+        del os.environ["SERVER_ADDRESS"]  # no server named: API_TOKEN goes nowhere unasked
+        unset = sly_nb_tls.test_connection(other.url)
+        assert any("SERVER_ADDRESS, which is not set" in w for w in unset.warnings), unset.warnings
         os.environ["SERVER_ADDRESS"] = other.url  # its own server: sent
         own = sly_nb_tls.test_connection(other.url)
         assert own.login == "alice" and not any("API_TOKEN belongs" in w for w in own.warnings)

@@ -64,10 +64,15 @@ _TERMINAL_WORDS = {
     "this kernel": "this process",
 }
 _MAGIC_WORDS = re.compile("|".join(re.escape(w) for w in _TERMINAL_WORDS))
+#: Undo lines name commands only a kernel has: a CLI run undoes its own changes when it ends.
+_KERNEL_ONLY = re.compile(r"%sly_tls (?:remove|reset|panel)\b")
 
 
-def for_terminal(text: str) -> str:
-    """`text` with the magic's commands and words said as the CLI says them."""
+def for_terminal(text: str, *, lines: bool = True) -> str:
+    """`text` with the magic's commands and words said as the CLI says them; with `lines`, the
+    lines that name a command only a kernel has are left out (not in JSON: it is one line)."""
+    if lines:
+        text = "\n".join(line for line in text.split("\n") if not _KERNEL_ONLY.search(line))
     return _MAGIC_WORDS.sub(lambda m: _TERMINAL_WORDS[m.group(0)], text)
 
 
@@ -151,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _emit(result: Any, as_json: bool) -> None:
     if as_json:
-        print(for_terminal(json.dumps(result.to_dict(), ensure_ascii=False)))
+        print(for_terminal(json.dumps(result.to_dict(), ensure_ascii=False), lines=False))
     else:
         print(for_terminal(str(result)))
 

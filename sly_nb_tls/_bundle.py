@@ -39,6 +39,7 @@ from pathlib import Path
 
 from ._errors import StorageError
 from ._pem import certificate_blocks
+from ._readfile import NotReadable, read_regular_file
 
 __all__ = [
     "DEFAULT_BASES",
@@ -59,6 +60,7 @@ __all__ = [
 DIR_ENV = "SLY_NB_TLS_DIR"
 
 _MAX_BASE_FILE = 64 * 1024 * 1024
+_MAX_CONFIG_FILE = 1024 * 1024
 _OWNED_NAME = re.compile(
     r"^(?:bundle|extra|wgetrc)-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[0-9a-f]+(?:-[0-9a-f]+)?(?:\.pem)?$"
 )
@@ -184,17 +186,27 @@ _PARSED: dict[tuple[str, int, int], list[tuple[str, bytes]]] = {}
 def _file_blocks(name: str) -> list[tuple[str, bytes]]:
     try:
         st = os.stat(name)
-        if st.st_size > _MAX_BASE_FILE:
-            return []
-        key = (name, st.st_mtime_ns, st.st_size)
-        if key not in _PARSED:
-            with open(name, "rb") as fh:
-                if len(_PARSED) > 64:
-                    _PARSED.clear()
-                _PARSED[key] = certificate_blocks(fh.read())
-        return _PARSED[key]
     except OSError:
         return []
+    key = (name, st.st_mtime_ns, st.st_size)
+    if key not in _PARSED:
+        try:
+            # A variable may name a FIFO or /dev/zero: read only a regular file, and only so much.
+            data = read_regular_file(name, _MAX_BASE_FILE)
+        except NotReadable:
+            return []
+        if len(_PARSED) > 64:
+            _PARSED.clear()
+        _PARSED[key] = certificate_blocks(data)
+    return _PARSED[key]
+
+
+def _config_text(path: str) -> str | None:
+    """A tool's small config file (gitconfig, npmrc, wgetrc) as text; None if it is no readable regular file."""
+    try:
+        return read_regular_file(path, _MAX_CONFIG_FILE).decode("utf-8", "replace")
+    except NotReadable:
+        return None
 
 
 # -- what each client trusts when its variable is unset ---------------------
@@ -266,14 +278,7 @@ def _git_config_text() -> str:
         *([env["GIT_CONFIG_GLOBAL"]] if env.get("GIT_CONFIG_GLOBAL") else [str(Path.home() / ".gitconfig"),
                                                                            os.path.join(xdg, "git", "config")]),
     ]  # fmt: skip
-    out = []
-    for name in names:
-        try:
-            with open(name, encoding="utf-8", errors="replace") as fh:
-                out.append(fh.read())
-        except OSError:
-            continue
-    return "\n".join(out)
+    return "\n".join(text for text in map(_config_text, names) if text is not None)
 
 
 def _git_config(key: str) -> str | None:
@@ -337,12 +342,10 @@ def _npmrc_files() -> list[str]:
 
 
 def _ini_value(path: str, key: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
+    text = _config_text(path)
+    if text is None:
         return None
-    for line in lines:
+    for line in text.splitlines():
         name, sep, value = line.partition("=")
         if sep and name.strip().lower() == key:
             return value.strip().strip("\"'") or None
@@ -357,11 +360,7 @@ def _wget(original: Mapping[str, str | None]) -> Base | None:
     # carries the user's lines, and its ca_certificate (which adds to the system's roots) holds
     # the user's own CA file, if one was set, plus the extras.
     rc = original.get("WGETRC") or str(Path.home() / ".wgetrc")
-    try:
-        with open(rc, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    except OSError:
-        text = ""
+    text = _config_text(rc) or ""
     lines = text.splitlines()
     kept, cafiles = [], []
     for line in lines:

@@ -172,7 +172,13 @@ def _via_aiohttp(target: Target, token: str | None, seconds: float) -> _Answer:
         timeout = aiohttp.ClientTimeout(total=seconds)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             async with session.request(method, url, headers=headers, data=body, allow_redirects=False) as r:
-                return _Answer(r.status, await r.content.read(MAX_BODY), r.reason or "",
+                # read(n) returns what has arrived, up to n: a body in several chunks needs the loop
+                body_read = bytearray()
+                async for chunk in r.content.iter_chunked(65536):
+                    body_read += chunk
+                    if len(body_read) >= MAX_BODY:
+                        break
+                return _Answer(r.status, bytes(body_read[:MAX_BODY]), r.reason or "",
                                r.headers.get("Content-Type", ""), r.headers.get("Location", ""))  # fmt: skip
 
     # `check_clients` runs each client in a thread of its own, where no event loop runs yet

@@ -48,6 +48,7 @@ from typing import Any
 from ._bounded import capped
 from ._certs import Certificate, load_der_certificate
 from ._pem import certificate_blocks, certificate_ders
+from ._readfile import NotReadable, read_regular_file
 
 __all__ = ["Completion", "complete_chain", "keychain_certificates", "store_sources", "windows_certificates"]
 
@@ -180,11 +181,8 @@ def store_sources(before: Iterable[str] = (), ours: Iterable[str] = ()) -> list[
 
 def _read(path: str) -> bytes:
     try:
-        if os.path.getsize(path) > _MAX_STORE_FILE:
-            return b""
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError:
+        return read_regular_file(path, _MAX_STORE_FILE)  # a store entry may be a FIFO or a device
+    except NotReadable:
         return b""
 
 
@@ -281,6 +279,8 @@ _MAY_FETCH = {
     "private": {"private", "public"},
     "public": {"public"},
     "never": {"public"},
+    # a server that does not resolve here (reached through a proxy): as a public one
+    "unknown": {"public"},
 }
 
 
@@ -311,8 +311,8 @@ class _AiaFetcher:
             self.problems.append(f"{shown}: not fetched, {MAX_AIA_FETCHES} fetches already made")
             return []
         try:
-            seconds = self.left()
-            refused = self._refused(url, seconds)
+            refused, pinned = self._refused(url, self.left())
+            seconds = self.left()  # the look-ups took some of it
         except TimeoutError:
             self.problems.append(f"{shown}: not fetched, no time left")
             return []
@@ -320,8 +320,9 @@ class _AiaFetcher:
             self.problems.append(f"{shown}: not fetched: {refused}")
             return []
         self.fetches += 1
-        data = self._get(url, shown, seconds)
+        data, problem = self._get(url, pinned, seconds)
         if data is None:
+            self.problems.append(f"{shown}: {problem}")
             return []
         from ._certs import _parse_bytes
         from ._errors import CertificateSourceError
@@ -333,27 +334,34 @@ class _AiaFetcher:
             return []
         return [_with_source(c, f"aia:{shown}") for c in certs]
 
-    def _refused(self, url: str, seconds: float) -> str:
-        """Why `url`'s host may not be fetched from (the AIA rule), or ""."""
+    def _refused(self, url: str, seconds: float) -> tuple[str, list[str]]:
+        """(why `url`'s host may not be fetched from, by the AIA rule, or ""; the addresses checked).
+
+        The fetch then connects to those very addresses, so a name that resolves elsewhere
+        a moment later (DNS rebinding) cannot move it past the check.
+        """
         from urllib.parse import urlsplit
 
         try:
             parts = urlsplit(url)
-            host, port = parts.hostname or "", parts.port or (443 if parts.scheme.lower() == "https" else 80)
+            host, port = parts.hostname or "", parts.port or _default_port(parts.scheme)
         except ValueError:
-            return "not a valid URL"
+            return "not a valid URL", []
+        origin = self._addresses(self.origin, port, seconds) if self.origin else None
+        origin_kind = _widest(origin) if origin else "unknown"
         addresses = self._addresses(host, port, seconds)
         if addresses is None:
-            # Through a proxy a name this machine cannot resolve is the proxy's to resolve and judge.
-            return "" if self.proxy_url else f'"{host}" does not resolve'
-        origin = self._addresses(self.origin, port, seconds) if self.origin else None
-        origin_kind = _widest(origin or [])
+            # Through a proxy a name that does not resolve here is the proxy's to resolve: an
+            # internal name, so only for a server that is itself internal (or unknown here too).
+            if self.proxy_url and origin_kind in ("loopback", "private", "unknown"):
+                return "", []
+            return f'"{host}" does not resolve here', []
         for address in addresses:
             kind = address_kind(address)
             if kind not in _MAY_FETCH[origin_kind]:
                 why = "never fetched from" if kind == "never" else f"the tested server is {origin_kind}"
-                return f"{host} is a {kind} address ({address}); {why}"
-        return ""
+                return f"{host} is a {kind} address ({address}); {why}", []
+        return "", addresses
 
     @staticmethod
     def _addresses(host: str, port: int, seconds: float) -> list[str] | None:
@@ -364,23 +372,35 @@ class _AiaFetcher:
         except OSError:
             return None
 
-    def _get(self, url: str, shown: str, seconds: float) -> bytes | None:
+    def _get(self, url: str, pinned: list[str], seconds: float) -> tuple[bytes | None, str]:
         """One GET, bounded as a whole (requests' timeout bounds each read, and a server that
-        drips its answer would stretch that): at the deadline its connection is closed."""
+        drips its answer would stretch that): at the deadline its connection is closed.
+        (data, "") or (None, what went wrong)."""
         from urllib.parse import urlsplit
 
         from ._bounded import run_bounded
+        from ._proxy import Proxy
 
-        ports = {urlsplit(url).port or (443 if url.lower().startswith("https") else 80)}
+        ports = {urlsplit(url).port or _default_port(urlsplit(url).scheme)}
         if self.proxy_url:
-            ports.add(urlsplit(self.proxy_url if "://" in self.proxy_url else "http://" + self.proxy_url).port or 80)
+            ports.add(Proxy.parse(self.proxy_url).port)
         try:
-            return run_bounded(lambda: self._get_now(url, shown, seconds), seconds, "AIA fetch", ports)
+            return run_bounded(lambda: self._get_now(url, pinned, seconds), seconds, "AIA fetch", ports)
         except TimeoutError:
-            self.problems.append(f"{shown}: timed out")
-            return None
+            return None, "timed out"
 
-    def _get_now(self, url: str, shown: str, seconds: float) -> bytes | None:
+    def _get_now(self, url: str, pinned: list[str], seconds: float) -> tuple[bytes | None, str]:
+        """Each checked address in turn (as a client tries a name's addresses), until one connects."""
+        import requests
+
+        answer: tuple[bytes | None, str] = (None, "no address to connect to")
+        for address in pinned if pinned and not self.proxy_url else [None]:
+            answer = self._get_once(*(_to_address(url, address) if address else (url, {})), seconds)
+            if answer[1] != requests.exceptions.ConnectionError.__name__:
+                break
+        return answer
+
+    def _get_once(self, url: str, headers: dict[str, str], seconds: float) -> tuple[bytes | None, str]:
         import requests
 
         from ._probe import requests_ca_bundle
@@ -392,26 +412,41 @@ class _AiaFetcher:
         proxies = {"http": self.proxy_url, "https": self.proxy_url} if self.proxy_url else {}
         try:
             with session.get(url, timeout=seconds, stream=True, allow_redirects=False, proxies=proxies,
-                             verify=requests_ca_bundle()) as r:  # fmt: skip
+                             headers=headers, verify=requests_ca_bundle()) as r:  # fmt: skip
                 if r.status_code != 200:
-                    self.problems.append(f"{shown}: HTTP {r.status_code}")
-                    return None
+                    return None, f"HTTP {r.status_code}"
                 data = capped(r.iter_content(4096), MAX_AIA_BYTES + 1)
                 if len(data) > MAX_AIA_BYTES:
-                    self.problems.append(f"{shown}: the answer is over {MAX_AIA_BYTES // 1024} KiB; not read")
-                    return None
-                return data
+                    return None, f"the answer is over {MAX_AIA_BYTES // 1024} KiB; not read"
+                return data, ""
         except requests.exceptions.Timeout:
-            self.problems.append(f"{shown}: timed out")
+            return None, "timed out"
         except requests.exceptions.RequestException as exc:
-            self.problems.append(f"{shown}: {type(exc).__name__}")
+            return None, type(exc).__name__
         finally:
             session.close()
-        return None
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme.lower() == "https" else 80
+
+
+def _to_address(url: str, address: str) -> tuple[str, dict[str, str]]:
+    """An http:// URL aimed at the address that passed the rule, its name kept in the Host header.
+    https:// keeps its name (the certificate check needs it): it is resolved again, the one gap."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http" or parts.hostname is None:
+        return url, {}
+    host = f"[{address}]" if ":" in address else address
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    name = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), {"Host": name}
 
 
 def _widest(addresses: list[str]) -> str:
-    """The kind of the tested server: loopback, else private, else public (unknown counts as public)."""
+    """The kind of the tested server: loopback, else private, else public."""
     kinds = {address_kind(a) for a in addresses}
     for kind in ("loopback", "private"):
         if kind in kinds:

@@ -36,7 +36,7 @@ from ._classify import (
 )
 from ._errors import FetchError, UrlError
 from ._probe import Deadline, Probe, Target, connect_tls, http_exchange, strict_retry_ok, verifying_context
-from ._proxy import Route, choose_route
+from ._proxy import Route, choose_route, host_port
 from ._results import ChainReport, ConnectionReport, Interception, Step
 
 if TYPE_CHECKING:
@@ -106,15 +106,14 @@ def _token_for(target: Target, token: str | None, send_token: bool) -> tuple[str
         home = None  # a SERVER_ADDRESS that is no URL names no host to send the token to
     if home is not None and (home.host.lower(), home.port) == (target.host.lower(), target.port):
         return env_token, ""
-    belongs = f"SERVER_ADDRESS ({_authority(home)})" if home is not None else "SERVER_ADDRESS, which is not set"
+    if home is not None:
+        belongs = f"SERVER_ADDRESS ({host_port(home.host, home.port)})"
+    else:
+        belongs = "SERVER_ADDRESS, which is not set" if not server else "SERVER_ADDRESS, which is no https URL"
     return None, (
-        f"the API check was skipped: API_TOKEN belongs to {belongs}, not to {_authority(target)}, "
+        f"the API check was skipped: API_TOKEN belongs to {belongs}, not to {host_port(target.host, target.port)}, "
         f"so it was not sent; to send it there anyway: %sly_tls test {target.text} --token"
     )
-
-
-def _authority(target: Target) -> str:
-    return f"[{target.host}]:{target.port}" if ":" in target.host else f"{target.host}:{target.port}"
 
 
 def _route_secrets(route: Route) -> list[str | None]:

@@ -186,7 +186,7 @@ def uninstall(scope: str = "user") -> InstallResult:
     store = directory / STORE
     kind = _store_kind(store, "uninstall")
     ours, others = _store_files(store) if kind != "missing" else ([], [])
-    if found or (ours and kind == "directory"):
+    if found or ours:
         _writable_dir(directory, scope)
     try:
         if found:
@@ -195,27 +195,30 @@ def uninstall(scope: str = "user") -> InstallResult:
             else:
                 write_pem_file(config.target, kept, config.mode)
             result.changed.append(config.shown)
-        if kind == "directory":
-            _empty_store(store, ours, others, result)
+        if kind != "missing":
+            # Through a link too: install wrote these files there, and a store left holding them
+            # would still be trusted at every start; the link and its folder are the user's.
+            _empty_store(store, ours, others, result, remove_folder=kind == "directory")
     except OSError as exc:
         raise StorageError(
             f"{_shown(Path(exc.filename or store))}: cannot be changed ({exc.strerror or exc})"
         ) from None
     if kind == "link":
-        result.notes.append(
-            f"{_shown(store)} is a symbolic link to {os.path.realpath(store)}: left as it is"
-            + (f", with the file(s) install wrote there: {_names(ours)}" if ours else "")
-        )
+        result.notes.append(f"{_shown(store)} is a symbolic link to {os.path.realpath(store)}: the link is left")
     if not result.changed and not result.notes:
         result.notes.append(f"nothing of sly_nb_tls was installed in scope {scope}")
     return result
 
 
-def _empty_store(store: Path, ours: list[Path], others: list[str], result: InstallResult) -> None:
-    """Remove our files from a real store directory, and the directory if nothing else is in it."""
+def _empty_store(
+    store: Path, ours: list[Path], others: list[str], result: InstallResult, *, remove_folder: bool
+) -> None:
+    """Remove our files from the store, and (`remove_folder`) the folder if nothing else is in it."""
     for pem in ours:
         pem.unlink()
         result.changed.append(_shown(pem))
+    if not remove_folder:
+        return
     if others:
         more = f" and {len(others) - 5} more" if len(others) > 5 else ""
         listed = ", ".join(others[:5]) + more

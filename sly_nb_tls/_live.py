@@ -239,6 +239,11 @@ def _urlopen_own_opener(opener: Any, defaults: list[frozenset[str]], ever: set[s
     context = getattr(https, "_context", None)
     if context is None or getattr(https, "_check_hostname", None) is not None:
         return False
+    # urlopen's handler builds its context with http.client, which turns post-handshake auth on;
+    # ssl.create_default_context() leaves it off, so a context the user made (a client
+    # certificate loaded into it, say) is told apart even when it sits on the default store.
+    if context.post_handshake_auth is not True:
+        return False
     return _default_store_of(context, defaults, ever)[0] != "pinned"
 
 

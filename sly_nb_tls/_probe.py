@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from ._bounded import MAX_BODY
 from ._certs import Certificate
 from ._errors import SlyTlsError, UrlError
-from ._proxy import Proxy, Route
+from ._proxy import Proxy, Route, host_port
 from ._render import visible
 from ._results import Step
 from ._secrets import strip_userinfo
@@ -334,7 +334,7 @@ def _open_tunnel(
         probe.step("TLS to proxy", t0, True, str(sock.version()))  # type: ignore[attr-defined]
 
     t0 = time.perf_counter()
-    authority = f"[{target.host}]:{target.port}" if ":" in target.host else f"{target.host}:{target.port}"
+    authority = host_port(target.host, target.port)
     request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
     if proxy.authorization:
         request += f"Proxy-Authorization: {proxy.authorization}\r\n"  # to the proxy only

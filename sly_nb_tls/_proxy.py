@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 from ._errors import UrlError
 from ._secrets import strip_userinfo
 
-__all__ = ["Proxy", "Route", "choose_route"]
+__all__ = ["Proxy", "Route", "choose_route", "host_port"]
 
 
 @dataclass(frozen=True)
@@ -76,14 +76,15 @@ class Proxy:
             pair = f"{unquote(parts.username)}:{password}".encode()
             authorization = "Basic " + base64.b64encode(pair).decode("ascii")
         host = parts.hostname
-        display = f"{scheme}://{'***@' if parts.username is not None else ''}{_host_port(host, port)}"
+        display = f"{scheme}://{'***@' if parts.username is not None else ''}{host_port(host, port)}"
         return cls(scheme, host, port, display, authorization, password or None, text)
 
     def __str__(self) -> str:
         return self.shown
 
 
-def _host_port(host: str, port: int) -> str:
+def host_port(host: str, port: int) -> str:
+    """host:port, an IPv6 host in brackets."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 

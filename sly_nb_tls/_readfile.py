@@ -31,7 +31,8 @@ def read_regular_file(path: str | os.PathLike[str], limit: int, *, follow: bool 
     `fstat` on the open descriptor: a check on the name could be raced by a swap.
     """
     try:
-        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        # O_NONBLOCK does not exist on Windows (which has no FIFOs to wait on); O_BINARY exists only there.
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
         fd = os.open(path, flags if follow else flags | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         raise NotReadable("no such file") from None

@@ -39,9 +39,10 @@ _SECRET_KEY = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASS|CREDENTIAL|AUTH", re.I
 #: hiding a path that holds an "@" too is the safe mistake.
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s]+)@")
 #: USER:PASSWORD@host without a scheme, as requests and curl accept in HTTPS_PROXY
-#: ("alice:pw@proxy.corp:3128").  Only at the start of a value or after a separator, and only
-#: with a colon before the "@", so that e-mail addresses and git's "git@host:repo" stay shown.
-_BARE_USERINFO = re.compile(r"(?P<lead>^|[\s=,;\"'(<])(?P<userinfo>[^\s:/@\"'<>]+:(?!//)[^\s@\"'<>]*)@(?=[^\s@/]+)")
+#: ("alice:pw@proxy.corp:3128", ":pw@proxy").  It starts a value or follows a separator, holds a
+#: colon before the "@", and its password runs to the last "@" before the host (a password may
+#: hold "@" or quotes), so that e-mail addresses and git's "git@host:repo" stay shown.
+_BARE_USERINFO = re.compile(r"(?<![^\s=,;\"'(<|])(?P<userinfo>[^\s:/@\"'<>=|]*:(?!//)\S*)@(?=[^\s@/]+)")
 #: key=value fields of DSNs and connection strings (libpq, ADO.NET, JDBC, ODBC).
 _DSN_FIELD = re.compile(
     r"(?P<key>\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key)\s*=\s*)"
@@ -108,7 +109,7 @@ def strip_userinfo(url: str) -> str:
     """`url` with any user name and password replaced by ``***`` (``http://***@host:port``),
     scheme or not (``alice:pw@proxy:3128`` becomes ``***@proxy:3128``)."""
     url = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", url)
-    return _BARE_USERINFO.sub(lambda m: f"{m.group('lead')}{MASK}@", url)
+    return _BARE_USERINFO.sub(f"{MASK}@", url)
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:

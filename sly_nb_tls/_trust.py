@@ -163,17 +163,24 @@ class _Registry:
         self.cadata = b"".join(c.der for c in self.extras.values())
         self.live.install_hooks()
         self.live.refresh_urllib_opener(self._default_sets(), self.ever_trusted)
-        ders = {sha: c.der for sha, c in self.extras.items()}
         live_updates: list[str] = []
         if live:
-            live_updates = self.live.refresh_swaps(ders)
-            updated, _ = self.live.update_default_store_contexts(ders, self._default_sets(), self.ever_trusted)
-            live_updates += updated + self.live.refresh_path_swaps(files, self._accepted_paths())
-            self.live.clear_cached_defaults()
+            live_updates = self.update_live()
         elif self.live.swaps:
             # Contexts we swapped in earlier hold the old set; keep them current.
-            self.live.refresh_swaps(ders)
+            self.live.refresh_swaps({sha: c.der for sha, c in self.extras.items()})
         return variables, live_updates, notes
+
+    def update_live(self) -> list[str]:
+        """Give the extras to the clients that exist already; what was updated.  No undo can take
+        them out of a context again, so an `add` that may still fail does this last."""
+        with self.lock:
+            ders = {sha: c.der for sha, c in self.extras.items()}
+            updates = self.live.refresh_swaps(ders)
+            updated, _ = self.live.update_default_store_contexts(ders, self._default_sets(), self.ever_trusted)
+            updates += updated + self.live.refresh_path_swaps(dict(self.variables.applied), self._accepted_paths())
+            self.live.clear_cached_defaults()
+            return updates
 
     def _take_over_rewritten(self) -> list[str]:
         """Variables something else pointed elsewhere since our last `add`, before this one re-points them.
@@ -400,17 +407,21 @@ def add_certs(*sources: Source, live: bool = True, system: bool = False, persist
         if not store:
             raise CertificateSourceError("no system trust store found on this machine (OpenSSL's default file or dir)")
         sources = (*sources, *store)
-    result = _REGISTRY.add(sources, live)
-    if persist:
-        from ._install import install
+    if not persist:
+        return _REGISTRY.add(sources, live)
+    from ._install import install
 
-        try:
-            result.installed = install(*sources, scope="user")
-        except BaseException:
-            # All or nothing: an add whose install failed is taken back, as if never made.
-            for cert in result.added:
-                _REGISTRY.remove(cert)
-            raise
+    # All or nothing: install may still fail, and what live contexts are given cannot be taken
+    # back, so they come last; until then this add is undone exactly by removing what it added.
+    result = _REGISTRY.add(sources, live=False)
+    try:
+        result.installed = install(*sources, scope="user")
+    except BaseException:
+        for cert in result.added:
+            _REGISTRY.remove(cert)
+        raise
+    if live:
+        result.live_updated = _REGISTRY.update_live()
     return result
 
 

@@ -268,10 +268,18 @@ def test_no_live_leaves_existing_clients_alone(root: tuple[str, str]) -> None:
         client.close()
 
 
+def _urlopen_context() -> ssl.SSLContext:
+    """What 3.12+'s HTTPSHandler builds for urlopen (http.client._create_https_context), on any version."""
+    ctx = ssl._create_default_https_context()
+    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.post_handshake_auth = True
+    return ctx
+
+
 def test_urllib_cached_opener_is_dropped_and_restored(root: tuple[str, str]) -> None:
     opener = urllib.request.build_opener()
     https = next(h for h in opener.handlers if isinstance(h, urllib.request.HTTPSHandler))
-    https._context = ssl.create_default_context()  # what 3.12+ does in HTTPSHandler.__init__
+    https._context = _urlopen_context()
     saved = urllib.request._opener  # type: ignore[attr-defined]
     urllib.request._opener = opener  # type: ignore[attr-defined]
     try:

@@ -118,6 +118,7 @@ def test_aia_edge_cases_are_reported_and_bounded() -> None:
     assert any(f"{MAX_AIA_FETCHES} fetches already made" in p for p in capped.completion.aia_problems)
 
 
+@pytest.mark.slow  # waits out a deadline on purpose: the full run only
 def test_a_slow_aia_server_stays_within_the_timeout() -> None:
     """The AIA server would answer after 30 s; the test's 3 s bound the fetch (no clock needed: a fetch
     that waited would have got the root)."""
@@ -127,6 +128,7 @@ def test_a_slow_aia_server_stays_within_the_timeout() -> None:
     assert any("timed out" in p for p in r.completion.aia_problems), r.completion.aia_problems
 
 
+@pytest.mark.slow  # waits out a deadline on purpose: the full run only
 def test_a_dripping_aia_server_stays_within_the_timeout() -> None:
     """Headers at once, then one byte every 0.5 s: each read is quick, the whole answer is not."""
     with aia_pki(drip=0.5) as (server, _root, _url):

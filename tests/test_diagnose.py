@@ -224,6 +224,7 @@ def test_slow_answer_is_a_timeout(trusted_server: DemoServer) -> None:
     assert r.steps[-1].name == "HTTP"
 
 
+@pytest.mark.slow  # waits out a deadline on purpose: the full run only
 def test_a_dripping_answer_ends_at_the_total_deadline(trusted_server: DemoServer) -> None:
     """One byte every 0.4 s: every single read is quick, the whole answer (8 s) is not."""
     trusted_server.responses["/public/api/v3/users.me"] = Response(200, b'{"login": "drip"}' + b" " * 3, drip=0.4)

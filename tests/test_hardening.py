@@ -49,6 +49,7 @@ def _echo_token(handler: Any) -> Response:
     return Response(500, f"<h1>bad token {handler.headers.get('x-api-key')}</h1>")
 
 
+@pytest.mark.slow  # every subcommand, panel action and CLI run (~5 s): the full run only
 def test_no_secret_in_any_output_of_any_subcommand_or_panel_action(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:

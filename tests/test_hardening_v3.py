@@ -526,6 +526,7 @@ def misbehaving_tls_server(pki: DemoPKI, behaviour: str) -> Iterator[tuple[int, 
 CLIENTS_IN_PROCESS = ["requests", "urllib.request", "urllib3", "httpx", "aiohttp"]
 
 
+@pytest.mark.slow  # waits out a deadline on purpose: the full run only
 def test_clients_end_at_the_tests_deadline_when_the_server_drips() -> None:
     """A server that drips for 40 s held `--timeout 3` for as long; each client now ends at the deadline."""
     pki = DemoPKI.create()
@@ -554,6 +555,7 @@ def test_clients_read_at_most_the_body_cap() -> None:
 
 
 # -- 15. AIA fetches end with the test ------------------------------------------------------------
+@pytest.mark.slow  # waits out a deadline on purpose: the full run only
 def test_an_aia_fetch_ends_when_the_test_does() -> None:
     """At 1 byte every 0.5 s the fetch thread read on for minutes after test returned at its deadline."""
     hung_up = threading.Event()

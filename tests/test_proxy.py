@@ -427,6 +427,7 @@ def test_each_client_check_matches_the_client_called_by_hand(
         assert table["supervisely Api"] is None  # it uses requests, so it goes through the proxy
 
 
+@pytest.mark.slow  # waits out a deadline on purpose: the full run only
 def test_the_client_check_is_bounded_by_the_timeout(server: DemoServer) -> None:
     from .servers import silent_listener
 

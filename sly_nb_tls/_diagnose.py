@@ -216,6 +216,11 @@ def test_connection(
     return report
 
 
+# pytest collects any top-level name starting with "test" from a user's test module, and
+# `from sly_nb_tls import test_connection` there would make it run this as a test.
+test_connection.__test__ = False  # type: ignore[attr-defined]
+
+
 def fetch_chain(
     url: str | None = None,
     save: str | None = None,

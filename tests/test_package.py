@@ -83,3 +83,16 @@ def test_readme_starts_with_two_setup_commands_and_ci_runs_the_second() -> None:
     assert "pytest" in tests
     ci = (ROOT / ".ci" / "run").read_text()
     assert tests.strip() in ci.splitlines(), ".ci/run must run the README's test command verbatim"
+
+
+def test_a_users_test_module_importing_test_connection_collects_no_test_of_ours(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "test_mine.py").write_text("from sly_nb_tls import test_connection\n\ndef test_mine():\n    pass\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--collect-only",
+         str(tmp_path / "test_mine.py")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert "1 test collected" in out.stdout, out.stdout + out.stderr

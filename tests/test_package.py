@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -94,5 +95,6 @@ def test_a_users_test_module_importing_test_connection_collects_no_test_of_ours(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--collect-only",
          str(tmp_path / "test_mine.py")],
         capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"},  # a nested run's paths are not here
     )  # fmt: skip
     assert "1 test collected" in out.stdout, out.stdout + out.stderr

@@ -292,6 +292,7 @@ class _AiaFetcher:
         self.left = left
         #: the tested server's address (or host name): what it may make us fetch from
         self.origin = origin
+        self._origin_known: str | None = None
         self.fetches = 0
         self.visited: set[str] = set()
         self.problems: list[str] = []
@@ -347,8 +348,7 @@ class _AiaFetcher:
             host, port = parts.hostname or "", parts.port or _default_port(parts.scheme)
         except ValueError:
             return "not a valid URL", []
-        origin = self._addresses(self.origin, port, seconds) if self.origin else None
-        origin_kind = _widest(origin) if origin else "unknown"
+        origin_kind = self._origin_kind(port, seconds)
         addresses = self._addresses(host, port, seconds)
         if addresses is None:
             # Through a proxy a name that does not resolve here is the proxy's to resolve: an
@@ -362,6 +362,13 @@ class _AiaFetcher:
                 why = "never fetched from" if kind == "never" else f"the tested server is {origin_kind}"
                 return f"{host} is a {kind} address ({address}); {why}", []
         return "", addresses
+
+    def _origin_kind(self, port: int, seconds: float) -> str:
+        """The tested server's kind, resolved once per chain (a chain may name several URLs)."""
+        if self._origin_known is None:
+            origin = self._addresses(self.origin, port, seconds) if self.origin else None
+            self._origin_known = _widest(origin) if origin else "unknown"
+        return self._origin_known
 
     @staticmethod
     def _addresses(host: str, port: int, seconds: float) -> list[str] | None:

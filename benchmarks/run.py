@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from sly_nb_tls._environ import VARIABLES_READ  # noqa: E402 - after the sys.path line
+from sly_nb_tls.trust.environ import VARIABLES_READ  # noqa: E402 - after the sys.path line
 
 CA_VARIABLES = VARIABLES_READ
 HEAVY = ("requests", "ipywidgets", "cryptography", "httpx", "aiohttp")
@@ -137,7 +137,7 @@ def bench_load(rounds: int) -> list[Figure]:
 
 # --- 2. add --------------------------------------------------------------------------
 def _chains(n: int, size: int) -> list[str]:
-    from sly_nb_tls._demo import issue
+    from sly_nb_tls.demo import issue
 
     out = []
     for i in range(n):
@@ -155,7 +155,7 @@ def bench_add(rounds: int) -> list[Figure]:
     import requests  # noqa: F401
 
     import sly_nb_tls
-    from sly_nb_tls._bundle import user_dir, write_pem_file
+    from sly_nb_tls.trust.files import user_dir, write_pem_file
 
     chains = _chains(rounds, 3)
     sly_nb_tls.add_certs(_chains(1, 3)[0], live=False)  # warm: the registry is active
@@ -206,8 +206,8 @@ def bench_per_connection(rounds: int) -> list[Figure]:
     import requests
 
     import sly_nb_tls
-    from sly_nb_tls._demo import DemoServer
-    from sly_nb_tls._trust import _REGISTRY
+    from sly_nb_tls.demo import DemoServer
+    from sly_nb_tls.trust.extras import _REGISTRY
 
     clean_env()
     with DemoServer() as server:
@@ -287,8 +287,8 @@ def bench_live(rounds: int, sizes: tuple[str, ...] = ("50k", "1M")) -> list[Figu
     import httpx
 
     import sly_nb_tls
-    from sly_nb_tls._demo import issue
-    from sly_nb_tls._trust import _REGISTRY
+    from sly_nb_tls.demo import issue
+    from sly_nb_tls.trust.extras import _REGISTRY
 
     clients = [httpx.Client() for _ in range(5)]
     figures = []
@@ -360,7 +360,7 @@ def bench_diagnosis(rounds: int) -> list[Figure]:
     from IPython.core.interactiveshell import InteractiveShell
 
     import sly_nb_tls
-    from sly_nb_tls._demo import DemoServer
+    from sly_nb_tls.demo import DemoServer
 
     clean_env()
     ip = InteractiveShell.instance()
@@ -428,8 +428,8 @@ def bench_completion(rounds: int) -> list[Figure]:
     from cryptography.hazmat.primitives import serialization
 
     import sly_nb_tls
-    from sly_nb_tls._complete import complete_chain
-    from sly_nb_tls._demo import DemoPKI, DemoServer, issue
+    from sly_nb_tls.demo import DemoPKI, DemoServer, issue
+    from sly_nb_tls.diagnose.issuers import complete_chain
 
     clean_env()
     figures = []
@@ -494,7 +494,7 @@ def rss():
 from IPython.core.interactiveshell import InteractiveShell
 ip = InteractiveShell.instance()
 import requests  # what any HTTPS notebook has anyway
-from sly_nb_tls._demo import DemoServer
+from sly_nb_tls.demo import DemoServer
 server = DemoServer(presented="full").start()
 import gc; gc.collect()
 before = rss()
@@ -516,7 +516,7 @@ def bench_kernel_start(starts: int) -> list[Figure]:
     from jupyter_client.manager import KernelManager
 
     import sly_nb_tls
-    from sly_nb_tls._demo import DemoServer
+    from sly_nb_tls.demo import DemoServer
 
     # pip byte-compiles a real install; these machines set PYTHONDONTWRITEBYTECODE, so do it here.
     compileall.compile_dir(str(ROOT / "sly_nb_tls"), quiet=1)

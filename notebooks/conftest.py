@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from sly_nb_tls._environ import VARIABLES_READ
+from sly_nb_tls.trust.environ import VARIABLES_READ
 
 CA_VARIABLES = VARIABLES_READ
 NO_CONFIG = ("NPM_CONFIG_USERCONFIG", "NPM_CONFIG_GLOBALCONFIG", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM")

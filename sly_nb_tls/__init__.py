@@ -32,28 +32,28 @@ __version__ = "0.1.0"
 
 # name -> module that defines it; resolved on first attribute access (PEP 562)
 _LAZY = {
-    "add_certs": "._trust",
-    "remove": "._trust",
-    "status": "._trust",
-    "reset": "._trust",
-    "load_env": "._envfile",
-    "test_connection": "._diagnose",
-    "fetch_chain": "._diagnose",
-    "panel": "._panel",
-    "install": "._install",
-    "dask_plugin": "._dask",
-    "ray_runtime_env": "._ray",
-    "uninstall": "._install",
-    "PROBLEMS": "._classify",
+    "add_certs": ".trust.extras",
+    "remove": ".trust.extras",
+    "status": ".trust.extras",
+    "reset": ".trust.extras",
+    "load_env": ".trust.envfile",
+    "test_connection": ".diagnose.connection",
+    "fetch_chain": ".diagnose.connection",
+    "panel": ".ui.panel",
+    "install": ".trust.install",
+    "dask_plugin": ".integrations.dask",
+    "ray_runtime_env": ".integrations.ray",
+    "uninstall": ".trust.install",
+    "PROBLEMS": ".diagnose.classify",
     "Certificate": "._certs",
-    "DemoServer": "._demo",
-    "SlyTlsError": "._errors",
-    "CertificateSourceError": "._errors",
-    "UnknownCertificateError": "._errors",
-    "EnvFileError": "._errors",
-    "UrlError": "._errors",
-    "FetchError": "._errors",
-    "StorageError": "._errors",
+    "DemoServer": ".demo",
+    "SlyTlsError": ".errors",
+    "CertificateSourceError": ".errors",
+    "UnknownCertificateError": ".errors",
+    "EnvFileError": ".errors",
+    "UrlError": ".errors",
+    "FetchError": ".errors",
+    "StorageError": ".errors",
 }
 __all__ = [
     "PROBLEMS",
@@ -85,12 +85,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._certs import Certificate
-    from ._classify import PROBLEMS
-    from ._dask import dask_plugin
-    from ._demo import DemoServer
-    from ._diagnose import fetch_chain, test_connection
-    from ._envfile import load_env
-    from ._errors import (
+    from .demo import DemoServer
+    from .diagnose.classify import PROBLEMS
+    from .diagnose.connection import fetch_chain, test_connection
+    from .errors import (
         CertificateSourceError,
         EnvFileError,
         FetchError,
@@ -99,10 +97,12 @@ if TYPE_CHECKING:
         UnknownCertificateError,
         UrlError,
     )
-    from ._install import install, uninstall
-    from ._panel import panel
-    from ._ray import ray_runtime_env
-    from ._trust import add_certs, remove, reset, status
+    from .integrations.dask import dask_plugin
+    from .integrations.ray import ray_runtime_env
+    from .trust.envfile import load_env
+    from .trust.extras import add_certs, remove, reset, status
+    from .trust.install import install, uninstall
+    from .ui.panel import panel
 
 
 def __getattr__(name: str) -> Any:
@@ -120,8 +120,8 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext sly_nb_tls``: register ``%sly_tls`` / ``%%sly_tls``."""
-    from ._magic import SlyTlsMagics
-    from ._startup import apply_at_start
+    from .trust.startup import apply_at_start
+    from .ui.magic import SlyTlsMagics
 
     ipython.register_magics(SlyTlsMagics(ipython))
     apply_at_start()  # installed CAs and SLY_NB_TLS_CA_CERTS; never raises
@@ -131,9 +131,9 @@ def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext sly_nb_tls``: undo every trust change, as ``%sly_tls reset``."""
     import sys
 
-    trust = sys.modules.get("sly_nb_tls._trust")
+    trust = sys.modules.get("sly_nb_tls.trust.extras")
     if trust is not None:
         trust.reset()
-    startup = sys.modules.get("sly_nb_tls._startup")
+    startup = sys.modules.get("sly_nb_tls.trust.startup")
     if startup is not None:
         startup.forget()

@@ -1,10 +1,5 @@
 """Read certificate sources into `Certificate` value objects; no side effects.
 
-In [1]: from sly_nb_tls._certs import read_sources
-In [2]: loaded = read_sources(["corp-chain.crt"])
-In [3]: [c.common_name for c in loaded.certificates]
-Out[3]: ['Corp Intermediate CA', 'Corp Root CA']
-
 A *source* is a path (file or directory; ``~`` and ``$VARS`` expanded, relative
 to the current working directory, which in a notebook is the kernel's), PEM
 text, or raw bytes (PEM or DER).  Whatever the source, only certificates are
@@ -35,10 +30,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
 
-from ._errors import CertificateSourceError
 from ._pem import PEM_BEGIN, PEM_BLOCK, pem_encode
 from ._readfile import CERTIFICATE_FILE_LIMIT, NotReadable, read_regular_file
 from ._render import Rendered, Table, html_table, visible
+from .errors import CertificateSourceError
 
 __all__ = [
     "MAX_SOURCE_BYTES",

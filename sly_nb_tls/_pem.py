@@ -1,11 +1,5 @@
 """PEM text: the one block pattern and the one encoder, without parsing X.509.
 
-In [1]: from sly_nb_tls._pem import certificate_blocks, pem_encode
-In [2]: blocks = certificate_blocks(open("/etc/ssl/certs/ca-certificates.crt", "rb").read())
-In [3]: len(blocks), blocks[0][0][:16]             # (sha256 of the DER, normalised PEM)
-Out[3]: (146, 'd7a7a0fb5d7e2731')
-In [4]: pem_encode(der_bytes)                       # '-----BEGIN CERTIFICATE-----\\nMIIB…'
-
 Bundles are read and re-written on every `add`, so this stays cheap: base64
 only, no `cryptography` (which `_certs` uses for everything else).
 """

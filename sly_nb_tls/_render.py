@@ -1,11 +1,5 @@
 """Text and HTML building blocks shared by every result object.
 
-In [1]: from sly_nb_tls._render import Table, html_table
-In [2]: t = Table(["name", "expires"]); t.add(["Corp Root CA", "2036-01-01"]); print(t.render())
-name          expires
-------------  ----------
-Corp Root CA  2036-01-01
-
 Everything shown may come from a certificate or a server, so two rules hold
 here and nowhere else has to remember them: `visible()` turns control and
 bidi-override characters into ``<U+202E>`` markers (a right-to-left override

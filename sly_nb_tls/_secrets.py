@@ -1,11 +1,5 @@
 """Secrets: which values must never be shown, and how to take them out of any text.
 
-In [1]: from sly_nb_tls._secrets import redact, secret_values
-In [2]: redact("proxy http://alice:Pr0xy@proxy.corp:3128, Authorization: Bearer abc.def", secret_values())
-Out[2]: 'proxy http://***@proxy.corp:3128, Authorization: ***'
-In [3]: redact("postgresql://app:pw@db/x host=db password=hunter2", [])
-Out[3]: 'postgresql://***@db/x host=db password=***'
-
 Two nets, both always cast (by `redact`):
 
 1. **Known values**: the value of every secret-looking variable (`*TOKEN*`,

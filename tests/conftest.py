@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import sly_nb_tls
-from sly_nb_tls._demo import DemoServer
-from sly_nb_tls._environ import VARIABLES_READ
+from sly_nb_tls.demo import DemoServer
+from sly_nb_tls.trust.environ import VARIABLES_READ
 
 #: Every variable some client reads trust from (or that `test` reads): tests set or clear
 #: all of them.  SSL_CERT_DIR and the proxy variables are read, never managed, by the package.
@@ -83,7 +83,7 @@ def _clean_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ.pop(var, None)
     os.environ["SLY_NB_TLS_DIR"] = str(tmp_path_factory.mktemp("userdir"))
     yield
-    if "sly_nb_tls._trust" in sys.modules:
+    if "sly_nb_tls.trust.extras" in sys.modules:
         sly_nb_tls.reset()
     os.environ.clear()
     os.environ.update(saved)
@@ -207,7 +207,7 @@ def expected_base(var: str, before: dict[str, str]) -> set[str] | None:
 
 def assert_each_variable_holds_its_base_plus(extras: set[str], before: dict[str, str]) -> None:
     """Every CA variable names a file holding exactly its readers' previous roots plus `extras`."""
-    from sly_nb_tls._environ import MANAGED_VARIABLES
+    from sly_nb_tls.trust.environ import MANAGED_VARIABLES
 
     for var in MANAGED_VARIABLES:
         base = expected_base(var, before)

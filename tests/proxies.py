@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sly_nb_tls._demo import IssuedCert
+from sly_nb_tls.demo import IssuedCert
 
 from .servers import stop_process
 

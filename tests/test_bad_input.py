@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 from IPython.core.interactiveshell import InteractiveShell
 
 import sly_nb_tls
-from sly_nb_tls._demo import issue
+from sly_nb_tls.demo import issue
 
 from .conftest import controlled_env, ssl_hooks
 

@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from sly_nb_tls import CertificateSourceError
 from sly_nb_tls._certs import MAX_SOURCE_BYTES, Certificate, read_sources
-from sly_nb_tls._demo import issue
+from sly_nb_tls.demo import issue
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sly_nb_tls._demo import DemoServer
+from sly_nb_tls.demo import DemoServer
 
 from .conftest import controlled_env
 from .servers import closed_port

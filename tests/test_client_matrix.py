@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from sly_nb_tls._demo import DemoServer
 from sly_nb_tls._pem import certificate_blocks as pem_blocks
+from sly_nb_tls.demo import DemoServer
 
 from .conftest import SYSTEM_BUNDLE, controlled_env, expected_base, has_tool
 

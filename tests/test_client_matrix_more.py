@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from sly_nb_tls._demo import DemoServer, Response, issue
+from sly_nb_tls.demo import DemoServer, Response, issue
 
 from .conftest import SYSTEM_BUNDLE, controlled_env
 

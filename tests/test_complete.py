@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 import sly_nb_tls
-from sly_nb_tls._complete import MAX_AIA_FETCHES, keychain_certificates, windows_certificates
-from sly_nb_tls._demo import DemoPKI, DemoServer, IssuedCert, issue
+from sly_nb_tls.demo import DemoPKI, DemoServer, IssuedCert, issue
+from sly_nb_tls.diagnose.issuers import MAX_AIA_FETCHES, keychain_certificates, windows_certificates
 
 from .servers import http_files
 

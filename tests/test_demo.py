@@ -10,7 +10,7 @@ import pytest
 import requests
 
 import sly_nb_tls
-from sly_nb_tls._demo import DemoPKI, DemoServer
+from sly_nb_tls.demo import DemoPKI, DemoServer
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 import sly_nb_tls
 from sly_nb_tls import FetchError, SlyTlsError, StorageError, UrlError
-from sly_nb_tls._demo import DemoPKI, DemoServer, Response, issue
+from sly_nb_tls.demo import DemoPKI, DemoServer, Response, issue
 
 from .servers import closed_port, plain_http_server, raw_server, silent_listener
 
@@ -21,7 +21,7 @@ TOKEN = "tok-3f9a1c2b-secret-value-xyz"
 NOW = dt.datetime.now(dt.timezone.utc)
 
 
-def check(url: str | None = None, **kw: object) -> sly_nb_tls._diagnose.ConnectionReport:  # type: ignore[name-defined]
+def check(url: str | None = None, **kw: object) -> sly_nb_tls.diagnose.connection.ConnectionReport:  # type: ignore[name-defined]
     return sly_nb_tls.test_connection(url, **kw)  # type: ignore[arg-type]
 
 

@@ -20,8 +20,8 @@ import pytest
 import requests
 
 import sly_nb_tls
-from sly_nb_tls._demo import DemoServer, issue
-from sly_nb_tls._trust import _REGISTRY
+from sly_nb_tls.demo import DemoServer, issue
+from sly_nb_tls.trust.extras import _REGISTRY
 
 from .conftest import expected_base, pem_shas
 
@@ -382,7 +382,7 @@ def test_add_works_when_the_working_directory_was_deleted(tmp_path: Path, demo_s
 
 
 def test_file_names_of_hosts_with_dashes_are_recognised_for_pruning() -> None:
-    from sly_nb_tls._bundle import _OWNED_NAME
+    from sly_nb_tls.trust.files import _OWNED_NAME
 
     assert _OWNED_NAME.match("bundle-jupyter_alice-4242-0123abcd-9d03850bbf.pem")
     assert _OWNED_NAME.match("wgetrc-jupyter_alice-4242-0123abcd")

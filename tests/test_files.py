@@ -15,8 +15,8 @@ import pytest
 
 import sly_nb_tls
 from sly_nb_tls import StorageError
-from sly_nb_tls._demo import issue
 from sly_nb_tls._pem import certificate_blocks
+from sly_nb_tls.demo import issue
 
 from .conftest import controlled_env
 
@@ -132,7 +132,7 @@ def test_files_a_child_still_names_outlive_the_kernel_and_are_pruned_once_it_is_
 def test_reset_rewrites_the_file_a_running_child_names_and_exit_keeps_it_until_the_child_ends(
     tmp_path: Path,
 ) -> None:
-    from sly_nb_tls._trust import _REGISTRY
+    from sly_nb_tls.trust.extras import _REGISTRY
 
     extra = sly_nb_tls.add_certs(issue("Reset Child CA", ca=True).pem).added[0]
     merged = os.environ["SSL_CERT_FILE"]
@@ -155,7 +155,7 @@ def test_reset_rewrites_the_file_a_running_child_names_and_exit_keeps_it_until_t
 FORK = """
     import os, sys
     import sly_nb_tls
-    from sly_nb_tls._demo import issue
+    from sly_nb_tls.demo import issue
     from sly_nb_tls._pem import certificate_blocks
 
     def shas(path):
@@ -204,7 +204,7 @@ def test_reset_keeps_the_files_a_forked_worker_may_still_read(tmp_path: Path) ->
     code = """
         import os, sys, time
         import sly_nb_tls
-        from sly_nb_tls._demo import issue
+        from sly_nb_tls.demo import issue
         sly_nb_tls.add_certs(issue("Pool CA", ca=True).pem)
         bundle = os.environ["SSL_CERT_FILE"]
         r, w = os.pipe()

@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 from IPython.core.interactiveshell import InteractiveShell
 
 import sly_nb_tls
-from sly_nb_tls._demo import DemoPKI, DemoServer, IssuedCert, Response, issue, server_context
+from sly_nb_tls.demo import DemoPKI, DemoServer, IssuedCert, Response, issue, server_context
 
 from .conftest import SYSTEM_BUNDLE, controlled_env
 from .servers import closed_port, plain_http_server, raw_server, silent_listener, tcp_server
@@ -280,7 +280,7 @@ import os, sys, time
 from pathlib import Path
 import sly_nb_tls
 from sly_nb_tls._pem import certificate_blocks
-from sly_nb_tls._demo import issue
+from sly_nb_tls.demo import issue
 
 def shas(path):
     return {sha for sha, _ in certificate_blocks(Path(path).read_bytes())}

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 import sly_nb_tls
-from sly_nb_tls._demo import DemoPKI, DemoServer, IssuedCert, issue, server_context
+from sly_nb_tls.demo import DemoPKI, DemoServer, IssuedCert, issue, server_context
 
 from .proxies import connect_proxy
 from .servers import http_files
@@ -127,7 +127,7 @@ def _aia_chain(url: str) -> list[sly_nb_tls.Certificate]:
 
 def test_aia_is_not_fetched_from_loopback_for_a_server_that_is_not_on_loopback() -> None:
     """A server elsewhere named caIssuers URLs on 127.0.0.1: the kernel sent GETs to a local service."""
-    from sly_nb_tls._complete import complete_chain
+    from sly_nb_tls.diagnose.issuers import complete_chain
 
     asked: list[str] = []
     with http_files({}) as base:
@@ -149,7 +149,7 @@ def test_aia_is_not_fetched_from_loopback_for_a_server_that_is_not_on_loopback()
      ("192.168.0.10", "private"), ("::ffff:10.0.0.1", "private"), ("8.8.8.8", "public")],
 )  # fmt: skip
 def test_the_aia_address_rule(address: str, kind: str) -> None:
-    from sly_nb_tls._complete import _MAY_FETCH, address_kind
+    from sly_nb_tls.diagnose.issuers import _MAY_FETCH, address_kind
 
     assert address_kind(address) == kind
     assert "never" not in set().union(*_MAY_FETCH.values())  # link-local & co. for no server at all
@@ -158,7 +158,7 @@ def test_the_aia_address_rule(address: str, kind: str) -> None:
 
 def test_aia_to_link_local_or_private_is_refused_by_the_rule() -> None:
     """Only the rule is asked (it resolves, never connects): no test ever sends a packet off loopback."""
-    from sly_nb_tls._complete import _AiaFetcher
+    from sly_nb_tls.diagnose.issuers import _AiaFetcher
 
     cases = [
         ("http://169.254.169.254/latest/meta-data/", "127.0.0.1", "never fetched from"),
@@ -181,7 +181,7 @@ def test_aia_to_link_local_or_private_is_refused_by_the_rule() -> None:
 def test_aia_connects_to_the_address_it_checked() -> None:
     """A name is resolved once, judged, and the fetch connects to what was judged (no second lookup
     that DNS rebinding could answer differently); the name travels in the Host header."""
-    from sly_nb_tls._complete import _to_address, complete_chain
+    from sly_nb_tls.diagnose.issuers import _to_address, complete_chain
 
     assert _to_address("http://pki.example:8080/r.crt?x=1", "127.0.0.1") == (
         "http://127.0.0.1:8080/r.crt?x=1",
@@ -425,7 +425,7 @@ def test_a_fifo_or_dev_zero_in_the_installed_store_never_blocks_start(tmp_path: 
     os.mkfifo(store / "0000000000000000.pem")
     (store / "1111111111111111.pem").symlink_to("/dev/zero")
     env = dict(os.environ, IPYTHONDIR=str(tmp_path / "ipython"), SLY_NB_TLS_DIR=str(tmp_path / "u"))
-    code = "import sly_nb_tls._startup as s; print(len(s.apply_at_start()), flush=True)"
+    code = "import sly_nb_tls.trust.startup as s; print(len(s.apply_at_start()), flush=True)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "2", out.stdout + out.stderr
     assert "not a regular file" in out.stderr

@@ -17,8 +17,8 @@ import pytest
 
 import sly_nb_tls
 from sly_nb_tls import CertificateSourceError, StorageError
-from sly_nb_tls._demo import DemoServer, issue
-from sly_nb_tls._install import install, scope_dir, uninstall
+from sly_nb_tls.demo import DemoServer, issue
+from sly_nb_tls.trust.install import install, scope_dir, uninstall
 
 from .conftest import controlled_env
 from .kernels import run_in_fresh_kernel
@@ -166,7 +166,7 @@ def test_install_cli_bad_input_exits_2_with_one_line(env: dict[str, str], tmp_pa
 def test_a_damaged_store_file_is_skipped_at_start_and_the_rest_applied(
     env: dict[str, str], demo_server: DemoServer
 ) -> None:
-    from sly_nb_tls import _startup
+    from sly_nb_tls.trust import startup as _startup
 
     install(demo_server.root_path, scope="user")
     store = scope_dir("user") / "sly_nb_tls"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import trustme
 
-from sly_nb_tls._errors import StorageError
-from sly_nb_tls._install import install, scope_dir, uninstall
+from sly_nb_tls.errors import StorageError
+from sly_nb_tls.trust.install import install, scope_dir, uninstall
 
 BEGIN = "# >>> sly_nb_tls: added by `python -m sly_nb_tls install`; `uninstall` removes it >>>"
 LOAD = 'c.InteractiveShellApp.extensions.append("sly_nb_tls")'

@@ -12,8 +12,8 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import sly_nb_tls
-from sly_nb_tls._demo import issue
-from sly_nb_tls._results import AddResult, RemoveResult, ResetResult, TrustStatus
+from sly_nb_tls.demo import issue
+from sly_nb_tls.trust.results import AddResult, RemoveResult, ResetResult, TrustStatus
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_load_ext_imports_nothing_heavy() -> None:
         "ip = InteractiveShell.instance()\n"
         "before = set(sys.modules)\n"
         "ip.run_line_magic('load_ext', 'sly_nb_tls')\n"
-        "heavy = {'cryptography', 'requests', 'ipywidgets', 'httpx', 'aiohttp', 'sly_nb_tls._trust'}\n"
+        "heavy = {'cryptography', 'requests', 'ipywidgets', 'httpx', 'aiohttp', 'sly_nb_tls.trust.extras'}\n"
         "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in heavy or m in heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -147,7 +147,7 @@ def test_html_escapes_certificate_strings(tmp_path: Path) -> None:
 
 
 def test_ipython_shows_every_result_type_by_its_text_form(tmp_path: Path) -> None:
-    from sly_nb_tls._demo import DemoServer
+    from sly_nb_tls.demo import DemoServer
 
     shell = InteractiveShell.instance()
     (tmp_path / "x.env").write_text("SLY_TEST_X=1\n")
@@ -184,7 +184,7 @@ def test_progress_line_only_when_the_work_outlasts_its_delay(
     ip: InteractiveShell, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, after: float, shown: bool
 ) -> None:
     """The delay is set, not raced against: 0 s means every run is "slow", an hour means none is."""
-    from sly_nb_tls import _magic
+    from sly_nb_tls.ui import magic as _magic
 
     from .servers import closed_port
 

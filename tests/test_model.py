@@ -21,8 +21,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import sly_nb_tls
 from sly_nb_tls._certs import read_sources
-from sly_nb_tls._demo import issue
-from sly_nb_tls._trust import _REGISTRY
+from sly_nb_tls.demo import issue
+from sly_nb_tls.trust.extras import _REGISTRY
 
 from .conftest import ORIGINAL_SSL, apply_env, assert_each_variable_holds_its_base_plus, ssl_hooks
 

@@ -14,12 +14,12 @@ import pytest
 import sly_nb_tls
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The front-ends; every other module is the core.
-FRONT_ENDS = {"_magic", "_panel", "__init__"}
-CORE = sorted(p.stem for p in (ROOT / "sly_nb_tls").glob("*.py") if p.stem not in FRONT_ENDS)
-#: Private attributes of other libraries: allowed in _live.py only, so an upgrade breaks in one place.
-OTHERS_PRIVATE = ("_SSL_CONTEXT_VERIFIED", "_make_ssl_context", "_preloaded_ssl_context", "_transport", "_pool",
-                  "_ssl_context", "_mounts", "_opener")  # fmt: skip
+#: Every module but the front-ends (ui/, the package's __init__ which loads the magic): the core.
+CORE = sorted(
+    ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+    for p in (ROOT / "sly_nb_tls").rglob("*.py")
+    if "ui" not in p.relative_to(ROOT / "sly_nb_tls").parts[:1] and p != ROOT / "sly_nb_tls" / "__init__.py"
+)
 
 
 def test_public_names_resolve_and_match_all() -> None:
@@ -35,10 +35,10 @@ def test_public_names_resolve_and_match_all() -> None:
 
 @pytest.mark.parametrize("module", CORE)
 def test_core_never_imports_ipython_or_ipywidgets(module: str) -> None:
-    if module == "_dask" and importlib.util.find_spec("distributed") is None:
+    if module == "sly_nb_tls.integrations.dask" and importlib.util.find_spec("distributed") is None:
         pytest.skip("distributed is not installed (the `test` extra has it)")
     code = (
-        f"import sys, sly_nb_tls.{module}\n"
+        f"import sys, {module}\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('IPython', 'ipywidgets', 'ipykernel'))\n"
         "print(bad)"
     )
@@ -47,27 +47,26 @@ def test_core_never_imports_ipython_or_ipywidgets(module: str) -> None:
 
 
 def test_core_has_every_module_but_the_front_ends() -> None:
-    assert {"_live", "_probe", "_classify", "_secrets", "_bundle", "_trust", "__main__"} <= set(CORE)
-
-
-@pytest.mark.parametrize("module", [m for m in CORE if m != "_live"] + sorted(FRONT_ENDS))
-def test_private_attributes_of_other_libraries_are_used_in_live_only(module: str) -> None:
-    text = (ROOT / "sly_nb_tls" / f"{module}.py").read_text()
-    used = [name for name in OTHERS_PRIVATE if re.search(rf"\b{name}\b", text)]
-    assert used == [], f"{module}.py reaches into {used}; that belongs in _live.py"
+    assert {"sly_nb_tls.trust.live", "sly_nb_tls.diagnose.probe", "sly_nb_tls._secrets", "sly_nb_tls.__main__"} <= set(
+        CORE
+    )
+    assert not any(".ui" in m for m in CORE)
 
 
 def test_module_docstrings_say_their_job() -> None:
     """Public modules open with an In [1]: session; a private one says its job in its first line."""
-    for path in sorted((ROOT / "sly_nb_tls").glob("*.py")):
+    public = {"__init__.py", "__main__.py", "errors.py", "workers.py", "demo/__init__.py"}
+    for path in sorted((ROOT / "sly_nb_tls").rglob("*.py")):
+        name = path.relative_to(ROOT / "sly_nb_tls").as_posix()
         text = path.read_text()
         doc = re.match(r'\s*(?:#.*\n)*\s*"""(.*?)"""', text, re.S)
-        assert doc, f"{path.name} has no module docstring"
-        if not path.name.startswith("_") or path.name in ("__init__.py", "__main__.py"):
-            assert "In [1]:" in doc.group(1), f"{path.name}: the docstring should open with an In [1]: session"
+        assert doc, f"{name} has no module docstring"
+        if name in public:
+            assert "In [1]:" in doc.group(1), f"{name}: the docstring should open with an In [1]: session"
             continue
         first = doc.group(1).strip().splitlines()[0]
-        assert first.endswith(".") and len(first) <= 120, f"{path.name}: the first line should say its job"
+        assert first.endswith(".") and len(first) <= 120, f"{name}: the first line should say its job"
+        assert "In [1]:" not in doc.group(1), f"{name}: sessions belong in public docstrings and the README"
 
 
 def _readme_commands() -> list[str]:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import sly_nb_tls
-from sly_nb_tls._demo import DemoServer, issue
-from sly_nb_tls._panel import Panel
+from sly_nb_tls.demo import DemoServer, issue
+from sly_nb_tls.ui.panel import Panel
 
 TOKEN = "panel-token-5d6e7f8091a2b3c4"
 

@@ -20,9 +20,9 @@ import requests
 import sly_nb_tls
 from sly_nb_tls import UrlError
 from sly_nb_tls._certs import Certificate
-from sly_nb_tls._classify import INSPECTION_PRODUCTS, detect_interception, inspection_product
-from sly_nb_tls._demo import DemoServer, IssuedCert, Response, issue, server_context
-from sly_nb_tls._proxy import Proxy, choose_route
+from sly_nb_tls.demo import DemoServer, IssuedCert, Response, issue, server_context
+from sly_nb_tls.diagnose.classify import INSPECTION_PRODUCTS, detect_interception, inspection_product
+from sly_nb_tls.diagnose.proxy import Proxy, choose_route
 
 from .conftest import controlled_env
 from .proxies import connect_proxy, mitmproxy
@@ -381,7 +381,7 @@ def _by_hand(url: str) -> dict[str, str | None]:
         try:
             status = call()  # type: ignore[operator]
         except Exception as exc:  # noqa: BLE001 - any failure is the answer
-            from sly_nb_tls._clients import problem_of
+            from sly_nb_tls.diagnose.attempts import problem_of
 
             return problem_of(exc, "127.0.0.1")
         return None if status == 200 else f"HTTP {status}"
@@ -444,7 +444,7 @@ def test_the_client_check_never_puts_the_token_on_a_command_line_nor_follows_a_r
 ) -> None:
     """curl gets its headers on stdin (others can read a process's arguments); urllib, like the
     others, reports a 3xx instead of carrying the token to wherever it points."""
-    from sly_nb_tls._demo import Response
+    from sly_nb_tls.demo import Response
 
     from .servers import http_files
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import sly_nb_tls
-from sly_nb_tls._demo import DemoServer, Response
 from sly_nb_tls._secrets import is_secret_key, redact, secret_values, strip_userinfo
+from sly_nb_tls.demo import DemoServer, Response
 
 PROXY_PASSWORD = "Pr0xyPassw0rd"
 DB_PASSWORD = "dbS3cretPw"

@@ -15,10 +15,10 @@ import requests
 
 import sly_nb_tls
 from sly_nb_tls import CertificateSourceError, UnknownCertificateError
-from sly_nb_tls._demo import DemoServer, issue
-from sly_nb_tls._environ import EXTRAS_VARIABLE
 from sly_nb_tls._pem import certificate_blocks as pem_blocks
-from sly_nb_tls._trust import _REGISTRY
+from sly_nb_tls.demo import DemoServer, issue
+from sly_nb_tls.trust.environ import EXTRAS_VARIABLE
+from sly_nb_tls.trust.extras import _REGISTRY
 
 from .conftest import assert_each_variable_holds_its_base_plus, expected_base, pem_shas
 
@@ -322,7 +322,7 @@ def test_registry_state_is_clean_after_reset(root: tuple[str, str]) -> None:
     sly_nb_tls.reset()
     assert _REGISTRY.extras == {} and _REGISTRY.variables.applied == {} and _REGISTRY.live.swaps == {}
     assert not _REGISTRY.live.hooks_installed
-    assert "sly_nb_tls._trust" in sys.modules
+    assert "sly_nb_tls.trust.extras" in sys.modules
 
 
 def test_swapped_context_grows_on_add_and_is_rebuilt_without_removed_certs() -> None:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 INTERPRETERS = find_interpreters()
 SCRIPT = """
 import json, sly_nb_tls
-from sly_nb_tls._demo import DemoPKI, DemoServer
+from sly_nb_tls.demo import DemoPKI, DemoServer
 with DemoServer(DemoPKI.create(strict_compliant=False)) as server:
     sly_nb_tls.add_certs(server.root_path)
     r = sly_nb_tls.test_connection(server.url)

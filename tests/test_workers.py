@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 import sly_nb_tls
-from sly_nb_tls._demo import DemoServer
 from sly_nb_tls._pem import certificate_blocks
+from sly_nb_tls.demo import DemoServer
 
 from .conftest import pem_shas
 

@@ -1,11 +1,5 @@
 """The network steps of a connection test: resolve, connect, TLS handshake, HTTP — under one deadline.
 
-In [1]: from sly_nb_tls._probe import Deadline, Target, connect_tls, http_exchange
-In [2]: target = Target.parse("sly.corp")          # no scheme means https://
-In [3]: probe = connect_tls(target, Deadline(10))
-In [4]: probe.verify_code, [c.common_name for c in probe.chain]
-Out[4]: (19, ['sly.corp', 'Corp Intermediate CA', 'Corp Root CA'])
-
 Verification is never turned off: the handshake verifies with the trust
 requests would use right now, and the presented chain is read from the same
 handshake even when verification fails.  What went wrong is recorded here as
@@ -32,13 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._bounded import MAX_BODY
-from ._certs import Certificate
-from ._errors import SlyTlsError, UrlError
-from ._proxy import Proxy, Route, host_port
-from ._render import visible
-from ._results import Step
-from ._secrets import strip_userinfo
+from .._bounded import MAX_BODY
+from .._certs import Certificate
+from .._render import visible
+from .._secrets import strip_userinfo
+from ..errors import SlyTlsError, UrlError
+from .proxy import Proxy, Route, host_port
+from .results import Step
 
 __all__ = [
     "MAX_TIMEOUT",
@@ -157,7 +151,7 @@ def requests_ca_bundle() -> str:
 
 def verifying_context() -> ssl.SSLContext:
     """A context that trusts what requests trusts right now, and nothing more."""
-    from ._live import unhooked_create_default_context
+    from ..trust.live import unhooked_create_default_context
 
     bundle = requests_ca_bundle()
     create = unhooked_create_default_context()

@@ -1,9 +1,5 @@
 """Every new kernel loads the extension and trusts the installed CAs, with zero cells.
 
-In [1]: !python -m sly_nb_tls install corp-root.crt --scope user
-✓ Installed for every new IPython and kernel of scope user (~/.ipython/profile_default)
-In [2]: !python -m sly_nb_tls uninstall --scope user
-
 A scope is an IPython configuration directory that every IPython shell and
 ipykernel of that scope reads:
 
@@ -36,12 +32,12 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._bundle import write_pem_file
-from ._errors import StorageError
-from ._pem import certificate_ders
-from ._readfile import NotReadable, read_regular_file
-from ._render import Rendered, html_table, visible
-from ._scopes import SCOPES, STORE, installed_stores, scope_dir
+from .._pem import certificate_ders
+from .._readfile import NotReadable, read_regular_file
+from .._render import Rendered, html_table, visible
+from ..errors import StorageError
+from .files import write_pem_file
+from .scopes import SCOPES, STORE, installed_stores, scope_dir
 
 __all__ = ["SCOPES", "InstallResult", "install", "installed_stores", "scope_dir", "uninstall"]
 
@@ -113,7 +109,7 @@ def install(*sources: str | bytes | os.PathLike[str], scope: str = "user") -> In
     fails, what this call wrote is removed again.  Installing again adds certificates;
     the block goes in once.
     """
-    from ._certs import read_sources
+    from .._certs import read_sources
 
     directory = scope_dir(scope)
     loaded = read_sources(sources) if sources else None
@@ -414,6 +410,6 @@ def _names(paths: list[Path]) -> str:
 
 def _shown(path: Path) -> str:
     """A path as it may be shown: under ~ when it is there."""
-    from ._render import shown_path
+    from .._render import shown_path
 
     return shown_path(path)

@@ -1,14 +1,5 @@
 """The extras in contexts that are built, or already live, inside this process.
 
-In [1]: from sly_nb_tls._live import LiveTrust
-In [2]: live = LiveTrust(lambda: state)      # state(): (DER blob of the extras, their fingerprints)
-In [3]: live.install_hooks()                 # new default contexts load the extras
-In [4]: live.update_default_store_contexts(ders, defaults, ever)   # contexts made earlier on a default store
-(['2 live client context(s) on a default store (httpx, urllib3)'], 1)      # ... and 1 pinned: left alone
-In [5]: live.holding(set())                  # contexts that still trust what is no longer registered
-{'httpx': 1}
-In [6]: live.uninstall()                     # every patch undone, by identity
-
 Every use of another library's private attributes lives in this one file
 (aiohttp's ``connector._SSL_CONTEXT_VERIFIED``, requests 2.32.0–2.32.4's
 ``adapters._preloaded_ssl_context``, botocore's ``URLLib3Session._verify``,
@@ -42,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._objects import instances_of
+from .._objects import instances_of
 
 __all__ = ["LiveTrust", "stdlib_context_class", "unhooked_create_default_context"]
 

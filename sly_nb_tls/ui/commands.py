@@ -1,8 +1,5 @@
 """Argument pieces the magic and the CLI share, so both front-ends say the same thing the same way.
 
-In [1]: %sly_tls test https://sly.corp --direct          # both come from here:
-In [2]: !python -m sly_nb_tls test https://sly.corp --proxy http://proxy.corp:3128
-
 Only argparse: the magic builds its parsers when ``%load_ext`` imports it, which
 must stay fast.
 """

@@ -1,7 +1,5 @@
 """Ray workers trust what the notebook trusts: a ``runtime_env`` with a setup hook.
 
-In [1]: ray.init(runtime_env=sly_nb_tls.ray_runtime_env())   # or per job / per task
-
 The runtime_env carries the certificates' PEM text in ``SLY_NB_TLS_CA_CERTS``
 (never a path: the notebook's files are not on the workers' hosts), and its
 ``worker_process_setup_hook`` applies it with `add_certs` in each worker
@@ -18,7 +16,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from ._pem import Source
+from .._pem import Source
 
 __all__ = ["ChainedSetupHook", "ray_runtime_env", "ray_worker_setup"]
 
@@ -36,7 +34,7 @@ def ray_runtime_env(*sources: Source, base: dict[str, Any] | None = None) -> dic
     `base` is another runtime_env to extend; its ``env_vars`` are kept, and its own
     ``worker_process_setup_hook`` ("module.func" or a callable) runs after ours.
     """
-    from ._trust import shipped_pem
+    from ..trust.extras import shipped_pem
 
     env = dict(base or {})
     env_vars = {**env.get("env_vars", {}), VARIABLE: shipped_pem(*sources)}
@@ -60,7 +58,7 @@ def ray_worker_setup() -> None:
     """Run by Ray in each worker process: trust the PEM text the runtime_env shipped, then run the base's hook."""
     pem = os.environ.get(VARIABLE, "")
     if pem.strip():
-        from ._trust import add_certs
+        from ..trust.extras import add_certs
 
         add_certs(pem)
     theirs = os.environ.get(BASE_HOOK_VARIABLE, "").strip()

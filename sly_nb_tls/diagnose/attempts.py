@@ -1,12 +1,5 @@
 """Ask each HTTPS client importable here to reach the server, each with its own trust and proxy rules.
 
-In [1]: r = sly_nb_tls.test_connection("https://sly.corp", clients=True)
-In [2]: [(c.client, c.problem) for c in r.clients]
-Out[2]: [('requests', None), ('urllib.request', None), ('urllib3', None), ('httpx', 'untrusted_root'),
-         ('aiohttp', 'proxy_…'), ('curl', None)]
-In [3]: r.client_notes
-Out[3]: ['httpx disagrees with requests: httpx reads SSL_CERT_FILE, requests REQUESTS_CA_BUNDLE …']
-
 `test` answers for requests, which the Supervisely SDK uses; other clients
 read trust and proxies their own way (httpx ignores CIDR entries in NO_PROXY,
 aiohttp and urllib3 ignore proxy variables unless told, curl and urllib read
@@ -32,12 +25,12 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._bounded import MAX_BODY, capped, run_bounded
-from ._classify import classify_http, classify_verify
-from ._probe import USERS_ME, Deadline, Target
-from ._proxy import choose_route
-from ._results import ClientCheck
-from ._secrets import redact
+from .._bounded import MAX_BODY, capped, run_bounded
+from .._secrets import redact
+from .classify import classify_http, classify_verify
+from .probe import USERS_ME, Deadline, Target
+from .proxy import choose_route
+from .results import ClientCheck
 
 __all__ = ["check_clients", "problem_of"]
 
@@ -189,7 +182,7 @@ def _via_aiohttp(target: Target, token: str | None, seconds: float) -> _Answer:
 _SDK_CHILD = """
 import json, os, sys
 import supervisely as sly
-from sly_nb_tls._clients import problem_of
+from sly_nb_tls.diagnose.attempts import problem_of
 url, host = sys.argv[1], sys.argv[2]
 api = sly.Api(url, os.environ["SLY_NB_TLS_CHECK_TOKEN"], retry_count=1, retry_sleep_sec=0)
 try:

@@ -1,10 +1,5 @@
 """This kernel's child processes, and which of them started before the last `add`.
 
-In [1]: from sly_nb_tls._processes import boot_clock, children_started_before
-In [2]: t = boot_clock(); pool = ProcessPoolExecutor(2); pool.submit(int).result()
-In [3]: children_started_before(boot_clock())
-Out[3]: ['4242 python -c from multiprocessing.forkserver import main…', '4243 …']
-
 A process reads the CA variables when it starts (and a forked pool worker holds
 this kernel's state from when it forked), so nothing done later reaches it:
 `status` names such processes so the user can recreate them.  Linux only: it
@@ -48,7 +43,7 @@ def _command(pid: str) -> str:
             raw = fh.read()
     except OSError:
         return "?"
-    from ._secrets import redact, secret_values
+    from .._secrets import redact, secret_values
 
     # Command lines carry URLs with passwords and tokens as often as anything: redact before cutting.
     text = redact(raw.replace(b"\0", b" ").decode("utf-8", "replace").strip(), secret_values())

@@ -1,13 +1,5 @@
 """Which proxy a client would use for a URL, decided exactly as requests decides it.
 
-In [1]: from sly_nb_tls._proxy import choose_route
-In [2]: choose_route("https://sly.corp")              # HTTPS_PROXY=http://alice:pw@proxy.corp:3128
-Out[2]: Route(via proxy http://***@proxy.corp:3128)
-In [3]: choose_route("https://127.0.0.1:8443")         # NO_PROXY=127.0.0.1,.corp.internal
-Out[3]: Route(direct (NO_PROXY matched '127.0.0.1'))
-In [4]: choose_route("https://sly.corp", proxy="")     # --direct
-Out[4]: Route(direct (asked for: --direct))
-
 The environment is read with requests' own functions (`get_environ_proxies`,
 `select_proxy`, `should_bypass_proxies`): ``HTTPS_PROXY``/``https_proxy``,
 ``ALL_PROXY``, and ``NO_PROXY`` with suffixes, ports, ``*`` and CIDR blocks —
@@ -26,8 +18,8 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from ._errors import UrlError
-from ._secrets import strip_userinfo
+from .._secrets import strip_userinfo
+from ..errors import UrlError
 
 __all__ = ["Proxy", "Route", "choose_route", "host_port"]
 

@@ -1,13 +1,5 @@
 """Env files (python-dotenv): read, check, apply — and register the CAs they name.
 
-In [1]: from sly_nb_tls import load_env
-In [2]: load_env()            # local.env, .env (kernel cwd), then ~/supervisely.env
-Out[2]:
-✓ Read local.env, /home/me/supervisely.env
-  SERVER_ADDRESS      set       https://sly.corp
-  API_TOKEN           set       (40 chars, hidden)
-  SLY_EXTRA_CA_CERTS  registered 2 certificate(s) from corp-chain.crt
-
 The Supervisely SDK reads ``SLY_EXTRA_CA_CERTS`` only at ``import supervisely``
 and never applies one that lives only in ``~/supervisely.env``.  Here the CA
 variables (``SLY_EXTRA_CA_CERTS``, ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``,
@@ -27,10 +19,10 @@ import io
 import os
 from pathlib import Path
 
-from ._errors import CertificateSourceError, EnvFileError
-from ._readfile import NotReadable, read_regular_file
-from ._results import EnvKey, EnvResult
-from ._secrets import is_secret_key, redact, secret_values
+from .._readfile import NotReadable, read_regular_file
+from .._secrets import is_secret_key, redact, secret_values
+from ..errors import CertificateSourceError, EnvFileError
+from .results import EnvKey, EnvResult
 
 __all__ = ["CA_KEYS", "DEFAULT_FILES", "load_env"]
 
@@ -71,7 +63,7 @@ def load_env(*files: str, override: bool = False, cwd: str | None = None) -> Env
     With no `files`: ``local.env`` and ``.env`` in the working directory, then
     ``~/supervisely.env``, each if present.  Explicit files must exist.
     """
-    from ._certs import read_sources, resolve_path
+    from .._certs import read_sources, resolve_path
 
     explicit = bool(files)
     candidates = list(files) if explicit else list(DEFAULT_FILES)
@@ -119,7 +111,7 @@ def load_env(*files: str, override: bool = False, cwd: str | None = None) -> Env
         result.keys.append(EnvKey(key, action, _shown(key, value, secrets), label))
 
     if ca_sources:
-        from ._trust import add_certs
+        from .extras import add_certs
 
         result.certificates = add_certs(*ca_sources)  # atomic; raises before env changes
     os.environ.update(to_set)

@@ -1,15 +1,5 @@
 """Test a connection step by step and say how to fix it; fetch the chain a server presents.
 
-In [1]: r = sly_nb_tls.test_connection("https://sly.corp")
-In [2]: r.ok, r.problem
-Out[2]: (False, 'untrusted_root')
-In [3]: print(r)
-✗ untrusted_root — https://sly.corp
-  The server's chain ends at "Corp Root CA" (SHA-256 3F:9A:…), which this kernel does not trust.
-  Fix: %sly_tls fetch https://sly.corp --save corp-chain.crt, check the fingerprint with your admin,
-       then %sly_tls add corp-chain.crt
-In [4]: sly_nb_tls.fetch_chain("https://sly.corp").chain     # what the server presents
-
 The two operations wire `_probe` (the network steps) to `_classify` (naming
 the problem) and fill the report objects of `_results`.  Never retries,
 never follows redirects, and the whole test is bounded by one `timeout`.
@@ -22,8 +12,9 @@ import ssl
 import time
 from typing import TYPE_CHECKING
 
-from ._certs import Certificate
-from ._classify import (
+from .._certs import Certificate
+from ..errors import FetchError, UrlError
+from .classify import (
     certificates_to_save,
     chain_warnings,
     classify_http,
@@ -34,14 +25,13 @@ from ._classify import (
     needs_strict_retry,
     strict_warnings,
 )
-from ._errors import FetchError, UrlError
-from ._probe import Deadline, Probe, Target, connect_tls, http_exchange, strict_retry_ok, verifying_context
-from ._proxy import Route, choose_route, host_port
-from ._results import ChainReport, ConnectionReport, Interception, Step
+from .probe import Deadline, Probe, Target, connect_tls, http_exchange, strict_retry_ok, verifying_context
+from .proxy import Route, choose_route, host_port
+from .results import ChainReport, ConnectionReport, Interception, Step
 
 if TYPE_CHECKING:
-    from ._complete import Completion
-from ._secrets import redact, secret_values
+    from .issuers import Completion
+from .._secrets import redact, secret_values
 
 #: At most this long (and a third of what is left) for the direct connection that tells
 #: whether the proxy re-signs the chain: behind a corporate proxy the direct path is often
@@ -67,8 +57,8 @@ def _interception(target: Target, probe: Probe, deadline: Deadline, ctx: ssl.SSL
 
 
 def _complete(probe: Probe, target: Target, route: Route, deadline: Deadline) -> Completion:
-    from ._complete import complete_chain
-    from ._trust import files_named_before_add, files_written
+    from ..trust.extras import files_named_before_add, files_written
+    from .issuers import complete_chain
 
     proxy_url = route.proxy.url if route.proxy else None
     return complete_chain(
@@ -209,7 +199,7 @@ def test_connection(
     if report.ok:
         report.warnings += strict_warnings(probe.verified_chain or probe.chain)
     if clients:
-        from ._clients import check_clients
+        from .attempts import check_clients
 
         report.clients, report.client_notes = check_clients(target, token, deadline, secrets)
     report.elapsed = time.perf_counter() - started
@@ -239,7 +229,7 @@ def fetch_chain(
     or else its CA certificates, or else its leaf) and never overwrites a
     different file unless `overwrite`.
     """
-    from ._bundle import save_pem
+    from ..trust.files import save_pem
 
     deadline = Deadline(timeout)
     target = Target.parse(url)

@@ -1,11 +1,4 @@
-"""Where each install scope lives: the IPython configuration directories (no heavy imports).
-
-In [1]: from sly_nb_tls._scopes import scope_dir, installed_stores
-In [2]: scope_dir("env")
-Out[2]: PosixPath('/home/me/.venv/etc/ipython')
-In [3]: installed_stores()                  # checked at every %load_ext: a few stat calls
-Out[3]: [('user', PosixPath('/home/me/.ipython/profile_default/sly_nb_tls'))]
-"""
+"""Where each install scope lives: the IPython configuration directories (no heavy imports)."""
 
 from __future__ import annotations
 
@@ -13,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._errors import StorageError
+from ..errors import StorageError
 
 __all__ = ["SCOPES", "STORE", "installed_stores", "scope_dir"]
 

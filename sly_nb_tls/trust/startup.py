@@ -1,10 +1,5 @@
 """What loading the extension trusts by itself: installed CAs and ``SLY_NB_TLS_CA_CERTS``.
 
-In [1]: %load_ext sly_nb_tls               # or: loaded at start by `python -m sly_nb_tls install`
-In [2]: sly_nb_tls._startup.records
-Out[2]: [StartRecord(source='install (scope user)', added=1, problem=''),
-         StartRecord(source='SLY_NB_TLS_CA_CERTS', added=0, problem='/etc/corp.pem: no such file')]
-
 ``SLY_NB_TLS_CA_CERTS`` holds files or directories separated by ``os.pathsep``, or
 PEM text: the rollout path where no file can be installed (JupyterHub's
 ``c.Spawner.environment``, a docker-stacks image, a kernelspec's ``env``).
@@ -71,12 +66,12 @@ def apply_at_start() -> list[StartRecord]:
 
 def _apply_installed() -> list[StartRecord]:
     """The installed stores, read without X.509 parsing (see `_stored`): the cheap start-up path."""
-    from ._scopes import installed_stores
+    from .scopes import installed_stores
 
     out = []
     for scope, store in installed_stores():
-        from ._stored import read_stored
-        from ._trust import _REGISTRY
+        from .extras import _REGISTRY
+        from .stored import read_stored
 
         label = f"install (scope {scope})"
         loaded = read_stored([str(p) for p in sorted(store.glob("*.pem"))])
@@ -88,8 +83,8 @@ def _apply_installed() -> list[StartRecord]:
 
 
 def _apply(label: str, items: list[str]) -> list[StartRecord]:
-    from ._errors import SlyTlsError
-    from ._trust import add_certs
+    from ..errors import SlyTlsError
+    from .extras import add_certs
 
     try:
         # live=False: at start no client exists yet, and scanning for one costs start-up time.

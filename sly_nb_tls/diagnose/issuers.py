@@ -1,13 +1,5 @@
 """Complete a chain the server sent without its root: on this machine first, then through AIA.
 
-In [1]: from sly_nb_tls._complete import complete_chain
-In [2]: done = complete_chain(presented, route=route, deadline=Deadline(10))
-In [3]: [(c.common_name, c.source) for c in done.path]
-Out[3]: [('sly.corp', 'presented'), ('Corp Issuing CA', 'presented'),
-         ('Corp Root CA', 'aia:http://pki.corp/root.crt')]
-In [4]: done.picture()
-Out[4]: 'sly.corp [presented] → Corp Issuing CA [presented] → Corp Root CA [aia:http://pki.corp/root.crt; not trusted]'
-
 Browsers and Windows complete chains by following the Authority Information
 Access extension; Python and curl do not, and requests never sees the roots
 IT installed in the system store (it reads certifi).  So when the presented
@@ -45,10 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._bounded import capped
-from ._certs import Certificate, load_der_certificate
-from ._pem import certificate_blocks, certificate_ders
-from ._readfile import NotReadable, read_regular_file
+from .._bounded import capped
+from .._certs import Certificate, load_der_certificate
+from .._pem import certificate_blocks, certificate_ders
+from .._readfile import NotReadable, read_regular_file
 
 __all__ = ["Completion", "complete_chain", "keychain_certificates", "store_sources", "windows_certificates"]
 
@@ -92,7 +84,7 @@ class Completion:
 
     def picture(self) -> str:
         """The path as one line: leaf → … → root, each link's source and trust."""
-        from ._render import shown_path
+        from .._render import shown_path
 
         parts = [
             f"{c.common_name} [{shown_path(c.source) if c.source.startswith('/') else c.source}"
@@ -298,7 +290,7 @@ class _AiaFetcher:
         self.problems: list[str] = []
 
     def certificates(self, url: str) -> list[Certificate]:
-        from ._secrets import strip_userinfo
+        from .._secrets import strip_userinfo
 
         shown = strip_userinfo(url)
         if url in self.visited:
@@ -325,8 +317,8 @@ class _AiaFetcher:
         if data is None:
             self.problems.append(f"{shown}: {problem}")
             return []
-        from ._certs import _parse_bytes
-        from ._errors import CertificateSourceError
+        from .._certs import _parse_bytes
+        from ..errors import CertificateSourceError
 
         try:
             certs, _warnings = _parse_bytes(data, shown)
@@ -372,7 +364,7 @@ class _AiaFetcher:
 
     @staticmethod
     def _addresses(host: str, port: int, seconds: float) -> list[str] | None:
-        from ._probe import Deadline, resolve
+        from .probe import Deadline, resolve
 
         try:
             return [str(info[4][0]) for info in resolve(host, port, Deadline(seconds))]
@@ -385,8 +377,8 @@ class _AiaFetcher:
         (data, "") or (None, what went wrong)."""
         from urllib.parse import urlsplit
 
-        from ._bounded import run_bounded
-        from ._proxy import Proxy
+        from .._bounded import run_bounded
+        from .proxy import Proxy
 
         ports = {urlsplit(url).port or _default_port(urlsplit(url).scheme)}
         if self.proxy_url:
@@ -410,7 +402,7 @@ class _AiaFetcher:
     def _get_once(self, url: str, headers: dict[str, str], seconds: float) -> tuple[bytes | None, str]:
         import requests
 
-        from ._probe import requests_ca_bundle
+        from .probe import requests_ca_bundle
 
         # As the connection goes: through its proxy, or direct even if HTTPS_PROXY is set
         # (trust_env=False); https:// URLs verified with the trust requests uses now.
@@ -464,7 +456,7 @@ def _widest(addresses: list[str]) -> str:
 # -- the search ----------------------------------------------------------------------------------
 def requests_trust() -> frozenset[str]:
     """Fingerprints requests trusts right now (REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / certifi)."""
-    from ._probe import requests_ca_bundle
+    from .probe import requests_ca_bundle
 
     bundle = requests_ca_bundle()
     if os.path.isdir(bundle):

@@ -1,9 +1,5 @@
 """The whole story against the built-in demo server, step by step (``python -m sly_nb_tls demo``).
 
-In [1]: from sly_nb_tls._walkthrough import run_demo
-In [2]: run_demo(print)
-[1/8] Start a demo server with its own private CA ...
-
 The same steps as notebooks/quickstart.ipynb, through the same public API,
 so a terminal shows exactly what a notebook user sees.  The demo server sends
 its whole chain (leaf + intermediate + root), which reproduces the error of
@@ -23,8 +19,10 @@ __all__ = ["run_demo"]
 
 def run_demo(emit: Callable[[str], None]) -> int:
     """Run every step and report through `emit`; 0 when the story ended as it should."""
-    from . import _diagnose, _envfile, _trust
-    from ._demo import DemoServer
+    from ..demo import DemoServer
+    from ..diagnose import connection as _diagnose
+    from ..trust import envfile as _envfile
+    from ..trust import extras as _trust
 
     steps = 8
     n = 0

@@ -1,12 +1,5 @@
 """Trust files on disk: the per-user directory, each variable's base, atomic writes, file lifetimes.
 
-In [1]: from sly_nb_tls._bundle import TrustFiles, collect_bases
-In [2]: bases = collect_bases({"SSL_CERT_FILE": None, "REQUESTS_CA_BUNDLE": None})
-In [3]: bases["REQUESTS_CA_BUNDLE"].label, len(bases["REQUESTS_CA_BUNDLE"].blocks)
-Out[3]: ('certifi', 144)
-In [4]: TrustFiles().write({bases["SSL_CERT_FILE"].key: b"...PEM..."})
-Out[4]: {'1f2e3d4c5b': PosixPath('/home/me/.cache/sly-nb-tls/bundle-host-4242-9f3a0b1c-1f2e3d4c5b.pem')}
-
 Why a bundle per base: every CA variable but the additive ones *replaces*
 its readers' trust, and each reader trusted something different before (requests
 certifi, curl and OpenSSL the system file, git its configured file).  Pointing a
@@ -37,9 +30,9 @@ from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._errors import StorageError
-from ._pem import certificate_blocks
-from ._readfile import NotReadable, read_regular_file
+from .._pem import certificate_blocks
+from .._readfile import NotReadable, read_regular_file
+from ..errors import StorageError
 
 __all__ = [
     "DEFAULT_BASES",
@@ -408,7 +401,7 @@ def collect_bases(original: Mapping[str, str | None]) -> dict[str, Base]:
 
     Variables whose readers are not here (or need nothing) are left out, and stay untouched.
     """
-    from ._environ import CA_VARIABLES, WGET_VARIABLE
+    from .environ import CA_VARIABLES, WGET_VARIABLE
 
     bases: dict[str, Base] = {}
     for var in CA_VARIABLES:
@@ -468,8 +461,8 @@ def write_pem_file(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 def save_pem(target: str, data: bytes, overwrite: bool) -> Path:
     """Write certificates the user asked to keep (`fetch --save`); never clobber other content."""
-    from ._certs import resolve_path
-    from ._readfile import CERTIFICATE_FILE_LIMIT, NotReadable, read_regular_file
+    from .._certs import resolve_path
+    from .._readfile import CERTIFICATE_FILE_LIMIT, NotReadable, read_regular_file
 
     path = resolve_path(target)
     try:
@@ -532,7 +525,7 @@ def named_by_live_process(paths: Iterable[Path], *, this_process: bool = True) -
 
 
 def _is_our_child(pid: str) -> bool:
-    from ._processes import proc_stat
+    from .processes import proc_stat
 
     info = proc_stat(pid)
     return info is not None and info[0] == os.getpid()

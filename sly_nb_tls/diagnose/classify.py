@@ -1,11 +1,5 @@
 """Name what went wrong, say how to fix it: pure functions, no sockets.
 
-In [1]: from sly_nb_tls._classify import classify_verify, fix_for
-In [2]: classify_verify(19, "self-signed certificate in certificate chain", chain, "sly.corp")
-Out[2]: ('untrusted_root', 'the server\\'s chain ends at "Corp Root CA" (SHA-256 3F:9A:…), which this kernel …')
-In [3]: fix_for("untrusted_root", Target.parse("https://sly.corp"), chain)
-Out[3]: '%sly_tls fetch https://sly.corp --save corp-chain.crt, check the fingerprint with your admin, then …'
-
 Everything here takes facts (verify codes and messages, the presented chain,
 an HTTP answer) and returns words, so it is tested without a network.
 `.problem` is what a verifying client hits first — chain trust, then
@@ -22,14 +16,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ._secrets import redact
+from .._secrets import redact
 
 if TYPE_CHECKING:
-    from ._certs import Certificate
-    from ._complete import Completion
-    from ._probe import Target
-    from ._proxy import Route
-    from ._results import Interception
+    from .._certs import Certificate
+    from .issuers import Completion
+    from .probe import Target
+    from .proxy import Route
+    from .results import Interception
 
 __all__ = [
     "PROBLEMS",
@@ -363,7 +357,7 @@ def detect_interception(
     means something in between re-signed it; without the direct chain, only
     a known product's name can hint at it.
     """
-    from ._results import Interception
+    from .results import Interception
 
     if not seen or not proxied:
         return None

@@ -1,10 +1,5 @@
 """Certificates read from an installed store without parsing X.509 (kernel start-up).
 
-In [1]: from sly_nb_tls._stored import read_stored
-In [2]: loaded = read_stored(["~/.ipython/profile_default/sly_nb_tls/72aba418fa6c8709.pem"])
-In [3]: loaded.certificates[0].sha256[:16], loaded.problems
-Out[3]: ('72aba418fa6c8709', [])
-
 `install` checked every certificate with cryptography when it wrote the store;
 at start-up only the DER is needed (the bundles, the hooks), and importing
 cryptography is half of what start-up would cost.  Each DER is still checked by
@@ -21,8 +16,8 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._pem import certificate_ders, pem_encode
-from ._readfile import CERTIFICATE_FILE_LIMIT, NotReadable, read_regular_file
+from .._pem import certificate_ders, pem_encode
+from .._readfile import CERTIFICATE_FILE_LIMIT, NotReadable, read_regular_file
 
 __all__ = ["StoredCertificate", "StoredSources", "read_stored"]
 
@@ -47,7 +42,7 @@ class StoredCertificate:
         if name.startswith("__") or name == "_parsed":
             raise AttributeError(name)
         if self._parsed is None:
-            from ._certs import Certificate, load_der_certificate
+            from .._certs import Certificate, load_der_certificate
 
             self._parsed = Certificate.from_x509(load_der_certificate(self.der), self.source)
         return getattr(self._parsed, name)

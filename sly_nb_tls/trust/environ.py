@@ -1,12 +1,5 @@
 """The CA variables: who reads each one, what it trusted before, and restoring only ours.
 
-In [1]: from sly_nb_tls._environ import CaVariables
-In [2]: env = CaVariables(); env.remember()
-In [3]: env.point_at({"REQUESTS_CA_BUNDLE": "/…/bundle-…-1f2e.pem", "SSL_CERT_FILE": "/…/bundle-…-77c0.pem"})
-['REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE']
-In [4]: env.restore()                 # (restored, left): a variable someone else rewrote is left
-([('REQUESTS_CA_BUNDLE', None), ('SSL_CERT_FILE', None)], [])
-
 Children inherit os.environ, so these variables are what carries the extras
 into curl, git, node, child Pythons and the SDK's ``import supervisely``.
 

@@ -1,11 +1,5 @@
 """Register extra CA certificates with every HTTPS client in this process — reversibly.
 
-In [1]: from sly_nb_tls import add_certs, status, reset
-In [2]: add_certs("corp-chain.crt")        # requests, urllib, httpx, aiohttp, curl, children...
-In [3]: status().changed_by_other           # variables someone else rewrote since
-Out[3]: []
-In [4]: reset()                             # every change below, undone exactly
-
 One `add` makes four kinds of change; each is recorded and has an inverse:
 
 1. **Files** (`_bundle`): one bundle per distinct base (what a variable's
@@ -35,16 +29,16 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ._bundle import DEFAULT_BASES, Base, TrustFiles, collect_bases, default_store_sets, wgetrc_text
-from ._environ import WGET_VARIABLE, CaVariables
-from ._errors import CertificateSourceError, StorageError, UnknownCertificateError
-from ._live import LiveTrust
-from ._pem import Source
-from ._processes import boot_clock, children_started_before
-from ._results import AddResult, RemoveResult, ResetResult, TrustStatus
+from .._pem import Source
+from ..errors import CertificateSourceError, StorageError, UnknownCertificateError
+from .environ import WGET_VARIABLE, CaVariables
+from .files import DEFAULT_BASES, Base, TrustFiles, collect_bases, default_store_sets, wgetrc_text
+from .live import LiveTrust
+from .processes import boot_clock, children_started_before
+from .results import AddResult, RemoveResult, ResetResult, TrustStatus
 
 if TYPE_CHECKING:
-    from ._certs import Certificate, LoadedSources
+    from .._certs import Certificate, LoadedSources
 
 __all__ = ["add_certs", "registered", "remove", "reset", "status"]
 
@@ -213,7 +207,7 @@ class _Registry:
 
     # -- the operations --------------------------------------------------
     def add(self, sources: Iterable[Source], live: bool) -> AddResult:
-        from ._certs import read_sources
+        from .._certs import read_sources
 
         return self.add_loaded(read_sources(sources), live)  # raises before anything changes
 
@@ -250,7 +244,7 @@ class _Registry:
             return result
 
     def find(self, target: Certificate | str | os.PathLike[str]) -> list[Certificate]:
-        from ._certs import read_sources, resolve_path
+        from .._certs import read_sources, resolve_path
 
         if not isinstance(target, (str, os.PathLike)) and hasattr(target, "sha256"):
             # a Certificate, or a certificate read from an installed store (parsed on first use)
@@ -401,7 +395,7 @@ def add_certs(*sources: Source, live: bool = True, system: bool = False, persist
             "so persist the CA files themselves instead of --system"
         )
     if system:
-        from ._complete import system_store_files
+        from ..diagnose.issuers import system_store_files
 
         store = system_store_files(ours=files_written())
         if not store:
@@ -409,7 +403,7 @@ def add_certs(*sources: Source, live: bool = True, system: bool = False, persist
         sources = (*sources, *store)
     if not persist:
         return _REGISTRY.add(sources, live)
-    from ._install import install
+    from .install import install
 
     # All or nothing: install may still fail, and what live contexts are given cannot be taken
     # back, so they come last; until then this add is undone exactly by removing what it added.
@@ -441,14 +435,14 @@ def status(clients: bool = False) -> TrustStatus:
     PATH) with the trust it will use right now, and flags those that will not see the extras.
     """
     st = _REGISTRY.status()
-    startup = sys.modules.get("sly_nb_tls._startup")
+    startup = sys.modules.get("sly_nb_tls.trust.startup")
     for record in getattr(startup, "records", []):
         if record.problem:
             st.warnings.append(f"at start, {record.source}: {record.problem} (skipped)")
         else:
             st.at_start.append(f"at start: {record.added} new certificate(s) from {record.source}")
     if clients:
-        from ._client_trust import client_trust
+        from .client_rows import client_trust
 
         with _REGISTRY.lock:
             ours = set(_REGISTRY.variables.applied.values()) if _REGISTRY.active else set()
@@ -469,7 +463,7 @@ def files_written() -> list[str]:
 
 def files_named_before_add() -> list[str]:
     """The files the CA variables named before the first `add` (now, if nothing was added)."""
-    from ._environ import MANAGED_VARIABLES
+    from .environ import MANAGED_VARIABLES
 
     with _REGISTRY.lock:
         original = _REGISTRY.variables.original
@@ -480,7 +474,7 @@ def files_named_before_add() -> list[str]:
 def shipped_pem(*sources: Source) -> str:
     """The PEM text of `sources`, or of every certificate registered now: what goes to remote workers,
     which have none of this host's files."""
-    from ._certs import read_sources
+    from .._certs import read_sources
 
     certificates = read_sources(sources).certificates if sources else registered()
     if not certificates:

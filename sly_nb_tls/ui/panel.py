@@ -1,13 +1,5 @@
 """The ipywidgets panel: the same operations as %sly_tls, with clicks.
 
-In [1]: %load_ext sly_nb_tls
-In [2]: %sly_tls panel                 # or: sly_nb_tls.panel()
-        ┌ Environment   [local.env .env ~/supervisely.env] [Load]
-        ├ Certificates  [path] [Upload] [Add]   registered: …  [Remove]  [Reset all]
-        ├ Connection    [https://…] [token] [Test] [□ check each client] [Fetch chain] → result (route,
-        │               TLS inspection, each client's result), [Trust this chain]
-        └ status line
-
 A view, nothing more: every handler (`_on_<widget>_<event>`) reads the
 widgets' values at click time, calls the public API, and shows the result
 object's own HTML.  While an action runs its buttons are disabled and the
@@ -27,9 +19,14 @@ from typing import Any
 
 import ipywidgets as w
 
-from . import _classify, _diagnose, _envfile, _results, _secrets, _trust
-from ._errors import SlyTlsError
-from ._render import esc, html_block, visible
+from .. import _secrets
+from .._render import esc, html_block, visible
+from ..diagnose import classify as _classify
+from ..diagnose import connection as _diagnose
+from ..diagnose import results as _results
+from ..errors import SlyTlsError
+from ..trust import envfile as _envfile
+from ..trust import extras as _trust
 
 __all__ = ["Panel", "panel"]
 

@@ -1,12 +1,5 @@
 """Which trust each HTTPS library here will use right now (`status --clients`).
 
-In [1]: print(sly_nb_tls.status(clients=True))
-...
-  each HTTPS library here, and the trust it uses now:
-    client     trust it uses now                               sees the extras
-    requests   REQUESTS_CA_BUNDLE: bundle-…-9d03850bbf.pem     ✓ yes
-    httplib2   httplib2.CA_CERTS: /etc/ssl/certs/my-ca.pem     ✗ no: pinned to a file of its own
-
 A library is listed when it is importable here (children: when its tool is
 on PATH).  The answer comes from the same facts the library reads: its
 variable, its module attribute, the ssl hooks.  Nothing is imported to find
@@ -23,7 +16,7 @@ import ssl
 import sys
 from collections.abc import Callable
 
-from ._results import ClientTrust
+from .results import ClientTrust
 
 __all__ = ["client_trust"]
 

@@ -1,14 +1,5 @@
 """``%sly_tls``: the IPython front-end — parse, call the public API, return its result.
 
-In [1]: %load_ext sly_nb_tls
-In [2]: %sly_tls add corp-chain.crt
-In [3]: %%sly_tls add
-   ...: -----BEGIN CERTIFICATE-----
-   ...: MIIB...
-In [4]: r = %sly_tls status
-In [5]: %sly_tls remove 3f9a1c2b
-In [6]: %sly_tls reset
-
 Bad input raises `UsageError`, which IPython shows as one line, no traceback.
 No logic lives here: every subcommand is one call into the core.
 """
@@ -26,7 +17,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import MagicArgumentParser, argument, magic_arguments
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, re-exported
 
-from ._arguments import add_route_arguments, add_token_argument, proxy_from_arguments
+from .commands import add_route_arguments, add_token_argument, proxy_from_arguments
 
 __all__ = ["SlyTlsMagics"]
 
@@ -159,7 +150,7 @@ class SlyTlsMagics(Magics):
             raise UsageError(
                 f"%%sly_tls {top.command} takes no cell body; only %%sly_tls add reads PEM text from the cell"
             )
-        from ._errors import SlyTlsError
+        from ..errors import SlyTlsError
 
         try:
             return handler(args, cell)
@@ -167,7 +158,7 @@ class SlyTlsMagics(Magics):
             raise UsageError(str(exc)) from None
 
     def _do_add(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ._trust import add_certs
+        from ..trust.extras import add_certs
 
         sources: list[str] = list(args.paths)
         if cell is not None:
@@ -181,38 +172,38 @@ class SlyTlsMagics(Magics):
         return add_certs(*sources, live=not args.no_live, system=args.system, persist=args.persist)
 
     def _do_install(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ._install import install
+        from ..trust.install import install
 
         return install(*args.paths, scope=args.scope)
 
     def _do_uninstall(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ._install import uninstall
+        from ..trust.install import uninstall
 
         return uninstall(scope=args.scope)
 
     def _do_remove(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ._trust import remove
+        from ..trust.extras import remove
 
         return remove(args.target)
 
     def _do_status(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ._trust import status
+        from ..trust.extras import status
 
         return status(clients=args.clients)
 
     def _do_reset(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ._trust import reset
+        from ..trust.extras import reset
 
         return reset()
 
     def _do_env(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ._envfile import load_env
+        from ..trust.envfile import load_env
 
         return load_env(*args.files, override=args.override)
 
     def _do_test(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ._diagnose import test_connection
-        from ._probe import Deadline, Target
+        from ..diagnose.connection import test_connection
+        from ..diagnose.probe import Deadline, Target
 
         url, timeout = Target.parse(args.url).text, Deadline.check(args.timeout)
         with _shown_if_slow(f"⋯ testing {url} (at most {timeout:g} s)"):
@@ -221,8 +212,8 @@ class SlyTlsMagics(Magics):
             )
 
     def _do_fetch(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ._diagnose import fetch_chain
-        from ._probe import Deadline, Target
+        from ..diagnose.connection import fetch_chain
+        from ..diagnose.probe import Deadline, Target
 
         url, timeout = Target.parse(args.url).text, Deadline.check(args.timeout)
         with _shown_if_slow(f"⋯ fetching the chain of {url} (at most {timeout:g} s)"):
@@ -232,7 +223,7 @@ class SlyTlsMagics(Magics):
 
     def _do_panel(self, args: argparse.Namespace, cell: str | None) -> Any:
         try:
-            from ._panel import panel
+            from .panel import panel
         except ImportError as exc:
             raise UsageError(
                 f"the panel needs ipywidgets 8 ({exc.name} is missing): pip install 'sly-nb-tls[widgets]'"

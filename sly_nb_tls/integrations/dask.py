@@ -1,9 +1,5 @@
 """Dask workers trust what the notebook trusts: a `distributed` worker plugin.
 
-In [1]: client = Client(cluster)                        # workers started before or after %sly_tls add
-In [2]: client.register_plugin(sly_nb_tls.dask_plugin())  # every worker, and those that join later
-In [3]: client.unregister_worker_plugin("sly_nb_tls")     # each worker drops what the plugin added
-
 The plugin carries the certificates' PEM text, never a path: a bundle on the
 notebook's host means nothing on a worker on another machine.  Each worker
 applies it with `add_certs` (its own per-variable bundles, hooks, variables)
@@ -24,7 +20,7 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from ._pem import Source
+from .._pem import Source
 
 __all__ = ["PLUGIN_NAME", "SlyTlsWorkerPlugin", "dask_plugin"]
 
@@ -76,7 +72,7 @@ class SlyTlsWorkerPlugin(WorkerPlugin):  # type: ignore[misc]
         self.pem = pem
 
     def setup(self, worker: Any) -> None:
-        from ._trust import add_certs
+        from ..trust.extras import add_certs
 
         with _LOCK:
             holds = _holds()
@@ -91,8 +87,8 @@ class SlyTlsWorkerPlugin(WorkerPlugin):  # type: ignore[misc]
             holds.setups[(id(self), id(worker))] = held
 
     def teardown(self, worker: Any) -> None:
-        from ._errors import UnknownCertificateError
-        from ._trust import remove
+        from ..errors import UnknownCertificateError
+        from ..trust.extras import remove
 
         with _LOCK:
             holds = _holds()
@@ -109,6 +105,6 @@ class SlyTlsWorkerPlugin(WorkerPlugin):  # type: ignore[misc]
 
 def dask_plugin(*sources: Source) -> SlyTlsWorkerPlugin:
     """A worker plugin that trusts `sources` (default: what this process trusts now) on every worker."""
-    from ._trust import shipped_pem
+    from ..trust.extras import shipped_pem
 
     return SlyTlsWorkerPlugin(shipped_pem(*sources))

@@ -1,0 +1,1 @@
+"""Diagnosing a connection: probe, proxy, issuers, classification, per-client attempts, reports."""

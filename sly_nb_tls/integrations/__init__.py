@@ -1,0 +1,1 @@
+"""Carrying the extras to worker processes: Dask and Ray."""

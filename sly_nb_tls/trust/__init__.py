@@ -1,0 +1,1 @@
+"""Trusting extra certificates: files, environment, live hooks, and keeping them across restarts."""

@@ -63,7 +63,7 @@ def load_env(*files: str, override: bool = False, cwd: str | None = None) -> Env
     With no `files`: ``local.env`` and ``.env`` in the working directory, then
     ``~/supervisely.env``, each if present.  Explicit files must exist.
     """
-    from .._certs import read_sources, resolve_path
+    from .._sources import read_sources, resolve_path
 
     explicit = bool(files)
     candidates = list(files) if explicit else list(DEFAULT_FILES)

@@ -5,13 +5,16 @@ into curl, git, node, child Pythons and the SDK's ``import supervisely``.
 
 Each variable *replaces* its readers' trust (except the additive ones), so
 each gets its own bundle: what its readers trusted before (`base`) plus the
-extras, never another client's roots.  `_bundle.collect_bases` finds the bases.
+extras, never another client's roots.  `bases.collect_bases` finds the bases.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+from ..clients import variables
+from ..clients.base import CaVariable
 
 __all__ = [
     "CA_VARIABLES",
@@ -20,42 +23,15 @@ __all__ = [
     "PROXY_VARIABLES",
     "VARIABLES_READ",
     "WGET_VARIABLE",
-    "CaVariable",
     "CaVariables",
     "EnvVarState",
 ]
 
 
-@dataclass(frozen=True)
-class CaVariable:
-    """One variable some client reads its trust from."""
-
-    name: str
-    #: who reads it (shown in `status`)
-    readers: str
-    #: what its readers trust when it is unset: a key of `_bundle.DEFAULT_BASES`
-    default: str
-    #: readers add the file to their own roots instead of replacing them
-    additive: bool = False
-
-
-#: Every variable `add` may point at a bundle, with what its readers use when it is unset.
-#: A variable whose default cannot be found here (gRPC not installed, no npm ``cafile``
+#: Every variable `add` may point at a bundle, each declared by the client family that reads it.
+#: A variable whose base cannot be found here (gRPC not installed, no npm ``cafile``
 #: configured, PIP_CERT unset: pip reads REQUESTS_CA_BUNDLE then) is left alone.
-CA_VARIABLES = (
-    CaVariable("REQUESTS_CA_BUNDLE", "requests, the SDK, pip", "requests"),
-    CaVariable("SSL_CERT_FILE", "OpenSSL: urllib, aiohttp, httpx, …", "openssl"),
-    CaVariable("CURL_CA_BUNDLE", "curl", "openssl"),
-    CaVariable("GIT_SSL_CAINFO", "git", "git"),
-    CaVariable("AWS_CA_BUNDLE", "boto3, AWS CLI", "botocore"),
-    CaVariable("HTTPLIB2_CA_CERTS", "httplib2", "certifi"),
-    CaVariable("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "gRPC", "grpc"),
-    CaVariable("PIP_CERT", "pip", "preset-only"),
-    CaVariable("npm_config_cafile", "npm (its cafile)", "npm"),
-    CaVariable("NODE_EXTRA_CA_CERTS", "node, npm", "none", additive=True),
-    CaVariable("WGETRC", "wget (a wgetrc)", "wget", additive=True),
-    CaVariable("SLY_EXTRA_CA_CERTS", "the SDK at import", "none", additive=True),
-)
+CA_VARIABLES: tuple[CaVariable, ...] = variables()
 #: Read by the Supervisely SDK at ``import supervisely`` (in children, too).
 EXTRAS_VARIABLE = "SLY_EXTRA_CA_CERTS"
 #: The one variable that names a wget configuration file, not a PEM file.

@@ -24,23 +24,28 @@ from __future__ import annotations
 import atexit
 import os
 import re
-import sys
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from .._fixes import command, say, where
 from .._pem import Source
+from ..clients import variables as ca_variables
+from ..clients.base import CaSet, ClientTrust, TrustView
 from ..errors import CertificateSourceError, StorageError, UnknownCertificateError
-from .environ import WGET_VARIABLE, CaVariables
-from .files import DEFAULT_BASES, Base, TrustFiles, collect_bases, default_store_sets, wgetrc_text
+from .bases import collect_bases, default_sets, default_store_paths, replaced_base
+from .environ import CaVariables
+from .files import TrustFiles
 from .live import LiveTrust
 from .processes import boot_clock, children_started_before
 from .results import AddResult, RemoveResult, ResetResult, TrustStatus
 
 if TYPE_CHECKING:
-    from .._certs import Certificate, LoadedSources
+    from .._certs import Certificate
+    from .._sources import LoadedSources
+    from .startup import StartRecord
 
-__all__ = ["add_certs", "registered", "remove", "reset", "status"]
+__all__ = ["add_certs", "at_exit", "registered", "remove", "reset", "status"]
 
 _HEX = re.compile(r"[0-9a-f]+")
 
@@ -53,7 +58,7 @@ class _Registry:
         self.extras: dict[str, Certificate] = {}
         self.origins: dict[str, set[str]] = {}
         #: variable -> what its readers trusted before the first `add`
-        self.bases: dict[str, Base] | None = None
+        self.bases: dict[str, CaSet] | None = None
         #: file key -> what `reset` writes back into that file (its base)
         self.reset_contents: dict[str, bytes] = {}
         #: when the last `add` that trusted something new ran (boot clock; None: never, or reset since)
@@ -69,46 +74,19 @@ class _Registry:
         self.live = LiveTrust(
             lambda: (self.cadata, frozenset(self.extras)),
             self._bundle_paths,
-            lambda: self.variables.applied.get("SSL_CERT_FILE"),
-            self._httpx_default,
+            lambda: dict(self.variables.applied),
+            lambda: self.variables.original or {},
             lambda: self.default_stores,
         )
         #: real paths of the CA files and directories that count as "the defaults" (set at `add`)
         self.default_stores: set[str] = set()
-
-    def _httpx_default(self) -> tuple[str | None, str | None] | None:
-        """What httpx trusted before `add`: SSL_CERT_FILE if it was set (None: ours holds it),
-        else SSL_CERT_DIR, else certifi (httpx's own rule)."""
-        original = self.variables.original or {}
-        if original.get("SSL_CERT_FILE"):
-            return None
-        if os.environ.get("SSL_CERT_DIR"):
-            return None, os.environ["SSL_CERT_DIR"]
-        import certifi
-
-        return certifi.where(), None
+        #: the fork and exit hooks are registered (once, at the first `add`)
+        self.process_hooks = False
+        #: what loading the extension applied by itself
+        self.at_start: list[StartRecord] = []
 
     def _default_sets(self) -> list[frozenset[str]]:
-        """The CA sets a client has when it trusts "the defaults": certifi, OpenSSL's file, each base."""
-        sets = [shas for _, shas in default_store_sets()]
-        # A preset bundle is a default store only where in-process clients read it: a file that
-        # git, npm or wget use says nothing of a context pinned to the same file.
-        bases = self.bases or {}
-        sets += [frozenset(bases[v].blocks) for v in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE") if v in bases]
-        return list(dict.fromkeys(s for s in sets if s))
-
-    def _default_store_paths(self) -> set[str]:
-        """certifi, OpenSSL's default file and directory, SSL_CERT_DIR, and the files the in-process
-        clients' variables named before `add` (a preset bundle): what "the defaults" are here."""
-        import ssl
-
-        import certifi
-
-        paths = ssl.get_default_verify_paths()
-        candidates = [certifi.where(), paths.openssl_cafile, paths.openssl_capath, os.environ.get("SSL_CERT_DIR")]
-        for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
-            candidates += (self.bases or {}).get(var, Base("")).files
-        return {os.path.realpath(p) for p in candidates if p}
+        return default_sets(self.bases or {})
 
     def _accepted_paths(self) -> dict[str, set[str]]:
         """Per variable, the files that count as its readers' default (a client fixed on one gets ours)."""
@@ -133,9 +111,14 @@ class _Registry:
         Returns (variables set, live updates, notes).
         """
         notes: list[str] = []
+        if not self.process_hooks:
+            # Registered at the first change, not at import: importing changes nothing.
+            os.register_at_fork(after_in_child=self.after_fork_in_child)
+            atexit.register(at_exit)
+            self.process_hooks = True
         if self.bases is None:
             self.bases = collect_bases(self.variables.remember())
-            self.default_stores = self._default_store_paths()
+            self.default_stores = default_store_paths(self.bases)
         self.ever_registered |= set(self.extras)
         self.ever_trusted |= set(self.extras)
         notes += self._take_over_rewritten()
@@ -148,11 +131,13 @@ class _Registry:
             self.reset_contents[base.key] = base.content()
         paths = self.files.write(contents)
         files = {var: str(paths[base.key]) for var, base in self.bases.items()}
-        wget = self.bases.get(WGET_VARIABLE)
-        if wget is not None:
-            rc = wgetrc_text(wget.config or "", paths[wget.key])
-            files[WGET_VARIABLE] = str(self.files.write({"wgetrc": rc})["wgetrc"])
-            self.reset_contents["wgetrc"] = (wget.original_config or "").encode()
+        for variable in ca_variables():
+            config = self.bases.get(variable.name)
+            if variable.config is not None and config is not None:
+                # The variable names a configuration file (a wgetrc) that names the bundle.
+                text = variable.config(config.config or "", str(paths[config.key]))
+                files[variable.name] = str(self.files.write({"wgetrc": text})["wgetrc"])
+                self.reset_contents["wgetrc"] = (config.original_config or "").encode()
         variables = self.variables.point_at(files)
         self.cadata = b"".join(c.der for c in self.extras.values())
         self.live.install_hooks()
@@ -184,12 +169,10 @@ class _Registry:
         """
         assert self.bases is not None
         notes = []
+        declared = {v.name: v for v in ca_variables()}
         for var, current in self.variables.rewritten_by_other():
-            if var == WGET_VARIABLE:
-                replaced = DEFAULT_BASES["wget"]({var: current}) if os.path.isfile(current) else None
-            else:
-                replaced = Base.of_files(f"set after add: {current}", current, exclude=self.ever_registered)
-            if replaced is None or (var != WGET_VARIABLE and (not replaced.files or os.path.isdir(current))):
+            replaced = replaced_base(declared[var], current, self.ever_registered)
+            if replaced is None:
                 self.bases.pop(var, None)
                 self.variables.release(var)
                 notes.append(
@@ -207,7 +190,7 @@ class _Registry:
 
     # -- the operations --------------------------------------------------
     def add(self, sources: Iterable[Source], live: bool) -> AddResult:
-        from .._certs import read_sources
+        from .._sources import read_sources
 
         return self.add_loaded(read_sources(sources), live)  # raises before anything changes
 
@@ -244,7 +227,7 @@ class _Registry:
             return result
 
     def find(self, target: Certificate | str | os.PathLike[str]) -> list[Certificate]:
-        from .._certs import read_sources, resolve_path
+        from .._sources import read_sources, resolve_path
 
         if not isinstance(target, (str, os.PathLike)) and hasattr(target, "sha256"):
             # a Certificate, or a certificate read from an installed store (parsed on first use)
@@ -337,6 +320,20 @@ class _Registry:
         with self.lock:
             self.files.release(exiting=True)
 
+    def client_rows(self, hooked: bool, pinned: int) -> list[ClientTrust]:
+        """Each client family's rows: the trust each HTTPS library here uses right now."""
+        from ..clients import families
+
+        with self.lock:
+            ours = frozenset(self.variables.applied.values()) if self.active else frozenset()
+            view = TrustView(ours, hooked, frozenset(self.extras), self.live.urllib_unverified())
+        rows = [row for family in families() for row in family.rows(view)]
+        if pinned:
+            rows.append(
+                ClientTrust("live contexts", f"{pinned} pinned to a CA set of their own", False, "pinned: left alone")
+            )
+        return rows
+
     def status(self) -> TrustStatus:
         with self.lock:
             st = TrustStatus(active=self.active, certificates=list(self.extras.values()))
@@ -358,19 +355,21 @@ class _Registry:
             st.warnings = [w for c in self.extras.values() for w in c.warnings]
             for var in st.changed_by_other:
                 st.warnings.append(f"{var} was changed by something else after add; reset will leave it")
-            import ssl
-
-            if ssl._create_default_https_context is getattr(ssl, "_create_unverified_context", None):
+            if self.live.urllib_unverified():
                 st.warnings.append(
                     "ssl._create_default_https_context is _create_unverified_context: "
-                    "something in this kernel turned verification off for urllib"
+                    f"something in {where()} turned verification off for urllib"
                 )
             return st
 
 
 _REGISTRY = _Registry()
-os.register_at_fork(after_in_child=_REGISTRY.after_fork_in_child)
-atexit.register(_REGISTRY.at_exit)
+
+
+def at_exit() -> None:
+    """What runs when the interpreter ends (registered at the first `add`): our files are deleted
+    unless a live process (a child started after `add`) may still read them."""
+    _REGISTRY.at_exit()
 
 
 def add_certs(*sources: Source, live: bool = True, system: bool = False, persist: bool = False) -> AddResult:
@@ -395,7 +394,7 @@ def add_certs(*sources: Source, live: bool = True, system: bool = False, persist
             "so persist the CA files themselves instead of --system"
         )
     if system:
-        from ..diagnose.issuers import system_store_files
+        from ..clients.stores import system_store_files
 
         store = system_store_files(ours=files_written())
         if not store:
@@ -435,19 +434,16 @@ def status(clients: bool = False) -> TrustStatus:
     PATH) with the trust it will use right now, and flags those that will not see the extras.
     """
     st = _REGISTRY.status()
-    startup = sys.modules.get("sly_nb_tls.trust.startup")
-    for record in getattr(startup, "records", []):
-        if record.problem:
-            st.warnings.append(f"at start, {record.source}: {record.problem} (skipped)")
-        else:
-            st.at_start.append(f"at start: {record.added} new certificate(s) from {record.source}")
+    st.at_start = list(_REGISTRY.at_start)
+    st.warnings += [f"at start, {r.source}: {r.problem} (skipped)" for r in st.at_start if r.problem]
     if clients:
-        from .client_rows import client_trust
-
-        with _REGISTRY.lock:
-            ours = set(_REGISTRY.variables.applied.values()) if _REGISTRY.active else set()
-            st.clients = client_trust(ours, bool(st.hooks), st.pinned, frozenset(_REGISTRY.extras))
+        st.clients = _REGISTRY.client_rows(bool(st.hooks), st.pinned)
     return st
+
+
+def started_with(records: list[StartRecord]) -> None:
+    """What loading the extension applied by itself (`trust.startup`), for `status`."""
+    _REGISTRY.at_start = list(records)
 
 
 def reset() -> ResetResult:
@@ -474,12 +470,12 @@ def files_named_before_add() -> list[str]:
 def shipped_pem(*sources: Source) -> str:
     """The PEM text of `sources`, or of every certificate registered now: what goes to remote workers,
     which have none of this host's files."""
-    from .._certs import read_sources
+    from .._sources import read_sources
 
     certificates = read_sources(sources).certificates if sources else registered()
     if not certificates:
         raise CertificateSourceError(
-            "nothing to ship to the workers: add certificates first (%sly_tls add), or pass them"
+            f"nothing to ship to the workers: add certificates first ({say(command('add'))}), or pass them"
         )
     return "".join(c.pem for c in certificates)
 

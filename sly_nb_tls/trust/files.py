@@ -1,4 +1,4 @@
-"""Trust files on disk: the per-user directory, each variable's base, atomic writes, file lifetimes.
+"""Trust files on disk: the per-user directory, one bundle per base, and when each may be deleted.
 
 Why a bundle per base: every CA variable but the additive ones *replaces*
 its readers' trust, and each reader trusted something different before (requests
@@ -19,41 +19,28 @@ path); elsewhere that cannot be told, so files are kept.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import secrets
 import socket
 import stat
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Set
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .._pem import certificate_blocks
-from .._readfile import NotReadable, read_regular_file
+from .._writefile import write_atomically
 from ..errors import StorageError
 
 __all__ = [
-    "DEFAULT_BASES",
     "DIR_ENV",
-    "Base",
     "TrustFiles",
-    "collect_bases",
-    "default_store_sets",
     "named_by_live_process",
     "prune_stale_files",
-    "save_pem",
     "user_dir",
-    "wgetrc_text",
-    "write_pem_file",
 ]
 
 #: Tests and unusual setups can point the per-user directory elsewhere.
 DIR_ENV = "SLY_NB_TLS_DIR"
 
-_MAX_BASE_FILE = 64 * 1024 * 1024
-_MAX_CONFIG_FILE = 1024 * 1024
 _OWNED_NAME = re.compile(
     r"^(?:bundle|extra|wgetrc)-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[0-9a-f]+(?:-[0-9a-f]+)?(?:\.pem)?$"
 )
@@ -100,390 +87,6 @@ def user_dir() -> Path:
         )
     if not configured and mode != 0o700:
         os.chmod(path, 0o700)  # our own default directory: private again, whatever made it otherwise
-    return path
-
-
-@dataclass
-class Base:
-    """What one variable's readers trusted before any change, as de-duplicated PEM blocks."""
-
-    label: str
-    files: list[str] = field(default_factory=list)
-    blocks: dict[str, bytes] = field(default_factory=dict)
-    #: for WGETRC: the user's own wgetrc, without its ca_certificate line (ours replaces it)
-    config: str | None = None
-    #: for WGETRC: the user's own wgetrc as it was (what `reset` writes back)
-    original_config: str | None = None
-    #: files of the base that could not be read: its readers could not read them either
-    problems: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of_files(cls, label: str, *paths: str, exclude: Set[str] = frozenset()) -> Base:
-        base = cls(label)
-        for path in paths:
-            base.add_path(path, exclude)
-        return base
-
-    @property
-    def key(self) -> str:
-        """Names the bundle file: bases with equal content share one file."""
-        if not self.blocks:
-            return "extras"
-        return hashlib.sha256("".join(sorted(self.blocks)).encode()).hexdigest()[:10]
-
-    def add_path(self, candidate: str, exclude: Set[str] = frozenset()) -> bool:
-        """Fold a file (or a directory of PEM files) into the base; False if unreadable.
-
-        Certificates whose fingerprint is in `exclude` are left out: a bundle that
-        someone built from ours holds our extras, and those must stay removable.
-        """
-        path = os.path.realpath(candidate)
-        if path in self.files:
-            return True
-        if os.path.isdir(path):
-            try:
-                names = [os.path.join(path, n) for n in sorted(os.listdir(path))]
-            except OSError:
-                self.problems.append(f"{candidate}: cannot list it")
-                return False
-            files = [n for n in names if os.path.isfile(n)]
-        elif os.path.isfile(path):
-            files = [path]
-        else:
-            return False
-        for name in files:
-            if not os.access(name, os.R_OK):
-                self.problems.append(f"{name}: not readable")
-                continue
-            for sha, block in _file_blocks(name):
-                if sha not in exclude:
-                    self.blocks.setdefault(sha, block)
-        self.files.append(path)
-        return True
-
-    def content(self) -> bytes:
-        return b"".join(self.blocks.values())
-
-    def merged_with(self, extras: Iterable[tuple[str, bytes]]) -> bytes:
-        blocks = dict(self.blocks)
-        for sha, block in extras:
-            blocks.setdefault(sha, block)
-        return b"".join(blocks.values())
-
-
-#: (real path, mtime, size) -> its certificate blocks: certifi's and OpenSSL's files are the base of
-#: several variables, and parsing one costs milliseconds (kernel start-up adds them all at once).
-_PARSED: dict[tuple[str, int, int], list[tuple[str, bytes]]] = {}
-
-
-def _file_blocks(name: str) -> list[tuple[str, bytes]]:
-    try:
-        st = os.stat(name)
-    except OSError:
-        return []
-    key = (name, st.st_mtime_ns, st.st_size)
-    if key not in _PARSED:
-        try:
-            # A variable may name a FIFO or /dev/zero: read only a regular file, and only so much.
-            data = read_regular_file(name, _MAX_BASE_FILE)
-        except NotReadable:
-            return []
-        if len(_PARSED) > 64:
-            _PARSED.clear()
-        _PARSED[key] = certificate_blocks(data)
-    return _PARSED[key]
-
-
-def _config_text(path: str) -> str | None:
-    """A tool's small config file (gitconfig, npmrc, wgetrc) as text; None if it is no readable regular file."""
-    try:
-        return read_regular_file(path, _MAX_CONFIG_FILE).decode("utf-8", "replace")
-    except NotReadable:
-        return None
-
-
-# -- what each client trusts when its variable is unset ---------------------
-def _certifi(original: Mapping[str, str | None]) -> Base | None:
-    import certifi
-
-    return Base.of_files("certifi", certifi.where())
-
-
-def _openssl(original: Mapping[str, str | None]) -> Base | None:
-    import ssl
-
-    # openssl_cafile, not cafile: the latter follows SSL_CERT_FILE, which may be ours by now.
-    return Base.of_files("OpenSSL's default file", ssl.get_default_verify_paths().openssl_cafile)
-
-
-def _requests(original: Mapping[str, str | None]) -> Base | None:
-    # requests reads REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else certifi.
-    curl = original.get("CURL_CA_BUNDLE")
-    return Base.of_files(f"preset CURL_CA_BUNDLE: {curl}", curl) if curl else _certifi(original)
-
-
-def _botocore(original: Mapping[str, str | None]) -> Base | None:
-    # botocore reads AWS_CA_BUNDLE, else the profile's ca_bundle, else REQUESTS_CA_BUNDLE, else certifi.
-    configured = _aws_ca_bundle()
-    if configured:
-        return Base.of_files(f"AWS config ca_bundle: {configured}", os.path.expanduser(configured))
-    preset = original.get("REQUESTS_CA_BUNDLE")
-    return Base.of_files(f"preset REQUESTS_CA_BUNDLE: {preset}", preset) if preset else _certifi(original)
-
-
-def _aws_ca_bundle() -> str | None:
-    """`ca_bundle` of the AWS profile in use (~/.aws/config or AWS_CONFIG_FILE), if set."""
-    import configparser
-
-    path = os.environ.get("AWS_CONFIG_FILE") or str(Path.home() / ".aws" / "config")
-    profile = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
-    parser = configparser.RawConfigParser()
-    try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, OSError, UnicodeDecodeError):
-        return None
-    for section in (profile if profile == "default" else f"profile {profile}", profile):
-        if parser.has_option(section, "ca_bundle"):
-            return parser.get(section, "ca_bundle").strip() or None
-    return None
-
-
-def _git(original: Mapping[str, str | None]) -> Base | None:
-    text = _git_config_text()
-    if "sslcainfo" not in text.lower():
-        return _openssl(original)  # no git config names a CA file: spare the subprocess at start-up
-    if re.search(r"^\s*\[\s*http\s+\"", text, re.IGNORECASE | re.MULTILINE) and "sslcainfo" in text.lower():
-        # A per-URL `[http "https://host"] sslCAInfo` cannot be expressed in GIT_SSL_CAINFO,
-        # which would override it for every host: leave git alone.
-        return None
-    configured = _git_config("http.sslCAInfo")
-    if configured:
-        return Base.of_files(f"git http.sslCAInfo: {configured}", os.path.expanduser(configured))
-    return _openssl(original)
-
-
-def _git_config_text() -> str:
-    """The text of git's system and global config files (where http.sslCAInfo may be set)."""
-    env = os.environ
-    xdg = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    names = [
-        env.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig",
-        *([env["GIT_CONFIG_GLOBAL"]] if env.get("GIT_CONFIG_GLOBAL") else [str(Path.home() / ".gitconfig"),
-                                                                           os.path.join(xdg, "git", "config")]),
-    ]  # fmt: skip
-    return "\n".join(text for text in map(_config_text, names) if text is not None)
-
-
-def _git_config(key: str) -> str | None:
-    import shutil
-    import subprocess
-
-    git = shutil.which("git")
-    if git is None:
-        return None
-    try:
-        out = subprocess.run([git, "config", "--get", key], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def _grpc(original: Mapping[str, str | None]) -> Base | None:
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec("grpc")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.origin:
-        return None  # no gRPC here, nor in this kernel's children
-    roots = Path(spec.origin).parent / "_cython" / "_credentials" / "roots.pem"
-    return Base.of_files("gRPC's bundled roots", str(roots)) if roots.is_file() else None
-
-
-def _npm(original: Mapping[str, str | None]) -> Base | None:
-    # npm's `cafile` replaces node's roots (NODE_EXTRA_CA_CERTS does not reach it); unset, npm
-    # uses node's roots plus NODE_EXTRA_CA_CERTS and needs nothing from us.
-    for rc in _npmrc_files():
-        cafile = _ini_value(rc, "cafile")
-        if cafile:
-            return Base.of_files(f"npm cafile: {cafile}", os.path.expanduser(cafile))
-    return None
-
-
-def _npmrc_files() -> list[str]:
-    """npm's config files, first wins: the project's, the user's, the global one, npm's built-in one."""
-    import shutil
-
-    env = os.environ
-    try:
-        files = [os.path.join(os.getcwd(), ".npmrc")]
-    except OSError:  # the working directory was deleted
-        files = []
-    files.append(env.get("NPM_CONFIG_USERCONFIG") or env.get("npm_config_userconfig") or str(Path.home() / ".npmrc"))
-    node = shutil.which("node")
-    prefix = env.get("NPM_CONFIG_PREFIX") or env.get("npm_config_prefix")
-    if not prefix and node:
-        prefix = os.path.dirname(os.path.dirname(os.path.realpath(node)))
-    globalconfig = env.get("NPM_CONFIG_GLOBALCONFIG") or env.get("npm_config_globalconfig")
-    if globalconfig or prefix:
-        files.append(globalconfig or os.path.join(prefix or "", "etc", "npmrc"))
-    npm = shutil.which("npm")
-    if npm:
-        files.append(os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(npm))), "npmrc"))
-    return files
-
-
-def _ini_value(path: str, key: str) -> str | None:
-    text = _config_text(path)
-    if text is None:
-        return None
-    for line in text.splitlines():
-        name, sep, value = line.partition("=")
-        if sep and name.strip().lower() == key:
-            return value.strip().strip("\"'") or None
-    return None
-
-
-_WGET_CA = re.compile(r"^\s*ca[-_]?certificate\s*=\s*(?P<path>.*?)\s*$", re.IGNORECASE)
-
-
-def _wget(original: Mapping[str, str | None]) -> Base | None:
-    # wget reads the system wgetrc, then $WGETRC or ~/.wgetrc.  Ours replaces the user's, so it
-    # carries the user's lines, and its ca_certificate (which adds to the system's roots) holds
-    # the user's own CA file, if one was set, plus the extras.
-    rc = original.get("WGETRC") or str(Path.home() / ".wgetrc")
-    text = _config_text(rc) or ""
-    lines = text.splitlines()
-    kept, cafiles = [], []
-    for line in lines:
-        m = _WGET_CA.match(line)
-        if m:
-            cafiles.append(os.path.expanduser(m.group("path")))
-        else:
-            kept.append(line)
-    if not cafiles:
-        # Ours is read after the system wgetrc and its ca_certificate replaces the system one's.
-        system = _ini_value(os.environ.get("SYSTEM_WGETRC") or "/etc/wgetrc", "ca_certificate")
-        cafiles = [os.path.expanduser(system)] if system else []
-    label = f"wgetrc ca_certificate: {cafiles[-1]}" if cafiles else "nothing (additive)"
-    base = Base.of_files(label, *cafiles[-1:])
-    base.config = "\n".join(kept)
-    base.original_config = text
-    return base
-
-
-def _preset_only(original: Mapping[str, str | None]) -> Base | None:
-    return None
-
-
-def _nothing(original: Mapping[str, str | None]) -> Base | None:
-    return Base("nothing (additive)")
-
-
-#: variable default (`_environ.CaVariable.default`) -> what its readers trust when it is unset
-DEFAULT_BASES: dict[str, Callable[[Mapping[str, str | None]], Base | None]] = {
-    "certifi": _certifi,
-    "openssl": _openssl,
-    "requests": _requests,
-    "botocore": _botocore,
-    "git": _git,
-    "grpc": _grpc,
-    "npm": _npm,
-    "wget": _wget,
-    "preset-only": _preset_only,
-    "none": _nothing,
-}
-
-
-def collect_bases(original: Mapping[str, str | None]) -> dict[str, Base]:
-    """Each variable's base: its preset file if it had one, else its readers' own default.
-
-    Variables whose readers are not here (or need nothing) are left out, and stay untouched.
-    """
-    from .environ import CA_VARIABLES, WGET_VARIABLE
-
-    bases: dict[str, Base] = {}
-    for var in CA_VARIABLES:
-        preset = original.get(var.name)
-        if preset and var.name != WGET_VARIABLE and os.path.isdir(preset):
-            # A directory in a *file* variable: what its readers make of it differs (OpenSSL loads
-            # nothing, requests a hashed directory); pointing it at a bundle would change that.
-            base: Base | None = None
-        elif preset and var.name != WGET_VARIABLE:
-            base = Base.of_files(f"preset: {preset}", preset)
-        else:
-            base = DEFAULT_BASES[var.default](original)
-        if base is not None:
-            bases[var.name] = base
-    return bases
-
-
-def default_store_sets() -> list[tuple[str, frozenset[str]]]:
-    """The stores a client context loads by default here (certifi, OpenSSL's file): (label, fingerprints)."""
-    out = []
-    for make in (_certifi, _openssl):
-        base = make({})
-        if base is not None and base.blocks:
-            out.append((base.label, frozenset(base.blocks)))
-    return out
-
-
-def wgetrc_text(user_lines: str, cafile: Path) -> bytes:
-    return (
-        (user_lines.rstrip("\n") + f"\n# added by sly_nb_tls (undone by reset)\nca_certificate = {cafile}\n")
-        .lstrip("\n")
-        .encode()
-    )
-
-
-def write_pem_file(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Atomically replace `path` with `data` (`mode`): readers see old or new, never half.
-
-    The temporary file is created in the same directory (so `os.replace` is a
-    rename on one filesystem), flushed and fsynced before the rename.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pem", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def save_pem(target: str, data: bytes, overwrite: bool) -> Path:
-    """Write certificates the user asked to keep (`fetch --save`); never clobber other content."""
-    from .._certs import resolve_path
-    from .._readfile import CERTIFICATE_FILE_LIMIT, NotReadable, read_regular_file
-
-    path = resolve_path(target)
-    try:
-        is_dir, exists = path.is_dir(), os.path.lexists(path)
-    except OSError as exc:  # a name too long for the file system, a loop
-        raise StorageError(f"{path}: cannot be used ({exc.strerror or exc}); nothing was saved") from None
-    if is_dir:
-        raise StorageError(f"{path}: is a directory; give a file name to save the chain to")
-    if exists and not overwrite:
-        try:
-            same = read_regular_file(path, CERTIFICATE_FILE_LIMIT) == data
-        except NotReadable as exc:  # a FIFO would block the read for good
-            raise StorageError(f"{path}: already exists and {exc.reason}; choose another name") from None
-        if not same:
-            raise StorageError(f"{path}: already exists with other content; choose another name or pass --overwrite")
-    if not path.parent.is_dir():
-        raise StorageError(f"{path.parent}: no such directory")
-    try:
-        write_pem_file(path, data)
-    except OSError as exc:
-        raise StorageError(f"{path}: cannot be written ({exc.strerror or exc}); nothing was saved") from None
     return path
 
 
@@ -628,7 +231,7 @@ class TrustFiles:
         for key, data in contents.items():
             path = self.path_for(key)
             # The wgetrc carries the user's own lines (http_password among them): theirs alone.
-            write_pem_file(path, data, 0o600 if key == "wgetrc" else 0o644)
+            write_atomically(path, data, 0o600 if key == "wgetrc" else 0o644)
             self._written[key] = path
             out[key] = path
         return out
@@ -642,7 +245,7 @@ class TrustFiles:
         for key, path in self.written.items():
             if key in contents:
                 try:
-                    write_pem_file(path, contents[key], 0o600 if key == "wgetrc" else 0o644)
+                    write_atomically(path, contents[key], 0o600 if key == "wgetrc" else 0o644)
                 except FileNotFoundError:
                     continue
 

@@ -29,17 +29,18 @@ import os
 import re
 import stat
 import tokenize
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from .._fixes import command, say
 from .._pem import certificate_ders
 from .._readfile import NotReadable, read_regular_file
-from .._render import Rendered, html_table, visible
+from .._writefile import write_atomically
 from ..errors import StorageError
-from .files import write_pem_file
+from .results import InstallResult
 from .scopes import SCOPES, STORE, installed_stores, scope_dir
 
-__all__ = ["SCOPES", "InstallResult", "install", "installed_stores", "scope_dir", "uninstall"]
+__all__ = ["SCOPES", "install", "installed_stores", "scope_dir", "uninstall"]
 
 CONFIG = "ipython_config.py"
 _BEGIN = "# >>> sly_nb_tls: added by `python -m sly_nb_tls install`; `uninstall` removes it >>>"
@@ -53,37 +54,6 @@ _STORE_NAME = re.compile(r"[0-9a-f]{16}\.pem")
 _STORE_FILE_LIMIT = 1024 * 1024
 #: an ipython_config.py is a few KiB: a bigger file is not rewritten on a guess
 _CONFIG_LIMIT = 4 * 1024 * 1024
-
-
-@dataclass(repr=False)
-class InstallResult(Rendered):
-    """What `install` or `uninstall` changed in one scope."""
-
-    scope: str
-    directory: str
-    installed: bool  # True: install; False: uninstall
-    certificates: list[str] = field(default_factory=list)  # "common name (fingerprint)"
-    changed: list[str] = field(default_factory=list)  # files written or removed
-    notes: list[str] = field(default_factory=list)
-
-    def _headline(self) -> str:
-        if self.installed:
-            return (
-                f"✓ Installed for every new IPython and kernel of scope {self.scope} ({self.directory}): "
-                f"loads sly_nb_tls and trusts {len(self.certificates)} certificate(s)"
-            )
-        return f"✓ Uninstalled from scope {self.scope} ({self.directory})"
-
-    def _lines(self) -> list[str]:
-        out = [f"certificate: {c}" for c in self.certificates]
-        out += [f"{'wrote' if self.installed else 'removed'}: {f}" for f in self.changed]
-        return out + self.notes
-
-    def __str__(self) -> str:
-        return "\n".join([self._headline(), *(f"  {visible(x)}" for x in self._lines())])
-
-    def _repr_html_(self) -> str:
-        return html_table([], [], title=self._headline(), title_class="ok", notes=self._lines())
 
 
 def _writable_dir(directory: Path, scope: str) -> None:
@@ -109,7 +79,7 @@ def install(*sources: str | bytes | os.PathLike[str], scope: str = "user") -> In
     fails, what this call wrote is removed again.  Installing again adds certificates;
     the block goes in once.
     """
-    from .._certs import read_sources
+    from .._sources import read_sources
 
     directory = scope_dir(scope)
     loaded = read_sources(sources) if sources else None
@@ -133,7 +103,8 @@ def install(*sources: str | bytes | os.PathLike[str], scope: str = "user") -> In
         result.notes.append(f"{_shown(config.path)} loads sly_nb_tls already")
     else:
         result.changed.append(config.shown)
-    result.notes.append("undo: python -m sly_nb_tls uninstall" + ("" if scope == "user" else f" --scope {scope}"))
+    undo = command("uninstall") if scope == "user" else command("uninstall", scope=scope)
+    result.notes.append(f"undo: {say(undo)}")
     return result
 
 
@@ -147,11 +118,11 @@ def _write_install(
         if new_store is not None:
             new_store.mkdir()
         for target, data in pending:
-            write_pem_file(target, data)  # atomic: on failure `target` was never created
+            write_atomically(target, data)  # atomic: on failure `target` was never created
             written.append(target)
         if new_config is not None:
             target = config.target
-            write_pem_file(config.target, new_config, config.mode)
+            write_atomically(config.target, new_config, config.mode)
     except OSError as exc:
         # Store files without the block would still be trusted by a manual %load_ext: take them back.
         for path in written:
@@ -189,7 +160,7 @@ def uninstall(scope: str = "user") -> InstallResult:
             if kept is None:
                 config.target.unlink()  # install created it and nothing else was written there
             else:
-                write_pem_file(config.target, kept, config.mode)
+                write_atomically(config.target, kept, config.mode)
             result.changed.append(config.shown)
         if kind != "missing":
             # Through a link too: install wrote these files there, and a store left holding them

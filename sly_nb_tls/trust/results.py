@@ -10,25 +10,36 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._fixes import command, lasting, say, spoken, where
 from .._render import Rendered, Table, html_table, shown_path, visible
 
 if TYPE_CHECKING:
     from .._certs import Certificate
+    from ..clients.base import ClientTrust
     from .environ import EnvVarState
+    from .startup import StartRecord
 
 __all__ = [
     "AddResult",
     "ClientTrust",
     "EnvKey",
     "EnvResult",
+    "InstallResult",
     "RemoveResult",
     "ResetResult",
     "TrustStatus",
 ]
 
 _CERT_HEADERS = ["certificate", "kind", "expires", "SHA-256"]
+
+
+def _undo(voice: str) -> list[str]:
+    """How to undo, where the front-end's session outlives the command (a CLI run undoes itself)."""
+    if not lasting(voice):
+        return []
+    return [f"undo: {say(command('remove', '<fingerprint>'), voice)} · {say(command('reset'), voice)}"]
 
 
 def _holding_note(holding: dict[str, int], what: str) -> list[str]:
@@ -74,7 +85,10 @@ class AddResult(Rendered):
     notes: list[str] = field(default_factory=list)
     total_trusted: int = 0
     #: with ``persist=True``: what `install` wrote for every new kernel
-    installed: Any = None
+    #: what ``persist=True`` installed
+    installed: InstallResult | None = None
+    #: the front-end voice `add` ran in: its commands are said in that front-end's words
+    voice: str = spoken()
 
     @property
     def certificates(self) -> list[Certificate]:
@@ -84,7 +98,7 @@ class AddResult(Rendered):
         if not self.added:
             return f"✓ Nothing new: all {len(self.already_trusted)} certificate(s) were already trusted"
         return (
-            f"✓ Trusted {len(self.added)} new certificate(s) in this kernel and its child processes "
+            f"✓ Trusted {len(self.added)} new certificate(s) in {where(self.voice)} and its child processes "
             f"({self.total_trusted} extra in all)"
         )
 
@@ -94,16 +108,16 @@ class AddResult(Rendered):
             where = shown_path(os.path.dirname(self.bundle_path)) if self.bundle_path else "the per-user directory"
             out.append(
                 "set " + ", ".join(self.variables_set) + f" to files in {where}: each variable's readers keep "
-                "what they trusted before and gain the extras (details: %sly_tls status)"
+                f"what they trusted before and gain the extras (details: {say(command('status'), self.voice)})"
             )
         if self.live_updated:
             out.append("updated live clients: " + ", ".join(self.live_updated))
         out.extend(self.notes)
         if self.installed is not None:
-            out.append(f"persisted: {self.installed._headline().removeprefix('✓ ')}")
-        out.append("undo: %sly_tls remove <fingerprint> · %sly_tls reset")
+            out.append(f"persisted: {self.installed.summary}")
+        out.extend(_undo(self.voice))
         if self.installed is not None:
-            out.append("undo the persistence: %sly_tls uninstall")
+            out.append(f"undo the persistence: {say(command('uninstall'), self.voice)}")
         return out
 
     def __str__(self) -> str:
@@ -212,19 +226,40 @@ _VARIABLE_HEADERS = ["variable", "read by", "trusted before (base)", "+extras", 
 _CLIENT_TRUST_HEADERS = ["client", "trust it uses now", "sees the extras"]
 
 
-@dataclass
-class ClientTrust:
-    """One HTTPS library importable here and the trust it will use right now (`status --clients`)."""
+@dataclass(repr=False)
+class InstallResult(Rendered):
+    """What `install` or `uninstall` changed in one scope."""
 
-    client: str
-    trust: str
-    #: True: sees the extras; False: will not (see `why`); None: not loaded/used here
-    sees_extras: bool | None
-    why: str = ""
+    scope: str
+    directory: str
+    installed: bool  # True: install; False: uninstall
+    certificates: list[str] = field(default_factory=list)  # "common name (fingerprint)"
+    changed: list[str] = field(default_factory=list)  # files written or removed
+    notes: list[str] = field(default_factory=list)
 
-    def row(self) -> list[str]:
-        mark = {True: "✓ yes", False: "✗ no", None: "–"}[self.sees_extras]
-        return [self.client, self.trust, f"{mark}{': ' + self.why if self.why else ''}"]
+    @property
+    def summary(self) -> str:
+        """The headline without its mark: what another result says about this one."""
+        return self._headline().removeprefix("✓ ")
+
+    def _headline(self) -> str:
+        if self.installed:
+            return (
+                f"✓ Installed for every new IPython and kernel of scope {self.scope} ({self.directory}): "
+                f"loads sly_nb_tls and trusts {len(self.certificates)} certificate(s)"
+            )
+        return f"✓ Uninstalled from scope {self.scope} ({self.directory})"
+
+    def _lines(self) -> list[str]:
+        out = [f"certificate: {c}" for c in self.certificates]
+        out += [f"{'wrote' if self.installed else 'removed'}: {f}" for f in self.changed]
+        return out + self.notes
+
+    def __str__(self) -> str:
+        return "\n".join([self._headline(), *(f"  {visible(x)}" for x in self._lines())])
+
+    def _repr_html_(self) -> str:
+        return html_table([], [], title=self._headline(), title_class="ok", notes=self._lines())
 
 
 @dataclass(repr=False)
@@ -247,13 +282,11 @@ class TrustStatus(Rendered):
     children_before_add: list[str] | None = field(default_factory=list)
     #: filled by ``status(clients=True)``
     clients: list[ClientTrust] = field(default_factory=list)
-    #: what loading the extension applied by itself: "N certificate(s) from <source>"
-    at_start: list[str] = field(default_factory=list)
+    #: what loading the extension applied by itself, one record per source
+    at_start: list[StartRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def live_contexts_holding_removed(self) -> int:
-        return sum(self.holding.values())
+    #: the front-end voice `status` ran in
+    voice: str = spoken()
 
     @property
     def changed_by_other(self) -> list[str]:
@@ -264,7 +297,7 @@ class TrustStatus(Rendered):
             return "No extra certificates are trusted by new connections (some live clients still are)."
         if not self.active:
             return "No extra certificates are trusted (sly_nb_tls changed nothing)."
-        return f"{len(self.certificates)} extra certificate(s) trusted in this kernel"
+        return f"{len(self.certificates)} extra certificate(s) trusted in {where(self.voice)}"
 
     def _variables_title(self) -> str:
         where = shown_path(os.path.dirname(self.bundle_path)) if self.bundle_path else "the per-user directory"
@@ -281,8 +314,12 @@ class TrustStatus(Rendered):
 
     def _notes(self) -> list[str]:
         if not self.active:
-            return self.at_start + _holding_note(self.holding, "certificates removed earlier") + self._children_notes()
-        out = list(self.at_start)
+            return (
+                self._start_lines()
+                + _holding_note(self.holding, "certificates removed earlier")
+                + self._children_notes()
+            )
+        out = self._start_lines()
         if self.hooks:
             out.append("new client contexts: " + ", ".join(self.hooks))
         if self.swapped:
@@ -293,8 +330,11 @@ class TrustStatus(Rendered):
             out.append(f"pinned: left alone: {self.pinned} live client context(s) trust a CA set of their own")
         out.extend(_holding_note(self.holding, "removed certificates"))
         out.extend(self._children_notes())
-        out.append("undo: %sly_tls remove <fingerprint> · %sly_tls reset")
+        out.extend(_undo(self.voice))
         return out
+
+    def _start_lines(self) -> list[str]:
+        return [f"at start: {r.added} new certificate(s) from {r.source}" for r in self.at_start if not r.problem]
 
     def _children_notes(self) -> list[str]:
         if self.children_before_add is None:
@@ -357,9 +397,9 @@ def _shown_source(source: str) -> str:
 
 
 def _readers(variable: str) -> str:
-    from .environ import CA_VARIABLES
+    from ..clients import variables
 
-    return next((v.readers for v in CA_VARIABLES if v.name == variable), "")
+    return next((v.readers for v in variables() if v.name == variable), "")
 
 
 # -- env files ------------------------------------------------------------
@@ -378,10 +418,6 @@ class EnvResult(Rendered):
     keys: list[EnvKey] = field(default_factory=list)
     certificates: AddResult | None = None
     override: bool = False
-
-    @property
-    def set_keys(self) -> list[str]:
-        return [k.name for k in self.keys if k.action in ("set", "overridden")]
 
     def _headline(self) -> str:
         if not self.files_read:

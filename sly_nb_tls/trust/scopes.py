@@ -6,11 +6,11 @@ import os
 import sys
 from pathlib import Path
 
+from .._words import SCOPES
 from ..errors import StorageError
 
 __all__ = ["SCOPES", "STORE", "installed_stores", "scope_dir"]
 
-SCOPES = ("user", "env", "system")
 #: the folder, inside a scope's directory, that holds the installed CAs
 STORE = "sly_nb_tls"
 

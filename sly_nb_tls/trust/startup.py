@@ -61,6 +61,10 @@ def apply_at_start() -> list[StartRecord]:
     for record in records:
         if record.problem:
             print(f"sly_nb_tls: {record.source}: {record.problem}; the kernel started without it", file=sys.stderr)
+    if records:  # nothing applied: spare the import (`%load_ext` stays fast)
+        from .extras import started_with
+
+        started_with(records)
     return records
 
 
@@ -108,3 +112,7 @@ def forget() -> None:
     global _applied
     _applied = False
     records.clear()
+    if "sly_nb_tls.trust.extras" in sys.modules:
+        from .extras import started_with
+
+        started_with([])

@@ -30,7 +30,7 @@ from IPython.core.interactiveshell import InteractiveShell
 import sly_nb_tls
 from sly_nb_tls.demo import issue
 
-from .conftest import controlled_env, ssl_hooks
+from .helpers import controlled_env, ssl_hooks
 
 
 @dataclass
@@ -124,7 +124,7 @@ CASES = [
     Case("broken-base64", "cert", _write("mixed.pem", _broken_body()), "broken base64"),
     Case("50MB-file", "cert", _huge, "limit"),
     Case("symlink-loop", "cert", _symlink_loop, "symbolic link loop"),
-    Case("url-as-path", "cert", lambda d: "https://sly.corp.example", "fetch https://sly.corp.example"),
+    Case("url-as-path", "cert", lambda d: "https://sly.corp.example", "this is a URL, not a file; to get the chain"),
     Case("crl", "cert", _write("x.crl", "-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n"), "revocation"),
     Case("env-syntax-error", "env", _env_file("GOOD=1\nthis is not an assignment\n"), "bad.env:2: syntax error"),
     Case("env-missing-ca-file", "env", _env_file("SLY_EXTRA_CA_CERTS=/nonexistent/corp.crt\n"), "no such file"),
@@ -277,6 +277,6 @@ def test_unreadable_file_through_api_magic_and_panel(registered: Path) -> None:
         guard = contextlib.nullcontext()
     before = _state()
     with guard:
-        with pytest.raises(sly_nb_tls.CertificateSourceError, match="permission denied"):
+        with pytest.raises(sly_nb_tls.errors.CertificateSourceError, match="permission denied"):
             sly_nb_tls.add_certs(str(p))
     assert _state() == before

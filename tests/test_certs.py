@@ -18,9 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from cryptography.x509.oid import NameOID
 
-from sly_nb_tls import CertificateSourceError
-from sly_nb_tls._certs import MAX_SOURCE_BYTES, Certificate, read_sources
+from sly_nb_tls._certs import Certificate
+from sly_nb_tls._sources import MAX_SOURCE_BYTES, read_sources
 from sly_nb_tls.demo import issue
+from sly_nb_tls.errors import CertificateSourceError
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +248,7 @@ def test_corrupt_der_inside_pem(tmp_path: Path, ca: trustme.CA) -> None:
 
 
 def test_url_instead_of_path() -> None:
-    _rejects("https://sly.corp.example", "this is a URL", "fetch https://sly.corp.example")
+    _rejects("https://sly.corp.example", "this is a URL", 'fetch_chain("https://sly.corp.example"')
 
 
 def test_directory_without_certificates(tmp_path: Path) -> None:

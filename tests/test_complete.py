@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 import sly_nb_tls
+from sly_nb_tls.clients.stores import keychain_certificates, windows_certificates
 from sly_nb_tls.demo import DemoPKI, DemoServer, IssuedCert, issue
-from sly_nb_tls.diagnose.issuers import MAX_AIA_FETCHES, keychain_certificates, windows_certificates
+from sly_nb_tls.diagnose.issuers import MAX_AIA_FETCHES
 
 from .servers import http_files
 
@@ -204,7 +205,8 @@ def test_a_root_in_a_local_store_is_found_and_the_advice_says_where(
     r = sly_nb_tls.test_connection(server.url)
     assert r.problem == "untrusted_root" and r.completion is not None
     assert r.completion.path[-1].source == f"dir:{hashed}" and r.completion.fetches == 0
-    assert f"dir:{hashed}" in r.fix and "%sly_tls add --system" in r.fix and "store requests does not read" in r.fix
+    assert f"dir:{hashed}" in r.fix and "sly_nb_tls.add_certs(system=True)" in r.fix
+    assert "store requests does not read" in r.fix
     assert "[dir:" in str(r) and "found" in r._repr_html_()
     fetched = sly_nb_tls.fetch_chain(server.url, save="root.crt")
     assert [c.common_name for c in fetched.saved] == ["Store Only Root CA"]
@@ -246,7 +248,7 @@ def test_nothing_found_lists_what_was_searched_and_what_to_ask_for() -> None:
         .value.key_identifier.hex()
         .upper()
     )
-    assert aki in r.fix and "%sly_tls fetch" not in r.fix  # never the fetch advice that cannot help
+    assert aki in r.fix and "fetch" not in r.fix  # never the fetch advice that cannot help
 
 
 # --- recorded outputs of the other platforms --------------------------------------------------------
@@ -285,14 +287,14 @@ def _commands(fix: str) -> list[str]:
 @pytest.mark.parametrize("case", ["root-sent", "root-by-aia", "root-in-local-store", "self-signed-leaf",
                                   "intermediate-only-trusted", "wrong-name"])  # fmt: skip
 def test_every_printed_fix_makes_progress(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run the commands the Fix line prints, as printed; the next test must not give the same advice."""
+    """Run the commands the magic's Fix line prints, as printed; the next test must not give the same advice."""
     from IPython.core.interactiveshell import InteractiveShell
 
     monkeypatch.chdir(tmp_path)
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "sly_nb_tls")
     with _situation(case, tmp_path) as url:
-        before = sly_nb_tls.test_connection(url)
+        before = ip.run_line_magic("sly_tls", f"test {url}")
         assert not before.ok
         commands = _commands(before.fix)
         assert commands, before.fix
@@ -304,7 +306,7 @@ def test_every_printed_fix_makes_progress(case: str, tmp_path: Path, monkeypatch
                 break
             ip.run_line_magic("sly_tls", command.removeprefix("%sly_tls "))
         else:
-            after = sly_nb_tls.test_connection(url)
+            after = ip.run_line_magic("sly_tls", f"test {url}")
     assert after.ok or (after.problem, after.fix) != (before.problem, before.fix), (before.fix, str(after))
     assert after.ok, str(after)  # in each of these situations the printed way out is enough
 

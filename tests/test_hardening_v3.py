@@ -91,7 +91,7 @@ def test_the_api_token_is_sent_only_to_server_address(tmp_path: Path) -> None:
         assert not any("users.me" in p for p in seen), seen  # only GET / went there
         assert report.ok and report.api_checked is False
         assert any("API_TOKEN belongs to SERVER_ADDRESS (sly.corp.example:443)" in w for w in report.warnings)
-        assert "--token" in " ".join(report.warnings)
+        assert "send_token=True" in " ".join(report.warnings)
         asked = sly_nb_tls.test_connection(other.url, send_token=True)  # --token: the user names the URL
         assert asked.login == "alice" and any("users.me" in p for _m, p in other.requests)
         del os.environ["SERVER_ADDRESS"]  # no server named: API_TOKEN goes nowhere unasked
@@ -117,7 +117,7 @@ def test_a_407_reason_echoing_the_basic_credential_is_redacted(demo_server: Demo
 
 # -- 4. AIA: no fetches a hostile server can aim at this machine's neighbours ----------------------
 def _aia_chain(url: str) -> list[sly_nb_tls.Certificate]:
-    from sly_nb_tls._certs import read_sources
+    from sly_nb_tls._sources import read_sources
 
     root = issue("SSRF Root CA", ca=True)
     inter = issue("SSRF Issuing CA", issuer=root, ca=True, ca_issuers=[url])
@@ -368,10 +368,10 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], expected: str, demo_s
 
 
 def test_fetch_save_to_an_unwritable_place_is_a_storage_error(demo_server: DemoServer, tmp_path: Path) -> None:
-    with pytest.raises(sly_nb_tls.StorageError, match=r"cannot be used|no such directory"):
+    with pytest.raises(sly_nb_tls.errors.StorageError, match=r"cannot be used|no such directory"):
         sly_nb_tls.fetch_chain(demo_server.url, save=str(tmp_path / ("x" * 300 + ".pem")))
     (tmp_path / "file").write_text("not a directory")
-    with pytest.raises(sly_nb_tls.StorageError):
+    with pytest.raises(sly_nb_tls.errors.StorageError):
         sly_nb_tls.fetch_chain(demo_server.url, save=str(tmp_path / "file" / "chain.pem"))
 
 
@@ -398,7 +398,7 @@ def test_add_persist_that_cannot_install_changes_nothing(
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     httpx = pytest.importorskip("httpx")
     made_before = httpx.Client()  # a live client: what it is given could not be taken back
-    with pytest.raises(sly_nb_tls.StorageError):
+    with pytest.raises(sly_nb_tls.errors.StorageError):
         sly_nb_tls.add_certs(demo_server.root_path, persist=True)
     with made_before, pytest.raises(httpx.ConnectError):
         made_before.get(demo_server.url + "/")
@@ -440,11 +440,11 @@ def test_load_env_and_fetch_save_refuse_what_is_not_a_regular_file(
         os.mkfifo(path)
     else:
         path.symlink_to("/dev/zero")
-    with pytest.raises(sly_nb_tls.EnvFileError, match="not a regular file"):
+    with pytest.raises(sly_nb_tls.errors.EnvFileError, match="not a regular file"):
         sly_nb_tls.load_env(str(path))
-    with pytest.raises(sly_nb_tls.StorageError, match="not a regular file"):
+    with pytest.raises(sly_nb_tls.errors.StorageError, match="not a regular file"):
         sly_nb_tls.fetch_chain(demo_server.url, save=str(path))
-    with pytest.raises(sly_nb_tls.CertificateSourceError, match="not a regular file"):
+    with pytest.raises(sly_nb_tls.errors.CertificateSourceError, match="not a regular file"):
         sly_nb_tls.add_certs(str(path))
 
 
@@ -587,7 +587,7 @@ def test_status_clients_tells_httpx_without_trust_env_apart(demo_server: DemoSer
 
 
 def test_the_cli_speaks_the_terminals_language(demo_server: DemoServer, tmp_path: Path) -> None:
-    from .conftest import controlled_env
+    from .helpers import controlled_env
 
     env = controlled_env(False) | {"SLY_NB_TLS_DIR": str(tmp_path / "u")}
     out = cli("test", demo_server.url, env=env)

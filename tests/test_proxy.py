@@ -18,13 +18,13 @@ import pytest
 import requests
 
 import sly_nb_tls
-from sly_nb_tls import UrlError
 from sly_nb_tls._certs import Certificate
 from sly_nb_tls.demo import DemoServer, IssuedCert, Response, issue, server_context
-from sly_nb_tls.diagnose.classify import INSPECTION_PRODUCTS, detect_interception, inspection_product
+from sly_nb_tls.diagnose.interception import INSPECTION_PRODUCTS, detect_interception, inspection_product
 from sly_nb_tls.diagnose.proxy import Proxy, choose_route
+from sly_nb_tls.errors import UrlError
 
-from .conftest import controlled_env
+from .helpers import controlled_env
 from .proxies import connect_proxy, mitmproxy
 from .servers import closed_port
 
@@ -241,7 +241,7 @@ def test_a_proxy_that_wants_credentials(server: DemoServer) -> None:
 def test_a_proxy_that_is_not_there_is_proxy_unreachable(server: DemoServer) -> None:
     with closed_port() as port:
         r = sly_nb_tls.test_connection(server.url, proxy=f"http://pxuser:{PASSWORD}@127.0.0.1:{port}")
-    assert r.problem == "proxy_unreachable" and "--direct" in r.fix, str(r)
+    assert r.problem == "proxy_unreachable" and 'proxy="")' in r.fix, str(r)
     assert PASSWORD not in _everything(r)
     r = sly_nb_tls.test_connection(server.url, proxy="http://no-such-proxy.invalid:3128", timeout=5)
     assert r.problem == "proxy_unreachable" and "no-such-proxy.invalid" in r.cause, str(r)
@@ -356,7 +356,7 @@ def test_no_output_shows_the_proxy_password(server: DemoServer, auth_tunnel: str
     with closed_port() as port:
         os.environ["HTTPS_PROXY"] = f"http://pxuser:{PASSWORD}@127.0.0.1:{port}"
         outputs.append(_everything(sly_nb_tls.test_connection(server.url, clients=True)))
-        with pytest.raises(sly_nb_tls.FetchError) as info:
+        with pytest.raises(sly_nb_tls.errors.FetchError) as info:
             sly_nb_tls.fetch_chain(server.url)
         outputs.append(str(info.value))
     os.environ["HTTPS_PROXY"] = inspecting.replace("http://", f"http://pxuser:{PASSWORD}@")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import controlled_env
+from .helpers import controlled_env
 from .pythons import VERSIONS, find_interpreters, make_venv
 
 pytestmark = pytest.mark.slow

@@ -1,8 +1,9 @@
 """Test a connection step by step and say how to fix it; fetch the chain a server presents.
 
-The two operations wire `_probe` (the network steps) to `_classify` (naming
-the problem) and fill the report objects of `_results`.  Never retries,
-never follows redirects, and the whole test is bounded by one `timeout`.
+The two operations wire `probe` (the network steps) to `classify` (naming
+the problem), `defects` (the chain's warnings) and `remedies` (what to do),
+and fill the report objects of `results`.  Never retries, never follows
+redirects, and the whole test is bounded by one `timeout`.
 """
 
 from __future__ import annotations
@@ -13,25 +14,22 @@ import time
 from typing import TYPE_CHECKING
 
 from .._certs import Certificate
+from .._fixes import command, say, where
+from .._secrets import redact, secret_values
 from ..errors import FetchError, UrlError
-from .classify import (
-    certificates_to_save,
-    chain_warnings,
-    classify_http,
-    classify_verify,
-    detect_interception,
-    fix_for,
-    missing_root_warning,
-    needs_strict_retry,
-    strict_warnings,
-)
-from .probe import Deadline, Probe, Target, connect_tls, http_exchange, strict_retry_ok, verifying_context
+from .classify import classify_http, classify_verify, needs_strict_retry
+from .deadline import Deadline
+from .defects import chain_warnings, missing_root_warning, strict_warnings
+from .interception import detect_interception
+from .issuers import NO_FILES, KnownFiles, complete_chain
+from .probe import Probe, connect_tls, http_exchange, strict_retry_ok, verifying_context
 from .proxy import Route, choose_route, host_port
+from .remedies import certificates_to_save, fix_for
 from .results import ChainReport, ConnectionReport, Interception, Step
+from .target import Target
 
 if TYPE_CHECKING:
     from .issuers import Completion
-from .._secrets import redact, secret_values
 
 #: At most this long (and a third of what is left) for the direct connection that tells
 #: whether the proxy re-signs the chain: behind a corporate proxy the direct path is often
@@ -56,13 +54,10 @@ def _interception(target: Target, probe: Probe, deadline: Deadline, ctx: ssl.SSL
     return detect_interception(probe.chain, direct_chain, proxied=True)
 
 
-def _complete(probe: Probe, target: Target, route: Route, deadline: Deadline) -> Completion:
-    from ..trust.extras import files_named_before_add, files_written
-    from .issuers import complete_chain
-
+def _complete(probe: Probe, target: Target, route: Route, deadline: Deadline, known: KnownFiles) -> Completion:
     proxy_url = route.proxy.url if route.proxy else None
     return complete_chain(
-        probe.chain, proxy_url=proxy_url, left=deadline.left, before=files_named_before_add(), ours=files_written(),
+        probe.chain, proxy_url=proxy_url, left=deadline.left, before=known.before, ours=known.ours,
         origin=probe.address or target.host,
     )  # fmt: skip
 
@@ -102,7 +97,7 @@ def _token_for(target: Target, token: str | None, send_token: bool) -> tuple[str
         belongs = "SERVER_ADDRESS, which is not set" if not server else "SERVER_ADDRESS, which is no https URL"
     return None, (
         f"the API check was skipped: API_TOKEN belongs to {belongs}, not to {host_port(target.host, target.port)}, "
-        f"so it was not sent; to send it there anyway: %sly_tls test {target.text} --token"
+        f"so it was not sent; to send it there anyway: {say(command('test', target.text, token=True))}"
     )
 
 
@@ -122,19 +117,9 @@ def test_connection(
     proxy: str | None = None,
     clients: bool = False,
     send_token: bool = False,
+    known: KnownFiles = NO_FILES,
 ) -> ConnectionReport:
-    """Check the connection to a (Supervisely) server step by step.
-
-    `url` defaults to SERVER_ADDRESS.  `token` defaults to API_TOKEN, which is sent
-    only to the host and port of SERVER_ADDRESS (or anywhere, with ``send_token=True``):
-    elsewhere the API step is skipped, and a warning says why.  The connection
-    goes through the proxy requests would use for `url` (HTTPS_PROXY,
-    ALL_PROXY, NO_PROXY); `proxy` overrides that ("" means direct).
-    ``clients=True`` also sends one request with each HTTPS client importable
-    here, each with its own trust and proxy rules (`.clients`).  Raises
-    `UrlError` for a URL it cannot test (and `SlyTlsError` for a timeout that
-    is not a positive number); every other outcome is in the returned report.
-    """
+    """`sly_nb_tls.test_connection`, given what the trust half knows of the CA files here (`known`)."""
     deadline = Deadline(timeout)
     target = Target.parse(url)
     route = choose_route(target.text, proxy)
@@ -144,60 +129,14 @@ def test_connection(
     report = ConnectionReport(url=target.text, route=route.why, proxy=route.proxy.shown if route.proxy else None)
     ctx = verifying_context()
     probe = connect_tls(target, deadline, route, ctx)
-    problem, cause = probe.failure, probe.cause
-    if problem is None and probe.verify_code is not None:
-        problem, cause = classify_verify(probe.verify_code, probe.verify_message, probe.chain, target.host)
-        if needs_strict_retry(probe.verify_code, probe.verify_message) and strict_retry_ok(target, deadline, route):
-            problem, cause = classify_verify(
-                probe.verify_code, probe.verify_message, probe.chain, target.host, strict_only=True
-            )
+    problem, cause = _tls_verdict(probe, target, deadline, route)
     report.interception = _interception(target, probe, deadline, ctx)
-    if problem in ("untrusted_root", "missing_intermediate") and report.interception is not None:
-        # The proxy re-signed the chain: what is missing is its CA, not the server's (mitmproxy
-        # presents its leaf alone, which would otherwise read as a missing intermediate).
-        problem = "untrusted_root"
-        cause = (
-            f"the proxy {route.proxy.shown if route.proxy else ''} inspects TLS and presents a chain signed by "
-            f'"{report.interception.ca}", which this kernel does not trust; the root to add is the proxy\'s CA '
-            f'"{report.interception.ca}", not the server\'s'
-        )
-    completion = None
-    if problem in ("untrusted_root", "missing_intermediate", "strict_rejected") and probe.chain:
-        completion = _complete(probe, target, route, deadline)
-        cause += _where_the_root_is(completion)
-    if problem == "strict_rejected":
-        cause += _strict_defects(completion.path if completion else probe.chain)
-    report.completion = completion
+    problem, cause = _blame_the_proxy(problem, cause, report.interception, route)
+    report.completion, cause = _look_for_the_root(problem, cause, probe, target, route, deadline, known)
     warnings: list[str] = []
     if problem is None and probe.sock is not None:
-        try:
-            answer = http_exchange(probe, target, token, deadline)
-        finally:
-            probe.close()
-        verdict = classify_http(
-            answer.status, answer.reason, answer.content_type, answer.location, answer.body,
-            token_sent=bool(token), timed_out=answer.timed_out, error=answer.error, secrets=secrets,
-            token_withheld=withheld,
-        )  # fmt: skip
-        probe.steps.append(Step(answer.name, verdict.step_ok, answer.elapsed, verdict.step_detail))
-        problem, cause = verdict.problem, verdict.cause
-        report.http_status, report.api_checked, report.login = answer.status, verdict.api_checked, verdict.login
-        warnings = verdict.warnings
-    report.steps = [Step(s.name, s.ok, s.elapsed, redact(s.detail, secrets)) for s in probe.steps]
-    report.chain = probe.chain
-    report.tls_version = probe.tls_version
-    report.verified_by = probe.verified_chain[-1].common_name if probe.verified_chain else None
-    report.problem = problem
-    report.ok = problem is None
-    report.cause = redact(cause, secrets)
-    report.fix = (
-        fix_for(problem, target, probe.chain, route, report.interception, probe.connect_status, completion)
-        if problem
-        else ""
-    )
-    report.warnings = chain_warnings(target.host, probe.chain, problem) + warnings
-    if report.ok:
-        report.warnings += strict_warnings(probe.verified_chain or probe.chain)
+        problem, cause, warnings = _http_verdict(report, probe, target, token, deadline, secrets, withheld)
+    _conclude(report, probe, target, route, (problem, cause), warnings, secrets)
     if clients:
         from .attempts import check_clients
 
@@ -206,9 +145,95 @@ def test_connection(
     return report
 
 
-# pytest collects any top-level name starting with "test" from a user's test module, and
-# `from sly_nb_tls import test_connection` there would make it run this as a test.
-test_connection.__test__ = False  # type: ignore[attr-defined]
+def _tls_verdict(probe: Probe, target: Target, deadline: Deadline, route: Route) -> tuple[str | None, str]:
+    """What the connection and handshake say: the probe's failure, or its failed verification named."""
+    problem, cause = probe.failure, probe.cause
+    if problem is None and probe.verify_code is not None:
+        problem, cause = classify_verify(probe.verify_code, probe.verify_message, probe.chain, target.host)
+        if needs_strict_retry(probe.verify_code, probe.verify_message) and strict_retry_ok(target, deadline, route):
+            problem, cause = classify_verify(
+                probe.verify_code, probe.verify_message, probe.chain, target.host, strict_only=True
+            )
+    return problem, cause
+
+
+def _blame_the_proxy(
+    problem: str | None, cause: str, interception: Interception | None, route: Route
+) -> tuple[str | None, str]:
+    """Does a proxy re-sign the chain?  Then what is missing is its CA, not the server's."""
+    if problem not in ("untrusted_root", "missing_intermediate") or interception is None:
+        return problem, cause
+    # mitmproxy presents its leaf alone, which would otherwise read as a missing intermediate.
+    return "untrusted_root", (
+        f"the proxy {route.proxy.shown if route.proxy else ''} inspects TLS and presents a chain signed by "
+        f'"{interception.ca}", which {where()} does not trust; the root to add is the proxy\'s CA '
+        f'"{interception.ca}", not the server\'s'
+    )
+
+
+def _look_for_the_root(
+    problem: str | None, cause: str, probe: Probe, target: Target, route: Route, deadline: Deadline, known: KnownFiles
+) -> tuple[Completion | None, str]:
+    """When trust is missing, complete the chain; where its root is (or that it is nowhere) joins the cause."""
+    completion = None
+    if problem in ("untrusted_root", "missing_intermediate", "strict_rejected") and probe.chain:
+        completion = _complete(probe, target, route, deadline, known)
+        cause += _where_the_root_is(completion)
+    if problem == "strict_rejected":
+        cause += _strict_defects(completion.path if completion else probe.chain)
+    return completion, cause
+
+
+def _http_verdict(
+    report: ConnectionReport,
+    probe: Probe,
+    target: Target,
+    token: str | None,
+    deadline: Deadline,
+    secrets: list[str],
+    withheld: str,
+) -> tuple[str | None, str, list[str]]:
+    """Over the verified connection, ask the API; (problem, cause, warnings) of its answer, noted on `report`."""
+    try:
+        answer = http_exchange(probe, target, token, deadline)
+    finally:
+        probe.close()
+    verdict = classify_http(
+        answer.status, answer.reason, answer.content_type, answer.location, answer.body,
+        token_sent=bool(token), timed_out=answer.timed_out, error=answer.error, secrets=secrets,
+        token_withheld=withheld,
+    )  # fmt: skip
+    probe.steps.append(Step(answer.name, verdict.step_ok, answer.elapsed, verdict.step_detail))
+    report.http_status, report.api_checked, report.login = answer.status, verdict.api_checked, verdict.login
+    return verdict.problem, verdict.cause, verdict.warnings
+
+
+def _conclude(
+    report: ConnectionReport,
+    probe: Probe,
+    target: Target,
+    route: Route,
+    verdict: tuple[str | None, str],
+    warnings: list[str],
+    secrets: list[str],
+) -> None:
+    """Fill in what the test found: the steps and cause (redacted), the fix, and the chain's warnings."""
+    problem, cause = verdict
+    report.steps = [Step(s.name, s.ok, s.elapsed, redact(s.detail, secrets)) for s in probe.steps]
+    report.chain = probe.chain
+    report.tls_version = probe.tls_version
+    report.verified_by = probe.verified_chain[-1].common_name if probe.verified_chain else None
+    report.problem = problem
+    report.ok = problem is None
+    report.cause = redact(cause, secrets)
+    report.remedy = (
+        fix_for(problem, target, probe.chain, route, report.interception, probe.connect_status, report.completion)
+        if problem
+        else None
+    )
+    report.warnings = chain_warnings(target.host, probe.chain, problem) + warnings
+    if report.ok:
+        report.warnings += strict_warnings(probe.verified_chain or probe.chain)
 
 
 def fetch_chain(
@@ -218,18 +243,10 @@ def fetch_chain(
     overwrite: bool = False,
     *,
     proxy: str | None = None,
+    known: KnownFiles = NO_FILES,
 ) -> ChainReport:
-    """The certificates the clients here see for the server, exactly as sent; saved as PEM if `save`.
-
-    Goes through the same proxy as `test_connection` (`proxy` overrides it,
-    "" means direct), so behind a TLS-inspecting proxy this is the proxy's
-    chain.  Uses a verifying handshake and reads the chain even when
-    verification fails: verification is never switched off, and no data is
-    exchanged.  Saving writes `trust_candidates(chain)` (the root CA it sends,
-    or else its CA certificates, or else its leaf) and never overwrites a
-    different file unless `overwrite`.
-    """
-    from ..trust.files import save_pem
+    """`sly_nb_tls.fetch_chain`, given what the trust half knows of the CA files here (`known`)."""
+    from .._writefile import save_pem
 
     deadline = Deadline(timeout)
     target = Target.parse(url)
@@ -246,10 +263,10 @@ def fetch_chain(
     report.verify_message = probe.verify_message
     top = probe.chain[-1] if probe.chain else None
     if top is not None and not top.self_signed:
-        report.completion = _complete(probe, target, route, deadline)
+        report.completion = _complete(probe, target, route, deadline, known)
     report.warnings = missing_root_warning(probe.chain, report.completion)
+    report.to_trust = certificates_to_save(probe.chain, report.completion)
     if save:
-        to_save = certificates_to_save(probe.chain, report.completion)
-        path = save_pem(save, "".join(c.pem for c in to_save).encode("ascii"), overwrite)
-        report.saved_to, report.saved = str(path), to_save
+        path = save_pem(save, "".join(c.pem for c in report.to_trust).encode("ascii"), overwrite)
+        report.saved_to, report.saved = str(path), report.to_trust
     return report

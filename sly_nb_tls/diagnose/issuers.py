@@ -28,26 +28,22 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
-import re
-import ssl
-import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from .._bounded import capped
 from .._certs import Certificate, load_der_certificate
 from .._pem import certificate_blocks, certificate_ders
 from .._readfile import NotReadable, read_regular_file
+from ..clients.requests import ca_file_now
+from ..clients.stores import HASHED_NAME, keychain_certificates, store_sources, windows_certificates
 
-__all__ = ["Completion", "complete_chain", "keychain_certificates", "store_sources", "windows_certificates"]
+__all__ = ["NO_FILES", "Completion", "KnownFiles", "complete_chain"]
 
 MAX_AIA_BYTES = 64 * 1024
 MAX_AIA_FETCHES = 5
 MAX_DEPTH = 8
-_HASHED_NAME = re.compile(r"^[0-9a-f]{8}\.r?\d+$")  # OpenSSL's c_rehash names: <subject hash>.<n>
 _MAX_STORE_FILE = 64 * 1024 * 1024
 
 
@@ -104,73 +100,6 @@ def _how(source: str) -> str:
     return "found"
 
 
-# -- this machine's stores ------------------------------------------------------------------
-def keychain_certificates(run: Callable[..., Any] = subprocess.run) -> list[tuple[bytes, str]]:
-    """macOS: every certificate in the keychains, as (DER, "keychain"). Unit-tested with recorded output."""
-    out: list[tuple[bytes, str]] = []
-    keychains = ["/Library/Keychains/System.keychain",
-                 "/System/Library/Keychains/SystemRootCertificates.keychain"]  # fmt: skip
-    for args in (["security", "find-certificate", "-a", "-p"], *(["security", "find-certificate", "-a", "-p", k]
-                                                                 for k in keychains)):  # fmt: skip
-        try:
-            done = run(args, capture_output=True, timeout=10)
-        except (OSError, subprocess.SubprocessError):
-            continue
-        out += [(der, "keychain") for der in certificate_ders(done.stdout or b"")]
-    return out
-
-
-def windows_certificates(
-    enum: Callable[[str], Iterable[tuple[bytes, str, Any]]] | None = None,
-) -> list[tuple[bytes, str]]:
-    """Windows: the ROOT and CA system stores, as (DER, "windows:ROOT" or "windows:CA")."""
-    enum = enum or getattr(ssl, "enum_certificates", None)
-    if enum is None:
-        return []
-    out = []
-    for store in ("ROOT", "CA"):
-        try:
-            items = list(enum(store))
-        except OSError:
-            continue
-        out += [(der, f"windows:{store}") for der, encoding, _trust in items if encoding == "x509_asn"]
-    return out
-
-
-def store_sources(before: Iterable[str] = (), ours: Iterable[str] = ()) -> list[tuple[str, str]]:
-    """(path, source label) of every certificate file and hashed directory on this machine to search.
-
-    `before`: files the CA variables named before `add` (our own bundle hides them after).
-    `ours`: the files sly_nb_tls wrote, which ``SSL_CERT_FILE`` may name now: not a store.
-    """
-    paths = ssl.get_default_verify_paths()
-    out: list[tuple[str, str]] = []
-    seen: set[str] = {os.path.realpath(p) for p in ours}
-
-    def add(path: str | None, label: str) -> None:
-        if path and os.path.exists(path) and os.path.realpath(path) not in seen:
-            seen.add(os.path.realpath(path))
-            out.append((path, label))
-
-    for candidate in (paths.cafile, paths.openssl_cafile):
-        add(candidate, f"file:{candidate}")
-    for candidate in (paths.capath, paths.openssl_capath):
-        if candidate and os.path.isdir(candidate):
-            add(candidate, f"dir:{candidate}")
-    try:
-        import certifi
-
-        add(certifi.where(), "certifi")
-    except ImportError:  # pragma: no cover - certifi is a dependency
-        pass
-    for candidate in before:
-        add(candidate, f"file:{candidate}")
-    conda = os.environ.get("CONDA_PREFIX")
-    if conda:
-        add(os.path.join(conda, "ssl", "cacert.pem"), f"file:{os.path.join(conda, 'ssl', 'cacert.pem')}")
-    return out
-
-
 def _read(path: str) -> bytes:
     try:
         return read_regular_file(path, _MAX_STORE_FILE)  # a store entry may be a FIFO or a device
@@ -191,7 +120,7 @@ def _store_index(sources: list[tuple[str, str]]) -> dict[str, list[tuple[bytes, 
     for path, label in sources:
         if os.path.isdir(path):
             for name in sorted(os.listdir(path)):
-                if _HASHED_NAME.match(name):
+                if HASHED_NAME.match(name):
                     ders += [
                         (der, f"dir:{os.path.join(path, name)}")
                         for der in certificate_ders(_read(os.path.join(path, name)))
@@ -317,7 +246,7 @@ class _AiaFetcher:
         if data is None:
             self.problems.append(f"{shown}: {problem}")
             return []
-        from .._certs import _parse_bytes
+        from .._sources import _parse_bytes
         from ..errors import CertificateSourceError
 
         try:
@@ -364,7 +293,8 @@ class _AiaFetcher:
 
     @staticmethod
     def _addresses(host: str, port: int, seconds: float) -> list[str] | None:
-        from .probe import Deadline, resolve
+        from .deadline import Deadline
+        from .probe import resolve
 
         try:
             return [str(info[4][0]) for info in resolve(host, port, Deadline(seconds))]
@@ -402,8 +332,6 @@ class _AiaFetcher:
     def _get_once(self, url: str, headers: dict[str, str], seconds: float) -> tuple[bytes | None, str]:
         import requests
 
-        from .probe import requests_ca_bundle
-
         # As the connection goes: through its proxy, or direct even if HTTPS_PROXY is set
         # (trust_env=False); https:// URLs verified with the trust requests uses now.
         session = requests.Session()
@@ -411,7 +339,7 @@ class _AiaFetcher:
         proxies = {"http": self.proxy_url, "https": self.proxy_url} if self.proxy_url else {}
         try:
             with session.get(url, timeout=seconds, stream=True, allow_redirects=False, proxies=proxies,
-                             headers=headers, verify=requests_ca_bundle()) as r:  # fmt: skip
+                             headers=headers, verify=ca_file_now()) as r:  # fmt: skip
                 if r.status_code != 200:
                     return None, f"HTTP {r.status_code}"
                 data = capped(r.iter_content(4096), MAX_AIA_BYTES + 1)
@@ -453,12 +381,22 @@ def _widest(addresses: list[str]) -> str:
     return "public"
 
 
+@dataclass(frozen=True)
+class KnownFiles:
+    """What the trust half knows of the CA files here: those the CA variables named before `add`
+    (searched for a missing root: our bundle hides them now), and those it wrote (not a store)."""
+
+    before: tuple[str, ...] = ()
+    ours: tuple[str, ...] = ()
+
+
+NO_FILES = KnownFiles()
+
+
 # -- the search ----------------------------------------------------------------------------------
 def requests_trust() -> frozenset[str]:
     """Fingerprints requests trusts right now (REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / certifi)."""
-    from .probe import requests_ca_bundle
-
-    bundle = requests_ca_bundle()
+    bundle = ca_file_now()
     if os.path.isdir(bundle):
         return frozenset(
             sha for name in os.listdir(bundle) for sha, _ in certificate_blocks(_read(os.path.join(bundle, name)))
@@ -526,21 +464,3 @@ def complete_chain(
         done.searched.append("AIA caIssuers URLs" if fetcher.visited else "AIA (no caIssuers URL in the chain)")
     done.path, done.fetches, done.aia_problems = path, fetcher.fetches, fetcher.problems
     return done
-
-
-def system_store_files(ours: Iterable[str] = ()) -> list[str]:
-    """The system trust store as files `add --system` can register: OpenSSL's default file
-    and the hashed files of its directory (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` honoured,
-    except where ``SSL_CERT_FILE`` names `ours`, the bundle sly_nb_tls wrote)."""
-    paths = ssl.get_default_verify_paths()
-    skip = {os.path.realpath(p) for p in ours}
-    files: list[str] = []
-    for candidate in dict.fromkeys((paths.cafile, paths.openssl_cafile)):
-        if candidate and os.path.isfile(candidate) and os.path.realpath(candidate) not in skip:
-            files.append(candidate)
-            break
-    for directory in dict.fromkeys((paths.capath, paths.openssl_capath)):
-        if directory and os.path.isdir(directory):
-            files += [str(Path(directory) / n) for n in sorted(os.listdir(directory)) if _HASHED_NAME.match(n)]
-            break
-    return files

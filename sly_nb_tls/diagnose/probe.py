@@ -3,20 +3,14 @@
 Verification is never turned off: the handshake verifies with the trust
 requests would use right now, and the presented chain is read from the same
 handshake even when verification fails.  What went wrong is recorded here as
-facts (`Probe`, `HttpAnswer`); naming the problem is `_classify`'s job.
-
-`Deadline` is the one time bound of a whole test: every step gets only what
-is left of it, and reading the HTTP answer re-checks it before each receive,
-so a server that drips one byte at a time still ends at the deadline.
+facts (`Probe`, `HttpAnswer`); naming the problem is `classify`'s job.  The
+tunnel through a proxy is `tunnel`'s; the one time bound, `deadline`'s.
 """
 
 from __future__ import annotations
 
 import errno
 import http.client
-import io
-import ipaddress
-import math
 import os
 import socket
 import ssl
@@ -24,136 +18,25 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from .._bounded import MAX_BODY
 from .._certs import Certificate
-from .._render import visible
-from .._secrets import strip_userinfo
-from ..errors import SlyTlsError, UrlError
-from .proxy import Proxy, Route, host_port
+from .._tls import unhooked_create_default_context
+from ..clients.requests import ca_file_now
+from .deadline import Deadline, DeadlineSocket
+from .proxy import Proxy, Route
 from .results import Step
+from .target import Target
+from .tunnel import TunnelledTls, ask_for_tunnel
 
-__all__ = [
-    "MAX_TIMEOUT",
-    "USERS_ME",
-    "Deadline",
-    "HttpAnswer",
-    "Probe",
-    "Target",
-    "connect_tls",
-    "http_exchange",
-    "resolve",
-    "strict_retry_ok",
-]
+__all__ = ["USERS_ME", "HttpAnswer", "Probe", "connect_tls", "http_exchange", "resolve", "strict_retry_ok"]
 
 USERS_ME = "/public/api/v3/users.me"
-#: The longest `test` or `fetch` may be given (an hour).
-MAX_TIMEOUT = 3600.0
-
-
-@dataclass
-class Target:
-    """An https URL that can be tested: scheme, host and port checked."""
-
-    text: str
-    host: str
-    port: int
-    base_path: str
-
-    @classmethod
-    def parse(cls, url: str | None) -> Target:
-        """`url`, or SERVER_ADDRESS; no scheme means https.  Raises `UrlError`."""
-        if url is None or not str(url).strip():
-            url = os.environ.get("SERVER_ADDRESS", "")
-            if not url.strip():
-                raise UrlError(
-                    "no URL given and SERVER_ADDRESS is not set: pass one (%sly_tls test https://host) "
-                    "or load your env file first (%sly_tls env)"
-                )
-        text = str(url).strip()
-        shown = visible(strip_userinfo(text))  # what any message may echo: never credentials
-        if "://" not in text:
-            text = "https://" + text
-        if "@" in text.split("://", 1)[1].split("/", 1)[0]:
-            # Checked before anything echoes the URL back: the credentials must not be shown.
-            raise UrlError("put credentials in API_TOKEN, not in the URL; the URL was not used")
-        if any(c.isspace() for c in text):
-            raise UrlError(f"{shown!r}: a URL cannot contain spaces")
-        try:
-            parts = urlsplit(text)
-            parts.port  # noqa: B018 - checks the host too: "[::1" and "[zz]" raise here
-        except ValueError as exc:
-            if "port" in str(exc).lower():
-                raise UrlError(f"{shown}: the port must be a number from 1 to 65535") from None
-            raise UrlError(f"{shown}: not a valid URL ({exc})") from None
-        if parts.scheme.lower() != "https":
-            raise UrlError(
-                f"{shown}: unsupported scheme {parts.scheme!r}; only https:// URLs use TLS"
-                + (" (plain http needs no certificates)" if parts.scheme.lower() == "http" else "")
-            )
-        try:
-            port = parts.port if parts.port is not None else 443  # not `or`: port 0 must be rejected
-        except ValueError:
-            raise UrlError(f"{shown}: the port must be a number from 1 to 65535") from None
-        if not 1 <= port <= 65535:
-            raise UrlError(f"{shown}: the port must be a number from 1 to 65535")
-        host = parts.hostname or ""
-        if not host:
-            raise UrlError(f"{shown}: no host name in the URL")
-        if "[" in parts.netloc:  # Python 3.10's urlsplit does not check a bracketed host; 3.11+ does
-            try:
-                ipaddress.IPv6Address(host.split("%", 1)[0])
-            except ValueError:
-                raise UrlError(f"{shown}: not a valid URL ({host!r} in brackets is not an IPv6 address)") from None
-        base = parts.path.rstrip("/")
-        return cls(f"https://{parts.netloc}{base}", host, port, base)
-
-
-class Deadline:
-    """The one total time bound of a test or fetch, across every step."""
-
-    def __init__(self, seconds: float):
-        self.seconds = self.check(seconds)
-        self.end = time.monotonic() + self.seconds
-
-    @staticmethod
-    def check(seconds: object) -> float:
-        """`seconds` as a float if it is a finite positive number; else `SlyTlsError`."""
-        try:
-            value = float(seconds)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise SlyTlsError(f"timeout must be a positive number of seconds, not {seconds!r}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise SlyTlsError(f"timeout must be a positive, finite number of seconds, not {seconds!r}")
-        if value > MAX_TIMEOUT:
-            # socket and thread timeouts overflow past ~2**31 ms; nobody waits a day for one handshake.
-            raise SlyTlsError(f"timeout must be at most {MAX_TIMEOUT:.0f} seconds, not {seconds!r}")
-        return value
-
-    def left(self) -> float:
-        remaining = self.end - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("time limit reached")
-        return remaining
-
-
-def requests_ca_bundle() -> str:
-    """The CA file requests would use right now (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, certifi)."""
-    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        value = os.environ.get(var)
-        if value:
-            return value
-    import certifi
-
-    return certifi.where()
 
 
 def verifying_context() -> ssl.SSLContext:
     """A context that trusts what requests trusts right now, and nothing more."""
-    from ..trust.live import unhooked_create_default_context
-
-    bundle = requests_ca_bundle()
+    bundle = ca_file_now()
     create = unhooked_create_default_context()
     if os.path.isdir(bundle):
         return create(capath=bundle)
@@ -174,7 +57,8 @@ def _chain_of(sock: Any, verified: bool = False) -> list[bytes]:
         items = getter() or []
     except (ValueError, ssl.SSLError):
         return []
-    return [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in items]  # type: ignore[attr-defined]
+    # 3.13's Certificate objects give PEM by default; the public converter makes it DER.
+    return [c if isinstance(c, bytes) else ssl.PEM_cert_to_DER_cert(c.public_bytes()) for c in items]
 
 
 def _certs(ders: list[bytes]) -> list[Certificate]:
@@ -312,122 +196,7 @@ def _open_tunnel(
     raw = _open_tcp(probe, proxy.host, proxy.port, deadline, proxied=True)
     if raw is None:
         return None
-    sock: socket.socket = raw
-    if proxy.scheme == "https":
-        t0 = time.perf_counter()
-        try:
-            sock = ctx.wrap_socket(raw, server_hostname=proxy.host, do_handshake_on_connect=False)
-            sock.settimeout(deadline.left())
-            sock.do_handshake()  # type: ignore[attr-defined]
-        except (ssl.SSLError, OSError) as exc:
-            sock.close()
-            reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc) or "no answer"
-            probe.step("TLS to proxy", t0, False, str(reason))
-            probe.fail("proxy_unreachable", f"the TLS connection to the proxy {proxy.shown} failed: {reason}")
-            return None
-        probe.step("TLS to proxy", t0, True, str(sock.version()))  # type: ignore[attr-defined]
-
-    t0 = time.perf_counter()
-    authority = host_port(target.host, target.port)
-    request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
-    if proxy.authorization:
-        request += f"Proxy-Authorization: {proxy.authorization}\r\n"  # to the proxy only
-    request += "\r\n"
-    name = f"CONNECT {authority}"
-    try:
-        wrapped = _DeadlineSocket(sock, deadline)
-        wrapped.sendall(request.encode("ascii"))
-        response = http.client.HTTPResponse(wrapped, method="CONNECT")  # type: ignore[arg-type]
-        response.begin()
-    except TimeoutError:
-        sock.close()
-        probe.step(name, t0, False, "timed out")
-        probe.fail("proxy_unreachable", f"the proxy {proxy.shown} did not answer CONNECT in time")
-        return None
-    except (http.client.HTTPException, OSError) as exc:
-        sock.close()
-        detail = str(exc) or type(exc).__name__
-        probe.step(name, t0, False, detail)
-        probe.fail("proxy_rejected", f"the proxy {proxy.shown} closed the connection instead of answering CONNECT "
-                                     f"({detail})")  # fmt: skip
-        return None
-    status, reason = response.status, response.reason or ""
-    scheme = (response.getheader("Proxy-Authenticate", "") or "").split(" ", 1)[0]
-    probe.connect_status = (status, reason, scheme)
-    line = f"HTTP {status} {reason}".strip()
-    if 200 <= status < 300:
-        probe.step(name, t0, True, line)
-        return sock
-    sock.close()
-    probe.step(name, t0, False, line)
-    if status == 407:
-        asks = f"; it asks for {scheme}" if scheme else ""
-        with_credentials = "the credentials in the proxy URL were refused" if proxy.authorization else "no credentials"
-        probe.fail("proxy_auth_required", f"the proxy {proxy.shown} answered 407 Proxy Authentication Required "
-                                          f"({with_credentials}){asks}")  # fmt: skip
-    else:
-        probe.fail("proxy_rejected", f"the proxy {proxy.shown} refused the tunnel to {authority}: {line}")
-    return None
-
-
-class TunnelledTls:
-    """TLS to the origin inside the TLS connection to an https:// proxy (what urllib3's SSLTransport does).
-
-    An SSLSocket cannot wrap another SSLSocket, so the inner TLS runs on an
-    `ssl.SSLObject` over memory BIOs, fed from the outer socket.  Every
-    receive gets only what is left of the deadline.
-    """
-
-    def __init__(self, outer: ssl.SSLSocket, ctx: ssl.SSLContext, server_hostname: str, deadline: Deadline):
-        self.outer = outer
-        self.deadline = deadline
-        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.sslobj = ctx.wrap_bio(self.incoming, self.outgoing, server_hostname=server_hostname)
-
-    def _io(self, operation: Any, *args: Any) -> Any:
-        while True:
-            try:
-                result = operation(*args)
-                wants_more = False
-            except ssl.SSLWantReadError:
-                wants_more = True
-            pending = self.outgoing.read()
-            if pending:
-                self.outer.settimeout(self.deadline.left())
-                self.outer.sendall(pending)
-            if not wants_more:
-                return result
-            self.outer.settimeout(self.deadline.left())
-            chunk = self.outer.recv(16384)
-            if chunk:
-                self.incoming.write(chunk)
-            else:
-                self.incoming.write_eof()
-
-    def do_handshake(self) -> None:
-        self._io(self.sslobj.do_handshake)
-
-    def settimeout(self, seconds: float | None) -> None:
-        self.outer.settimeout(seconds)
-
-    def sendall(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = self._io(self.sslobj.write, view)
-            view = view[written:]
-
-    def recv_into(self, buffer: Any) -> int:
-        try:
-            count: int = self._io(self.sslobj.read, len(buffer), buffer)
-            return count
-        except ssl.SSLZeroReturnError:
-            return 0
-
-    def version(self) -> str | None:
-        return self.sslobj.version()
-
-    def close(self) -> None:
-        self.outer.close()
+    return ask_for_tunnel(probe, raw, target, proxy, deadline, ctx)
 
 
 def connect_tls(
@@ -504,40 +273,6 @@ def strict_retry_ok(target: Target, deadline: Deadline, route: Route) -> bool:
     return retry.failure is None and retry.verify_code is None
 
 
-class _DeadlineReader(io.RawIOBase):
-    """A socket reader whose every receive gets only what is left of the deadline."""
-
-    def __init__(self, sock: Any, deadline: Deadline):
-        self._sock = sock
-        self._deadline = deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        self._sock.settimeout(self._deadline.left())  # raises TimeoutError once it is over
-        received: int = self._sock.recv_into(buffer)
-        return received
-
-
-class _DeadlineSocket:
-    """What http.client needs of a socket, with reads bounded by the deadline."""
-
-    def __init__(self, sock: Any, deadline: Deadline):
-        self._sock = sock
-        self._deadline = deadline
-
-    def sendall(self, data: bytes) -> None:
-        self._sock.settimeout(self._deadline.left())
-        self._sock.sendall(data)
-
-    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
-
-    def close(self) -> None:
-        pass  # the probe owns the socket and closes it
-
-
 @dataclass
 class HttpAnswer:
     """What one HTTP request over the verified connection got back."""
@@ -558,7 +293,7 @@ def http_exchange(probe: Probe, target: Target, token: str | None, deadline: Dea
     assert probe.sock is not None
     answer = HttpAnswer("users.me" if token else "HTTP GET /")
     conn = http.client.HTTPConnection(target.host, target.port)
-    conn.sock = _DeadlineSocket(probe.sock, deadline)  # type: ignore[assignment]  # no second handshake
+    conn.sock = DeadlineSocket(probe.sock, deadline)  # type: ignore[assignment]  # no second handshake
     host_header = target.host if target.port == 443 else f"{target.host}:{target.port}"
     t0 = time.perf_counter()
     try:

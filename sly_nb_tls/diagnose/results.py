@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._fixes import Fix, command, fix, spoken
 from .._render import Rendered, Table, esc, html_block, html_table, shown_path, visible
 
 if TYPE_CHECKING:
@@ -135,13 +136,17 @@ def _chain_rows(chain: list[Certificate]) -> list[list[object]]:
 
 @dataclass(repr=False)
 class ConnectionReport(Rendered):
-    """The outcome of `test_connection`: a verdict, its cause, the fix, the evidence."""
+    """The outcome of `test_connection`: a verdict, its cause, the fix, the evidence.
+
+    `remedy` is the fix as data (what to do, with which arguments); `fix` says it in the words of the
+    front-end the test ran from.
+    """
 
     url: str
     ok: bool = False
     problem: str | None = None
     cause: str = ""
-    fix: str = ""
+    remedy: Fix | None = None
     warnings: list[str] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     chain: list[Certificate] = field(default_factory=list)
@@ -162,6 +167,13 @@ class ConnectionReport(Rendered):
     client_notes: list[str] = field(default_factory=list)
     #: the path to a root, completed from this machine's stores or AIA (when the chain did not verify)
     completion: Completion | None = None
+    #: the front-end voice the test ran in: its commands are said in that front-end's words
+    voice: str = spoken()
+
+    @property
+    def fix(self) -> str:
+        """What to do next, as the front-end that ran the test says it ("" when nothing is wrong)."""
+        return self.remedy.render(self.voice) if self.remedy else ""
 
     def headline(self) -> str:
         if self.ok:
@@ -181,6 +193,7 @@ class ConnectionReport(Rendered):
             "problem": self.problem,
             "cause": self.cause,
             "fix": self.fix,
+            "fix_detail": self.remedy.to_dict(self.voice) if self.remedy else None,
             "warnings": list(self.warnings),
             "steps": [
                 {"name": s.name, "ok": s.ok, "elapsed": round(s.elapsed, 6), "detail": s.detail} for s in self.steps
@@ -241,7 +254,7 @@ class ConnectionReport(Rendered):
         parts = [f'<div class="{cls}">{esc(self.headline())}</div>']
         if not self.ok:
             parts.append(f"<div>{esc(self.cause)}</div>")
-            parts.append(f"<div><b>Fix:</b> <code>{esc(self.fix)}</code></div>")
+            parts.append(f"<div><b>Fix:</b> {self.remedy.html(self.voice) if self.remedy else ''}</div>")
         parts += [f"<div>{esc(x)}</div>" for x in self._context_lines() if not x.startswith(("path: ", "AIA: "))]
         html = html_block("".join(parts)) + path_picture(self.completion)
         html += html_table(
@@ -297,18 +310,33 @@ class ChainReport(Rendered):
     interception: Interception | None = None
     #: the path to a root when the server does not send it: this machine's stores, then AIA
     completion: Completion | None = None
+    #: what trusting this server takes, what `save` writes: the root it sends or that was found,
+    #: else its CA certificates, else its leaf
+    to_trust: list[Certificate] = field(default_factory=list)
+    #: the front-end voice the fetch ran in
+    voice: str = spoken()
 
     @property
     def completed(self) -> list[Certificate]:
         """The certificates the server does not send, found on this machine or fetched (each with `.source`)."""
         return list(self.completion.completed) if self.completion else []
 
-    def next_step(self) -> str:
+    @property
+    def remedy(self) -> Fix:
+        """How to trust what was fetched, as data."""
         if self.saved_to:
-            return (
-                f"check the SHA-256 fingerprints above with your admin, then: %sly_tls add {shown_path(self.saved_to)}"
+            return fix(
+                "check the SHA-256 fingerprints above with your admin, then: ",
+                command("add", shown_path(self.saved_to)),
             )
-        return "to trust it: add --save FILE, check the fingerprints with your admin, then %sly_tls add FILE"
+        return fix(
+            "to trust it: ", command("fetch", self.url, save="FILE"), ", check the fingerprints with your admin, then ",
+            command("add", "FILE"),
+        )  # fmt: skip
+
+    def next_step(self) -> str:
+        """`remedy` in the words of the front-end the fetch ran from."""
+        return self.remedy.render(self.voice)
 
     def headline(self) -> str:
         state = "trusted here" if self.verified else f"not trusted here: {self.verify_message}"
@@ -349,6 +377,7 @@ class ChainReport(Rendered):
             "interception": self.interception.to_dict() if self.interception else None,
             "completed": [_cert_dict(c) for c in self.completed],
             "completion": _completion_dict(self.completion),
+            "next_step": self.remedy.to_dict(self.voice),
         }
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from sly_nb_tls.demo import DemoServer
 
-from .conftest import controlled_env
+from .helpers import controlled_env
 from .servers import closed_port
 
 TOKEN = "cli-token-7e1f0c9a8b"
@@ -88,6 +88,11 @@ def test_fetch_json_and_save(server: DemoServer, tmp_path: Path) -> None:
         (["test", "--timeout", "0"], "positive, finite number"),
         (["fetch", "--timeout", "-1"], "positive, finite number"),
         (["frobnicate"], "invalid choice"),
+        (["reset"], "invalid choice"),  # a run resets itself when it ends: the magic's command only
+        (["add", "--no-live", "x.crt"], "unrecognized arguments: --no-live"),
+        (["install", "--scope", "everyone"], "invalid choice: 'everyone' (choose from 'user', 'env', 'system')"),
+        (["demo-server", "--seconds", "nan"], "--seconds must be a positive, finite number"),
+        (["demo-server", "--port", "65536"], "from 1 to 65535"),
         (["test"], "SERVER_ADDRESS is not set"),
     ],
 )

@@ -81,6 +81,9 @@ def test_paths_with_variables_and_relative_to_cwd(
         ("remove 12", "at least 8 hex digits"),
         ("add https://sly.example.com", "this is a URL"),
         ("status extra", "unrecognized arguments"),
+        ("test --json", "unrecognized arguments: --json"),  # the command line's: a kernel gets the object
+        ("install --scope everyone", "invalid choice: 'everyone'"),
+        ("demo", "invalid choice"),  # the command line's: it would reset this kernel's trust
     ],
 )
 def test_bad_usage_is_a_one_line_usage_error_without_traceback(

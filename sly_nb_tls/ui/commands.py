@@ -1,30 +1,340 @@
-"""Argument pieces the magic and the CLI share, so both front-ends say the same thing the same way.
+"""The one command spec: every subcommand of ``%sly_tls`` and ``python -m sly_nb_tls``, and the parsers built from it.
 
-Only argparse: the magic builds its parsers when ``%load_ext`` imports it, which
-must stay fast.
+Both front-ends' parsers, the magic's ``%sly_tls?`` and the command line's
+``--help`` come from the `COMMANDS` table, so a command or an option is
+declared once.  Only argparse: the magic builds its parser when ``%load_ext``
+imports it, which must stay fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
-__all__ = ["add_route_arguments", "add_token_argument", "proxy_from_arguments"]
+from .._words import SCOPES
+
+__all__ = [
+    "CLI",
+    "COMMANDS",
+    "FRONTS",
+    "MAGIC",
+    "Arg",
+    "Command",
+    "Front",
+    "build_parser",
+    "commands",
+    "proxy_from_arguments",
+    "reference",
+]
+
+Front = Literal["magic", "cli"]
+MAGIC: Front = "magic"
+CLI: Front = "cli"
 
 
-def add_route_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--proxy URL`` / ``--direct`` (one or the other)."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--proxy", metavar="URL", help="through this proxy, not the one requests would choose")
-    group.add_argument("--direct", action="store_true", help="connect directly, whatever HTTPS_PROXY says")
+@dataclass(frozen=True)
+class FrontEnd:
+    """How one front-end is called: its program name, its one-line job, its default command."""
+
+    prog: str
+    description: str
+    #: argparse's -h/--help: a terminal has it; a magic has ``%sly_tls?`` instead
+    help_option: bool
+    #: the command a bare call runs ("": a command is required)
+    default: str = ""
+    epilog: str | None = None
+
+
+FRONTS: dict[Front, FrontEnd] = {
+    MAGIC: FrontEnd(
+        "%sly_tls", "Trust a private CA in this kernel for every HTTPS client, without a restart.", False, "status"
+    ),
+    CLI: FrontEnd(
+        "python -m sly_nb_tls",
+        "Trust a private CA for every HTTPS client in a Python process; diagnose TLS trouble.",
+        True,
+        epilog="Exit status: 0 ok, 1 a problem was found, 2 usage error or unusable input.",
+    ),
+}
+
+
+def _seconds(text: str) -> float:
+    """A --timeout as a number; the API checks it is a usable one (finite, above zero), in one place for all."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"timeout must be a positive number of seconds, not {text!r}") from None
+
+
+def _positive(text: str) -> float:
+    """--seconds: a finite number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"--seconds must be a positive, finite number of seconds, not {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    """A --port: 0 (any free port) or a TCP port number."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the port must be a whole number, not {text!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"the port must be 0 (any free port) or from 1 to 65535, not {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument: its flags (or positional name) and the keywords argparse's ``add_argument`` takes."""
+
+    flags: tuple[str, ...]
+    help: str | None = None
+    metavar: str | None = None
+    nargs: str | None = None
+    action: str | None = None
+    choices: tuple[str, ...] | None = None
+    default: Any = None
+    type: Callable[[str], Any] | None = None
+    #: arguments with the same group exclude each other
+    group: str | None = None
+    #: the one front-end that offers it (None: both)
+    only: Front | None = None
+
+    def keywords(self) -> dict[str, Any]:
+        names = ("help", "metavar", "nargs", "action", "choices", "default", "type")
+        keywords = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        if self.action == "append" and self.default is None:
+            keywords["default"] = []  # a list, not None: `*args.ca` must work when no --ca is given
+        return keywords
+
+    def shown(self) -> str:
+        """How the reference names it: ``--save FILE``, ``--scope {user,env,system}``, ``URL``."""
+        if not self.flags[0].startswith("-"):
+            return self.metavar or self.flags[0].upper()
+        value = self.metavar or ("{" + ",".join(self.choices) + "}" if self.choices else "")
+        return ", ".join(self.flags) + (f" {value}" if value else "")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its name, what it does in one line, its arguments and where it is offered."""
+
+    name: str
+    help: str
+    args: tuple[Arg, ...] = ()
+    #: the one front-end that offers it (None: both)
+    only: Front | None = None
+    #: the magic's cell form (``%%sly_tls add``) passes the cell's text to it
+    cell: bool = False
+
+    def arguments(self, front: Front) -> tuple[Arg, ...]:
+        return tuple(a for a in self.args if a.only in (None, front))
+
+
+_URL = Arg(("url",), metavar="URL", nargs="?", help="default: SERVER_ADDRESS")
+_ROUTE = (
+    Arg(("--proxy",), metavar="URL", group="route", help="through this proxy, not the one requests would choose"),
+    Arg(("--direct",), action="store_true", group="route", help="connect directly, whatever HTTPS_PROXY says"),
+)
+# A kernel's user gets the result object itself; a terminal's may want to parse it.
+_JSON = Arg(("--json",), action="store_true", help="print one JSON object", only=CLI)
+_SCOPE = Arg(
+    ("--scope",),
+    choices=SCOPES,
+    default="user",
+    help="whose new kernels: user = your profile, env = this Python environment, system = the machine (default user)",
+)
+_PATHS = Arg(("paths",), metavar="PATH", nargs="*", help="certificate files or directories")
+
+
+def _timeout(what: str) -> Arg:
+    return Arg(
+        ("--timeout",), type=_seconds, default=10.0, metavar="S", help=f"bound for the whole {what} (default 10)"
+    )
+
+
+# Order: as the reference lists them.  A command or an argument with `only` says why on its line.
+COMMANDS: tuple[Command, ...] = (
+    # The same word, two jobs: a kernel trusts now; a terminal has no kernel to trust in, so it installs.
+    Command(
+        "add",
+        "Trust the certificates in PATH(s) (file, directory) or, as %%sly_tls add, the cell's PEM text.",
+        (
+            _PATHS,
+            Arg(("--no-live",), action="store_true", help="leave clients that already exist alone"),
+            Arg(
+                ("--system",),
+                action="store_true",
+                help="also trust this machine's system store in every client (widens trust)",
+            ),
+            Arg(
+                ("--persist",),
+                action="store_true",
+                help="also trust them in every new kernel of yours (install --scope user)",
+            ),
+        ),
+        only=MAGIC,
+        cell=True,
+    ),
+    Command(
+        "add",
+        "Trust CA in every new IPython and kernel of yours (no kernel runs here: install --scope user).",
+        (Arg(("paths",), metavar="CA", nargs="+", help="certificate files or directories to trust"),),
+        only=CLI,
+    ),
+    # A command-line run undoes its own changes when it ends: nothing is left to remove or reset.
+    Command(
+        "remove",
+        "Stop trusting a certificate: a SHA-256 prefix (>= 8 hex digits) or the PATH it was added from.",
+        (Arg(("target",), metavar="FINGERPRINT-PREFIX|PATH"),),
+        only=MAGIC,
+    ),
+    Command(
+        "status",
+        "Show what is trusted, which variables were changed, how to undo; --clients: each client's trust.",
+        (
+            # A kernel adds with `add` first; a terminal run asks "what would --ca FILE change".
+            Arg(("--ca",), action="append", metavar="FILE", help="show the state after adding FILE", only=CLI),
+            Arg(
+                ("--clients",),
+                action="store_true",
+                help="also each HTTPS library here and the trust it will use right now",
+            ),
+        ),
+    ),
+    Command("reset", "Undo every change sly_nb_tls made in this kernel.", only=MAGIC),
+    # Variables loaded by a command-line run vanish when it ends; there, `test --env FILE` uses them.
+    Command(
+        "env",
+        "Load env files (default: local.env, .env, ~/supervisely.env) and register the CA files they name.",
+        (
+            Arg(("files",), metavar="FILE", nargs="*"),
+            Arg(("--override",), action="store_true", help="file values win over variables already set"),
+        ),
+        only=MAGIC,
+    ),
+    Command(
+        "test",
+        "Test the connection step by step (default URL: SERVER_ADDRESS) and say how to fix it.",
+        (
+            _URL,
+            # A kernel runs `add` / `env` first; a terminal run has only this command to set them up.
+            Arg(("--ca",), action="append", metavar="FILE", help="trust FILE's certificates first", only=CLI),
+            Arg(("--env",), action="append", metavar="FILE", help="load env FILE first", only=CLI),
+            Arg(
+                ("--system",),
+                action="store_true",
+                help="trust this machine's system store first (widens trust)",
+                only=CLI,
+            ),
+            _timeout("test"),
+            *_ROUTE,
+            Arg(
+                ("--token",),
+                action="store_true",
+                help="send API_TOKEN to URL even when URL is not SERVER_ADDRESS's host and port",
+            ),
+            Arg(
+                ("--clients",),
+                action="store_true",
+                help="also send one request with each HTTPS client here, each its own way",
+            ),
+            _JSON,
+        ),
+    ),
+    Command(
+        "fetch",
+        "Show the chain the server presents; --save writes it as PEM. Never adds trust.",
+        (
+            _URL,
+            Arg(("--save",), metavar="FILE", help="write the root CA it sends (else its CA certificates) to FILE"),
+            Arg(("--overwrite",), action="store_true", help="replace FILE if it holds something else"),
+            _timeout("fetch"),
+            *_ROUTE,
+            _JSON,
+        ),
+    ),
+    Command(
+        "install",
+        "Load sly_nb_tls and trust these CAs in every new IPython/kernel of a scope, with zero cells.",
+        (_PATHS, _SCOPE),
+    ),
+    Command("uninstall", "Remove exactly what install added to a scope.", (_SCOPE,)),
+    # Widgets need a notebook to show them.
+    Command("panel", "Show the interactive panel (ipywidgets).", only=MAGIC),
+    # The walkthrough loads an env file and resets trust as it goes: a kernel's user would lose their own.
+    Command("demo", "Run the whole story against the built-in demo server and print each step.", only=CLI),
+    # It serves until Ctrl-C, which would block a kernel; in a notebook, use sly_nb_tls.demo.DemoServer.
+    Command(
+        "demo-server",
+        "Serve the demo Supervisely-like API over HTTPS on 127.0.0.1.",
+        (
+            Arg(("--port",), type=_port, default=0, help="port (default: any free port)"),
+            Arg(("--seconds",), type=_positive, help="stop after this long (default: until Ctrl-C)"),
+        ),
+        only=CLI,
+    ),
+)
+
+
+def commands(front: Front) -> tuple[Command, ...]:
+    """The commands `front` offers, in the reference's order."""
+    return tuple(c for c in COMMANDS if c.only in (None, front))
+
+
+def build_parser(
+    front: Front, parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser, *, width: int | None = None
+) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """`front`'s parser with one subparser per command, and those subparsers by name.
+
+    `parser_class` decides what a usage error does (the magic's raises
+    `UsageError`); `width` fixes the help's width (default: the terminal's).
+    """
+    spec = FRONTS[front]
+
+    def formatter(prog: str) -> argparse.HelpFormatter:
+        return argparse.HelpFormatter(prog, width=width)
+
+    common: dict[str, Any] = {"formatter_class": formatter, "add_help": spec.help_option}
+    top = parser_class(prog=spec.prog, description=spec.description, epilog=spec.epilog, **common)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=parser_class)
+    parsers = {}
+    for command in commands(front):
+        parser = sub.add_parser(
+            command.name, prog=f"{spec.prog} {command.name}", help=command.help, description=command.help, **common
+        )
+        groups: dict[str, Any] = {}
+        for arg in command.arguments(front):
+            if arg.group is not None and arg.group not in groups:
+                groups[arg.group] = parser.add_mutually_exclusive_group()
+            target = parser if arg.group is None else groups[arg.group]
+            target.add_argument(*arg.flags, **arg.keywords())
+        parsers[command.name] = parser
+    return top, parsers
+
+
+def reference(front: Front) -> str:
+    """What `front` does, then each command's usage, job and arguments: the text of ``%sly_tls?``."""
+    spec = FRONTS[front]
+    _, parsers = build_parser(front, width=100)
+    bare = f"   (no COMMAND: {spec.default})" if spec.default else ""
+    lines = [spec.description, "", f"Usage: {spec.prog} COMMAND [ARGUMENTS]{bare}", "", "Subcommands:", ""]
+    for command in commands(front):
+        # one line per usage: argparse would wrap it under a "usage: " prefix that is not shown here
+        usage = " ".join(parsers[command.name].format_usage().split()).removeprefix("usage: ")
+        lines += [f"  {usage}", f"      {command.help}"]
+        lines += [f"        {arg.shown()}: {arg.help}" for arg in command.arguments(front) if arg.help]
+    return "\n".join(lines)
 
 
 def proxy_from_arguments(args: argparse.Namespace) -> str | None:
     """The `proxy` argument of test/fetch: "" for --direct, None for "as requests would"."""
     return "" if args.direct else args.proxy
-
-
-def add_token_argument(parser: argparse.ArgumentParser) -> None:
-    """``--token``: API_TOKEN goes to SERVER_ADDRESS only, unless the user names another URL for it."""
-    parser.add_argument(
-        "--token", action="store_true", help="send API_TOKEN to URL even when URL is not SERVER_ADDRESS's host and port"
-    )

@@ -14,10 +14,11 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import MagicArgumentParser, argument, magic_arguments
+from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, re-exported
 
-from .commands import add_route_arguments, add_token_argument, proxy_from_arguments
+from .commands import FRONTS, MAGIC, build_parser, commands, proxy_from_arguments, reference
+from .voices import speaking
 
 __all__ = ["SlyTlsMagics"]
 
@@ -25,76 +26,17 @@ __all__ = ["SlyTlsMagics"]
 PROGRESS_AFTER = 1.0
 
 
-def _parser(name: str, description: str) -> MagicArgumentParser:
-    return MagicArgumentParser(prog=f"%sly_tls {name}", description=description, add_help=False)
+class _Parser(MagicArgumentParser):
+    """IPython's parser for magics, so a usage error is a one-line `UsageError`, built from the command spec."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Python 3.14's add_parser passes color=, which MagicArgumentParser's fixed signature does not take.
+        kwargs.pop("color", None)
+        super().__init__(**kwargs)
 
 
-def _subcommands() -> dict[str, MagicArgumentParser]:
-    subs: dict[str, MagicArgumentParser] = {}
-
-    p = subs["add"] = _parser(
-        "add", "Trust the certificates in PATH(s) (file, directory) or, as %%sly_tls add, the cell's PEM text."
-    )
-    p.add_argument("paths", nargs="*", metavar="PATH")
-    p.add_argument("--no-live", action="store_true", help="leave clients that already exist alone")
-    p.add_argument(
-        "--system", action="store_true", help="also trust this machine's system store in every client (widens trust)"
-    )
-    p.add_argument(
-        "--persist", action="store_true", help="also trust them in every new kernel of yours (install --scope user)"
-    )
-
-    p = subs["install"] = _parser(
-        "install", "Load sly_nb_tls and trust these CAs in every new IPython/kernel of a scope, with zero cells."
-    )
-    p.add_argument("paths", nargs="*", metavar="PATH")
-    p.add_argument("--scope", choices=["user", "env", "system"], default="user", help="whose kernels (default user)")
-    p = subs["uninstall"] = _parser("uninstall", "Remove exactly what install added to a scope.")
-    p.add_argument("--scope", choices=["user", "env", "system"], default="user", help="whose kernels (default user)")
-
-    p = subs["remove"] = _parser(
-        "remove", "Stop trusting a certificate: a SHA-256 prefix (>= 8 hex digits) or the PATH it was added from."
-    )
-    p.add_argument("target", metavar="FINGERPRINT-PREFIX|PATH")
-
-    p = subs["status"] = _parser("status", "Show what is trusted, which variables were changed, how to undo.")
-    p.add_argument(
-        "--clients", action="store_true", help="also each HTTPS library here and the trust it will use right now"
-    )
-    subs["reset"] = _parser("reset", "Undo every change sly_nb_tls made in this kernel.")
-
-    p = subs["env"] = _parser(
-        "env",
-        "Load env files (default: local.env, .env, ~/supervisely.env) and register the CA files they name.",
-    )
-    p.add_argument("files", nargs="*", metavar="FILE")
-    p.add_argument("--override", action="store_true", help="file values win over variables already set")
-
-    p = subs["test"] = _parser(
-        "test", "Test the connection step by step (default URL: SERVER_ADDRESS) and say how to fix it."
-    )
-    p.add_argument("url", nargs="?", metavar="URL")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="bound for the whole test (default 10)")
-    add_route_arguments(p)
-    add_token_argument(p)
-    p.add_argument(
-        "--clients", action="store_true", help="also send one request with each HTTPS client here, each its own way"
-    )
-
-    p = subs["fetch"] = _parser(
-        "fetch", "Show the chain the server presents; --save writes it as PEM. Never adds trust."
-    )
-    p.add_argument("url", nargs="?", metavar="URL")
-    p.add_argument("--save", metavar="FILE", help="write the root CA it sends (else its CA certificates) to FILE")
-    p.add_argument("--overwrite", action="store_true", help="replace FILE if it holds something else")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="bound for the fetch (default 10)")
-    add_route_arguments(p)
-
-    subs["panel"] = _parser("panel", "Show the interactive panel (ipywidgets).")
-    return subs
-
-
-_SUBCOMMANDS = _subcommands()
+_PARSER, _ = build_parser(MAGIC, _Parser)
+_COMMANDS = {command.name: command for command in commands(MAGIC)}
 
 
 def _split(line: str) -> list[str]:
@@ -113,52 +55,28 @@ def _split(line: str) -> list[str]:
     return [t[1:-1] if len(t) >= 2 and t[0] == t[-1] and t[0] in "\"'" else t for t in tokens]
 
 
-def _usage_block() -> str:
-    """Every subcommand's usage and options, for `%sly_tls?`.
-
-    Formatted with plain argparse: IPython's help formatter would prefix each
-    usage with "::" and a second "%".
-    """
-    lines = ["", "Subcommands:", ""]
-    for name, parser in _SUBCOMMANDS.items():
-        formatter = argparse.HelpFormatter(prog=f"%sly_tls {name}", width=100)
-        formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups, prefix="")
-        lines.append("  " + formatter.format_help().strip())
-        lines.append(f"      {parser.description}")
-        for action in parser._actions:
-            if action.option_strings and action.help:
-                metavar = f" {action.metavar}" if action.metavar else ""
-                lines.append(f"        {', '.join(action.option_strings)}{metavar}: {action.help}")
-    return "\n".join(lines)
-
-
 @magics_class
 class SlyTlsMagics(Magics):
     """Holds no state: the trust registry is process-wide, shared with the Python API."""
 
-    @magic_arguments()
-    @argument("command", nargs="?", default="status", choices=list(_SUBCOMMANDS), help="what to do (default: status)")
-    @argument("args", nargs=argparse.REMAINDER, help="arguments of the subcommand")
     @line_cell_magic
     def sly_tls(self, line: str, cell: str | None = None) -> Any:
-        """Trust a private CA in this kernel for every HTTPS client, without a restart."""
-        top = self.sly_tls.parser.parse_args(_split(line))
-        parser = _SUBCOMMANDS[top.command]
-        args = parser.parse_args(top.args)
-        handler: Callable[[argparse.Namespace, str | None], Any] = getattr(self, f"_do_{top.command}")
-        if cell is not None and top.command != "add":
-            raise UsageError(
-                f"%%sly_tls {top.command} takes no cell body; only %%sly_tls add reads PEM text from the cell"
-            )
+        # The docstring (`%sly_tls?`) is made from the command spec at the end of this module.
+        args = _PARSER.parse_args(_split(line) or [FRONTS[MAGIC].default])
+        handler: Callable[[argparse.Namespace, str | None], Any] = getattr(self, f"_do_{args.command}")
+        if cell is not None and not _COMMANDS[args.command].cell:
+            takes = " or ".join(f"%%sly_tls {name}" for name, command in _COMMANDS.items() if command.cell)
+            raise UsageError(f"%%sly_tls {args.command} takes no cell body; only {takes} reads PEM text from the cell")
         from ..errors import SlyTlsError
 
         try:
-            return handler(args, cell)
+            with speaking("magic"):  # results and errors say their commands as %sly_tls ones
+                return handler(args, cell)
         except SlyTlsError as exc:
             raise UsageError(str(exc)) from None
 
     def _do_add(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ..trust.extras import add_certs
+        from .._api import add_certs
 
         sources: list[str] = list(args.paths)
         if cell is not None:
@@ -172,51 +90,49 @@ class SlyTlsMagics(Magics):
         return add_certs(*sources, live=not args.no_live, system=args.system, persist=args.persist)
 
     def _do_install(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ..trust.install import install
+        from .._api import install
 
         return install(*args.paths, scope=args.scope)
 
     def _do_uninstall(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ..trust.install import uninstall
+        from .._api import uninstall
 
         return uninstall(scope=args.scope)
 
     def _do_remove(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ..trust.extras import remove
+        from .._api import remove
 
         return remove(args.target)
 
     def _do_status(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ..trust.extras import status
+        from .._api import status
 
         return status(clients=args.clients)
 
     def _do_reset(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ..trust.extras import reset
+        from .._api import reset
 
         return reset()
 
     def _do_env(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ..trust.envfile import load_env
+        from .._api import load_env
 
         return load_env(*args.files, override=args.override)
 
     def _do_test(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ..diagnose.connection import test_connection
-        from ..diagnose.probe import Deadline, Target
+        from .._api import test_connection
 
-        url, timeout = Target.parse(args.url).text, Deadline.check(args.timeout)
-        with _shown_if_slow(f"⋯ testing {url} (at most {timeout:g} s)"):
+        url, timeout = args.url, args.timeout
+        with _shown_if_slow(f"⋯ testing {url or 'SERVER_ADDRESS'} (at most {timeout:g} s)"):
             return test_connection(
                 url, timeout=timeout, proxy=proxy_from_arguments(args), clients=args.clients, send_token=args.token
             )
 
     def _do_fetch(self, args: argparse.Namespace, cell: str | None) -> Any:
-        from ..diagnose.connection import fetch_chain
-        from ..diagnose.probe import Deadline, Target
+        from .._api import fetch_chain
 
-        url, timeout = Target.parse(args.url).text, Deadline.check(args.timeout)
-        with _shown_if_slow(f"⋯ fetching the chain of {url} (at most {timeout:g} s)"):
+        url, timeout = args.url, args.timeout
+        with _shown_if_slow(f"⋯ fetching the chain of {url or 'SERVER_ADDRESS'} (at most {timeout:g} s)"):
             return fetch_chain(
                 url, save=args.save, overwrite=args.overwrite, timeout=timeout, proxy=proxy_from_arguments(args)
             )
@@ -274,4 +190,4 @@ class _shown_if_slow:
                 self.handle.update({"text/plain": f"done in {time.perf_counter() - self.started:.1f} s"}, raw=True)
 
 
-SlyTlsMagics.sly_tls.__doc__ = (SlyTlsMagics.sly_tls.__doc__ or "") + _usage_block()
+SlyTlsMagics.sly_tls.__doc__ = reference(MAGIC)

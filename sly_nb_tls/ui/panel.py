@@ -19,14 +19,12 @@ from typing import Any
 
 import ipywidgets as w
 
+from .. import _api as api
 from .. import _secrets
 from .._render import esc, html_block, visible
-from ..diagnose import classify as _classify
-from ..diagnose import connection as _diagnose
 from ..diagnose import results as _results
 from ..errors import SlyTlsError
-from ..trust import envfile as _envfile
-from ..trust import extras as _trust
+from .voices import speaking
 
 __all__ = ["Panel", "panel"]
 
@@ -40,8 +38,28 @@ def _message(text: str, kind: str = "bad") -> str:
 class Panel:
     """Holds the widgets; display it (it renders as its root VBox)."""
 
+    #: bumped whenever the panel's layout changes: the README's screenshots must be retaken
+    #: (``SLY_UPDATE_SCREENSHOTS=1``), and a test compares the version they were taken at
+    LAYOUT_VERSION = 1
+
     def __init__(self) -> None:
-        # -- environment
+        self._make_environment()
+        self._make_certificates()
+        self._make_connection()
+        self._make_status()
+        #: the result object of the last action (what its HTML shows), for code and tests
+        self.last_result: Any = None
+        #: the last connection test, for the header line
+        self.last_test: Any = None
+        self._fetched: _results.ChainReport | None = None
+        self._remove_buttons: dict[str, w.Button] = {}
+
+        self._connect_handlers()
+        self.widget = self._layout()
+        self.widget.add_class("sly-nb-tls-panel")
+        self._sync()
+
+    def _make_environment(self) -> None:
         # Every placeholder must be readable at 800 px (the browser test measures them): wide
         # fields, short texts, and rows that wrap.
         wide = w.Layout(width="430px")
@@ -50,7 +68,9 @@ class Panel:
         self.env_override = w.Checkbox(value=False, description="override", indent=False)
         self.env_load = w.Button(description="Load", icon="file-import", tooltip="load the env files")
         self.env_result = w.HTML()
-        # -- certificates
+
+    def _make_certificates(self) -> None:
+        wide = w.Layout(width="430px")
         self.cert_path = w.Text(placeholder="a .crt / .pem file or a folder", description="Certificate", layout=wide)
         self.cert_upload = w.FileUpload(accept=_UPLOAD_TYPES, multiple=True, description="Upload")
         self.cert_add = w.Button(description="Add", button_style="primary", icon="plus")
@@ -65,7 +85,9 @@ class Panel:
         self.cert_list = w.VBox()
         self.reset_all = w.Button(description="Reset all", button_style="warning", icon="undo")
         self.cert_result = w.HTML()
-        # -- connection
+
+    def _make_connection(self) -> None:
+        wide = w.Layout(width="430px")
         self.url = w.Text(
             value=os.environ.get("SERVER_ADDRESS", ""), placeholder="https://sly.corp", description="Server",
             layout=wide,
@@ -88,7 +110,8 @@ class Panel:
         )
         self.trust_cancel = w.Button(description="Cancel", layout=w.Layout(display="none"))
         self.connection_result = w.HTML()
-        # -- status
+
+    def _make_status(self) -> None:
         self.refresh = w.Button(
             description="Refresh",
             icon="refresh",
@@ -101,13 +124,7 @@ class Panel:
         )  # fmt: skip
         self.status_line = w.HTML()
 
-        #: the result object of the last action (what its HTML shows), for code and tests
-        self.last_result: Any = None
-        #: the last connection test, for the header line
-        self.last_test: Any = None
-        self._fetched: _results.ChainReport | None = None
-        self._remove_buttons: dict[str, w.Button] = {}
-
+    def _connect_handlers(self) -> None:
         self.env_load.on_click(self._on_env_load_click)
         self.cert_add.on_click(self._on_cert_add_click)
         self.cert_system.on_click(self._on_cert_system_click)
@@ -122,9 +139,10 @@ class Panel:
         self.show_clients.on_click(self._on_show_clients_click)
         self.cert_upload.observe(self._on_cert_upload_change, names="value")
 
+    def _layout(self) -> w.VBox:
         section = w.HTML
         rows = w.Layout(flex_flow="row wrap")
-        self.widget = w.VBox(
+        return w.VBox(
             [
                 self.header,
                 section("<b>Environment</b>"),
@@ -145,8 +163,6 @@ class Panel:
                 w.HBox([self.refresh, self.show_clients, self.status_line]),
             ]
         )
-        self.widget.add_class("sly-nb-tls-panel")
-        self._sync()
 
     # -- display --------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -162,10 +178,10 @@ class Panel:
         return "<sly_nb_tls panel>"
 
     def __str__(self) -> str:
-        st = _trust.status()
+        st = api.status()
         lines = [
             "sly_nb_tls panel (its widgets need a live Jupyter front-end; the state when it was shown:)",
-            f"  {_header_text(st, self.last_test)}",
+            f"  {_header_text(st, self.last_test, self.url.value.strip() or None)}",
             f"  {_status_text(st)}",
         ]
         if self.last_result is not None:
@@ -184,7 +200,8 @@ class Panel:
     def _reporting(self, area: w.HTML) -> Iterator[None]:
         """Show any error of the block in `area` as one line: a panel never shows a traceback."""
         try:
-            yield
+            with speaking("panel"):  # a fix names the panel's buttons and fields
+                yield
         except SlyTlsError as exc:
             area.value = _message(str(exc))
         except Exception as exc:  # noqa: BLE001 - whatever it is, the user sees it here
@@ -210,7 +227,7 @@ class Panel:
 
     def _sync(self) -> None:
         """Redraw the certificate list and the status line from `status()`."""
-        st = _trust.status()
+        st = api.status()
         self.token.placeholder = self._token_placeholder()
         rows: list[w.Widget] = []
         buttons: dict[str, w.Button] = {}
@@ -231,12 +248,14 @@ class Panel:
         self.cert_list.children = tuple(rows)
         self.reset_all.disabled = not st.active
         self.status_line.value = html_block(f"<span>{esc(_status_text(st))}</span>")
-        self.header.value = html_block(f"<b>{esc(_header_text(st, self.last_test))}</b>")
+        self.header.value = html_block(
+            f"<b>{esc(_header_text(st, self.last_test, self.url.value.strip() or None))}</b>"
+        )
 
     def _remove_handler(self, sha256: str) -> Callable[[w.Button], None]:
         def _on_remove_click(button: w.Button) -> None:
             with self._busy([button, self.reset_all], self.cert_result, "removing…"):
-                self.last_result = _trust.remove(sha256)
+                self.last_result = api.remove(sha256)
                 self.cert_result.value = self.last_result._repr_html_()
 
         return _on_remove_click
@@ -248,7 +267,7 @@ class Panel:
                 files = shlex.split(self.env_files.value)
             except ValueError as exc:  # an unbalanced quote
                 raise _PanelInputError(f"env files: {exc}; quote paths with spaces in pairs") from None
-            result = self.last_result = _envfile.load_env(*files, override=self.env_override.value)
+            result = self.last_result = api.load_env(*files, override=self.env_override.value)
             self.env_result.value = result._repr_html_()
             if os.environ.get("SERVER_ADDRESS") and not self.url.value.strip():
                 self.url.value = os.environ["SERVER_ADDRESS"]
@@ -268,18 +287,18 @@ class Panel:
             if not path and not uploads:
                 raise _PanelInputError("type a certificate path or upload a file first")
             sources: list[str | bytes] = ([path] if path else []) + uploads
-            result = self.last_result = _trust.add_certs(*sources, persist=self.cert_persist.value)
+            result = self.last_result = api.add_certs(*sources, persist=self.cert_persist.value)
             self.cert_result.value = result._repr_html_()
             self.cert_upload.value = ()
 
     def _on_cert_system_click(self, button: w.Button) -> None:
         with self._busy([button, self.reset_all], self.cert_result, "adding the system store…"):
-            result = self.last_result = _trust.add_certs(system=True)
+            result = self.last_result = api.add_certs(system=True)
             self.cert_result.value = result._repr_html_()
 
     def _on_reset_all_click(self, button: w.Button) -> None:
         with self._busy([button], self.cert_result, "resetting…"):
-            self.last_result = _trust.reset()
+            self.last_result = api.reset()
             self.cert_result.value = self.last_result._repr_html_()
 
     def _connection_buttons(self) -> list[w.Button]:
@@ -291,7 +310,7 @@ class Panel:
         with self._busy(
             self._connection_buttons(), self.connection_result, f"⋯ testing {where} (at most {timeout:g} s)…"
         ):
-            report = self.last_result = self.last_test = _diagnose.test_connection(
+            report = self.last_result = self.last_test = api.test_connection(
                 url, token=token, timeout=timeout, clients=self.check_clients.value
             )
             self.connection_result.value = report._repr_html_()
@@ -300,7 +319,7 @@ class Panel:
         url, timeout = self.url.value.strip() or None, self.timeout.value
         self._show_trust(False)
         with self._busy(self._connection_buttons(), self.connection_result, "⋯ fetching the chain…"):
-            self._fetched = self.last_result = _diagnose.fetch_chain(url, timeout=timeout)
+            self._fetched = self.last_result = api.fetch_chain(url, timeout=timeout)
             self.connection_result.value = self._fetched._repr_html_()
             completion = self._fetched.completion
             found_root = completion is not None and completion.root is not None and bool(completion.completed)
@@ -310,7 +329,7 @@ class Panel:
     def _trust_candidates(self) -> list[Any]:
         if self._fetched is None:
             return []
-        return _classify.certificates_to_save(self._fetched.chain, self._fetched.completion)
+        return list(self._fetched.to_trust)
 
     def _on_find_root_click(self, button: w.Button) -> None:
         """Where each certificate the server does not send came from, then the same confirm-to-trust step."""
@@ -352,7 +371,7 @@ class Panel:
             certs = self._trust_candidates()
             if not certs:
                 raise _PanelInputError("nothing fetched: click Fetch chain first")
-            result = self.last_result = _trust.add_certs("".join(c.pem for c in certs))
+            result = self.last_result = api.add_certs("".join(c.pem for c in certs))
             self.connection_result.value = result._repr_html_()
             self._show_trust(False)
             self.trust.layout.display = "none"
@@ -368,7 +387,7 @@ class Panel:
 
     def _on_show_clients_click(self, button: w.Button) -> None:
         with self._busy([button], self.cert_result, "looking at each client…"):
-            self.last_result = _trust.status(clients=True)
+            self.last_result = api.status(clients=True)
             self.cert_result.value = self.last_result._repr_html_()
 
     def _show_trust(self, confirming: bool) -> None:
@@ -387,18 +406,17 @@ def _status_text(st: Any) -> str:
     return text
 
 
-def _header_text(st: Any, last_test: Any) -> str:
+def _header_text(st: Any, last_test: Any, url: str | None) -> str:
     """The state at a glance: extras and where they came from, the proxy, the last test."""
-    import urllib.request
-
-    # st.at_start lines read "at start: N new certificate(s) from SOURCE"
-    parts = [f"{line.split()[2]} at start from {line.split(' from ', 1)[1]}" for line in st.at_start]
-    at_start = sum(int(line.split()[2]) for line in st.at_start if line.split()[2].isdigit())
+    parts = [f"{r.added} at start from {r.source}" for r in st.at_start if not r.problem]
+    at_start = sum(r.added for r in st.at_start)
     if len(st.certificates) > at_start:
         parts.append(f"{len(st.certificates) - at_start} added in this kernel")
     trusted = f"Trusted: {len(st.certificates)} extra certificate(s)" + (f" ({', '.join(parts)})" if parts else "")
-    proxy = urllib.request.getproxies().get("https")
-    route = f"proxy {_secrets.strip_userinfo(proxy)}" if proxy else "no proxy"
+    # The proxy `test` would use (requests' own rules, NO_PROXY included): a guess made here
+    # another way could name a proxy the test does not use.
+    proxy = api.proxy_for(url)
+    route = f"proxy {proxy}" if proxy else "no proxy"
     if last_test is None:
         test = "last test: not run"
     elif last_test.ok:

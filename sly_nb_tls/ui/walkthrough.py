@@ -19,10 +19,8 @@ __all__ = ["run_demo"]
 
 def run_demo(emit: Callable[[str], None]) -> int:
     """Run every step and report through `emit`; 0 when the story ended as it should."""
+    from .. import _api as api
     from ..demo import DemoServer
-    from ..diagnose import connection as _diagnose
-    from ..trust import envfile as _envfile
-    from ..trust import extras as _trust
 
     steps = 8
     n = 0
@@ -45,20 +43,20 @@ def run_demo(emit: Callable[[str], None]) -> int:
             Path("local.env").write_text(f"SERVER_ADDRESS={server.url}\nAPI_TOKEN={secrets.token_hex(20)}\n")
             say(
                 "%sly_tls env local.env --override   (the token is never shown)",
-                _envfile.load_env("local.env", override=True),
+                api.load_env("local.env", override=True),
             )
-            before = _diagnose.test_connection()
+            before = api.test_connection()
             say("%sly_tls test   (fails: nothing trusts the demo CA yet)", before)
-            fetched = _diagnose.fetch_chain(save="corp-chain.crt")
+            fetched = api.fetch_chain(save="corp-chain.crt")
             say("%sly_tls fetch --save corp-chain.crt", fetched)
-            say("%sly_tls add corp-chain.crt   (no restart)", _trust.add_certs("corp-chain.crt"))
-            after = _diagnose.test_connection()
+            say("%sly_tls add corp-chain.crt   (no restart)", api.add_certs("corp-chain.crt"))
+            after = api.test_connection()
             say("%sly_tls test", after)
-            say("%sly_tls status", _trust.status())
-            say("%sly_tls reset", _trust.reset())
+            say("%sly_tls status", api.status())
+            say("%sly_tls reset", api.reset())
         finally:
             os.chdir(previous_cwd)
-            _trust.reset()
+            api.reset()
     ok = before.problem == "untrusted_root" and after.ok
     emit(
         "\n"

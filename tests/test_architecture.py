@@ -15,10 +15,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "sly_nb_tls"
 
-#: The foundation every layer may use: certificates, PEM, secrets, rendering, bounded reads and waits.
-FOUNDATION = {"_certs", "_pem", "_secrets", "_render", "_readfile", "_objects", "_bounded", "errors"}
+#: The foundation every layer may use: certificates and their sources, PEM, secrets, rendering, fixes and
+#: their words, bounded reads, waits and atomic writes, the errors.
+FOUNDATION = {
+    "_bounded", "_certs", "_fixes", "_objects", "_pem", "_readfile", "_render", "_secrets", "_sources", "_tls",
+    "_words", "_writefile", "errors",
+}  # fmt: skip
 #: The public API: what the front-ends may call.
-PUBLIC = {"__init__", "errors", "demo", "workers"}
+PUBLIC = {"__init__", "_api", "errors", "demo", "workers"}
 #: The result types the front-ends may read.
 RESULTS = {"trust.results", "diagnose.results", "clients.base"}
 #: layer -> the layers it may import (besides itself)
@@ -92,7 +96,9 @@ def imports(module: str, *, type_only: bool = False) -> Iterator[tuple[str, int]
                     yield target, node.lineno
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith("sly_nb_tls."):
+                if alias.name == "sly_nb_tls":
+                    yield "__init__", node.lineno
+                elif alias.name.startswith("sly_nb_tls."):
                     target = alias.name.split(".", 1)[1]
                     if target in MODULES:
                         yield target, node.lineno
@@ -158,3 +164,174 @@ def test_no_import_cycles() -> None:
     # __init__ imports nothing at module level but names every verb lazily; modules that
     # import the public API (`import sly_nb_tls`) from a function are front-ends, never below it.
     assert cycles() == []
+
+
+# -- other libraries' private attributes -------------------------------------------------------
+#: module -> the private names of other libraries (and of the standard library) it may touch, and why.
+#: Every name a client's rules need is data in clients/ (string constants, never attribute access);
+#: trust/live.py, the live-hook module, is the one place that reads or writes them.
+PRIVATE_ALLOWED = {
+    "trust.live": {
+        "_ssl",  # the C module under ssl: its _SSLContext is the class the hooks go on
+        "_SSLContext",  # ssl's own SSLContext class, found whatever ssl.SSLContext names now
+        "_create_default_https_context",  # http.client's context factory: hooked and undone
+        "_create_unverified_context",  # to tell when something turned urllib's verification off
+        "_getframe",  # who builds a context: names the client in `status`
+    },
+    # the presented chain before Python 3.13 made get_unverified_chain public
+    "diagnose.probe": {"_sslobj"},
+}
+
+
+def our_private_names() -> set[str]:
+    """Every private name the package defines itself: its functions, classes, attributes, fields."""
+    names: set[str] = set()
+    for path in MODULES.values():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names.add(node.target.id)
+            elif isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("sly_nb_tls")):
+                names |= {alias.asname or alias.name for alias in node.names}  # our own modules' names
+    return {n for n in names if n.startswith("_")}
+
+
+OURS = our_private_names()
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def foreign_private_uses(module: str) -> list[tuple[str, int, str]]:
+    """(name, line, how) for every private attribute of another library `module` touches:
+    ``obj._name`` and ``getattr/setattr/hasattr/delattr(obj, "_name")`` with a name we do not define."""
+    found = []
+    for node in ast.walk(ast.parse(MODULES[module].read_text())):
+        if isinstance(node, ast.Import):
+            found += [(a.name, node.lineno, "import") for a in node.names if _is_private(a.name.split(".")[-1])]
+        elif isinstance(node, ast.ImportFrom) and not node.level and not (node.module or "").startswith("sly_nb_tls"):
+            found += [(a.name, node.lineno, "import") for a in node.names if _is_private(a.name)]
+            if _is_private((node.module or "").split(".")[-1]):
+                found.append((node.module or "", node.lineno, "import"))
+        elif isinstance(node, ast.Attribute) and _is_private(node.attr) and node.attr not in OURS:
+            found.append((node.attr, node.lineno, "attribute"))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
+            and len(node.args) > 1
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+            and _is_private(node.args[1].value)
+            and node.args[1].value not in OURS
+        ):
+            found.append((node.args[1].value, node.lineno, node.func.id))
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_other_libraries_private_attributes_are_touched_only_where_allowed(module: str) -> None:
+    allowed = PRIVATE_ALLOWED.get(module, set())
+    assert [use for use in foreign_private_uses(module) if use[0] not in allowed] == []
+
+
+def test_the_private_names_clients_hold_as_data_are_touched_only_by_the_live_hook_module() -> None:
+    """A client's private attribute names are string constants in clients/; touching them
+    anywhere would be an access (caught above), so here: no other layer spells them out."""
+    data: set[str] = set()
+    for module in (m for m in MODULES if m.startswith("clients.")):
+        for node in ast.walk(ast.parse(MODULES[module].read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and _is_private(node.value):
+                if node.value.isidentifier() and node.value not in OURS:
+                    data.add(node.value)
+    assert data, "the clients declare no private attribute names: this test would check nothing"
+    for module in (m for m in MODULES if not m.startswith("clients.")):
+        text = MODULES[module].read_text()
+        spelled = sorted(name for name in data if f'"{name}"' in text or f"'{name}'" in text)
+        assert spelled == [], f"{module} names {spelled}: that is data for a module in clients/"
+
+
+def test_the_allow_list_names_only_what_is_used() -> None:
+    """An entry nobody uses any more would let the next one in unnoticed."""
+    for module, names in PRIVATE_ALLOWED.items():
+        used = {name for name, _, _ in foreign_private_uses(module)}
+        assert names <= used, f"{module}: {sorted(names - used)} allowed but not used"
+
+
+# -- the tests' own house rules ----------------------------------------------------------------
+TESTS = ROOT / "tests"
+#: What the tests run: their modules, the IPython scripts they run in kernels, and the benchmarks.
+TEST_SOURCES = sorted([*TESTS.glob("*.py"), *TESTS.glob("*.ipy"), *(ROOT / "benchmarks").glob("*.py")])
+
+
+def _imports_conftest(path: Path) -> list[int]:
+    """Lines of `path` that import conftest (`.ipy` files are read as text: magics are no Python)."""
+    if path.suffix == ".ipy":
+        lines = path.read_text().splitlines()
+        return [i for i, ln in enumerate(lines, 1) if ln.lstrip().startswith(("from ", "import ")) and "conftest" in ln]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            names = [node.module or "", *(alias.name for alias in node.names)]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        if any("conftest" in name.split(".") for name in names):
+            found.append(node.lineno)
+    return found
+
+
+def test_no_test_imports_from_conftest() -> None:
+    """Helpers live in tests/helpers.py; conftest.py holds fixtures and hooks, which pytest loads itself."""
+    assert any(p.name == "helpers.py" for p in TEST_SOURCES), "tests/helpers.py is gone: this test checks nothing"
+    offenders = {str(p.relative_to(ROOT)): lines for p in TEST_SOURCES if (lines := _imports_conftest(p))}
+    assert offenders == {}, "import helpers from tests/helpers.py, not from conftest"
+
+
+def _tests_own_files() -> list[Path]:
+    """Every file of the tests' own: not those in a virtualenv nox made, in a cache, or images."""
+    return [
+        p
+        for p in TESTS.rglob("*")
+        if p.is_file()
+        and p.suffix != ".png"
+        and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(TESTS).parts)
+    ]
+
+
+def test_no_test_pokes_the_registry() -> None:
+    """Tests see the trust state through the public API (`status`, `at_exit`), never the private registry."""
+    private = "_REG" + "ISTRY"  # spelled in two, so that this file does not hold it
+    files = _tests_own_files()
+    assert Path(__file__).resolve() in files, "this test reads no test file: it checks nothing"
+    offenders = [str(p.relative_to(ROOT)) for p in files if private in p.read_text(errors="replace")]
+    assert offenders == []
+
+
+# -- sizes -------------------------------------------------------------------------------------
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 60
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_is_over_500_lines(module: str) -> None:
+    lines = len(MODULES[module].read_text().splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{module}: {lines} lines; split it by job"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_function_is_over_60_lines(module: str) -> None:
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines, line {node.lineno})"
+        for node in ast.walk(ast.parse(MODULES[module].read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (node.end_lineno or node.lineno) - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+    assert long == []

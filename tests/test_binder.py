@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import controlled_env
+from .helpers import controlled_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).resolve().parents[1]

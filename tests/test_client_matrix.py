@@ -19,7 +19,7 @@ import pytest
 from sly_nb_tls._pem import certificate_blocks as pem_blocks
 from sly_nb_tls.demo import DemoServer
 
-from .conftest import SYSTEM_BUNDLE, controlled_env, expected_base, has_tool
+from .helpers import SYSTEM_BUNDLE, controlled_env, expected_base, has_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.matrix]
 HERE = Path(__file__).parent

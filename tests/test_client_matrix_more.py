@@ -22,7 +22,7 @@ import pytest
 
 from sly_nb_tls.demo import DemoServer, Response, issue
 
-from .conftest import SYSTEM_BUNDLE, controlled_env
+from .helpers import SYSTEM_BUNDLE, controlled_env
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent

@@ -9,9 +9,9 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import sly_nb_tls
-from sly_nb_tls import CertificateSourceError, EnvFileError
 from sly_nb_tls._secrets import is_secret_key
 from sly_nb_tls.demo import DemoServer, issue
+from sly_nb_tls.errors import CertificateSourceError, EnvFileError
 
 TOKEN = "a3f9c1b2d4e5f60718293a4b5c6d7e8f90a1b2c3"
 

@@ -21,9 +21,9 @@ import requests
 
 import sly_nb_tls
 from sly_nb_tls.demo import DemoServer, issue
-from sly_nb_tls.trust.extras import _REGISTRY
+from sly_nb_tls.trust.extras import at_exit
 
-from .conftest import expected_base, pem_shas
+from .helpers import expected_base, pem_shas
 
 
 def _fingerprints(ctx: ssl.SSLContext) -> set[str]:
@@ -259,7 +259,7 @@ def test_the_only_widening_is_explicit_add_system(demo_server: DemoServer) -> No
     sly_nb_tls.reset()
     sly_nb_tls.add_certs(demo_server.root_path, system=True)
     assert system <= pem_shas(os.environ["REQUESTS_CA_BUNDLE"])  # asked for: now it has them
-    assert _REGISTRY.active
+    assert sly_nb_tls.status().active
 
 
 def test_a_context_made_before_the_first_add_still_counts_as_default_after_a_reset(demo_server: DemoServer) -> None:
@@ -346,7 +346,7 @@ def test_the_bundle_a_running_wget_may_read_outlives_the_kernel(tmp_path: Path, 
     try:
         sly_nb_tls.reset()
         assert ours.read_text() == user_rc.read_text()  # the user's own wgetrc, their lines as they were
-        _REGISTRY.at_exit()
+        at_exit()
         assert cafile.exists(), "the CA file of a wgetrc a live child names was deleted"
     finally:
         child.communicate(b"", timeout=30)

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 import sly_nb_tls
-from sly_nb_tls import StorageError
 from sly_nb_tls._pem import certificate_blocks
 from sly_nb_tls.demo import issue
+from sly_nb_tls.errors import StorageError
 
-from .conftest import controlled_env
+from .helpers import controlled_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,7 +132,7 @@ def test_files_a_child_still_names_outlive_the_kernel_and_are_pruned_once_it_is_
 def test_reset_rewrites_the_file_a_running_child_names_and_exit_keeps_it_until_the_child_ends(
     tmp_path: Path,
 ) -> None:
-    from sly_nb_tls.trust.extras import _REGISTRY
+    from sly_nb_tls.trust.extras import at_exit
 
     extra = sly_nb_tls.add_certs(issue("Reset Child CA", ca=True).pem).added[0]
     merged = os.environ["SSL_CERT_FILE"]
@@ -143,11 +143,11 @@ def test_reset_rewrites_the_file_a_running_child_names_and_exit_keeps_it_until_t
         assert os.path.exists(merged), "reset deleted a bundle a running child names"
         assert extra.sha256 not in _shas(merged)
         assert _shas(merged) == _shas(ssl.get_default_verify_paths().openssl_cafile)
-        _REGISTRY.at_exit()  # were the kernel to end now, the child still names the file
+        at_exit()  # were the kernel to end now, the child still names the file
         assert os.path.exists(merged)
     finally:
         child.communicate(b"", timeout=30)
-    _REGISTRY.at_exit()
+    at_exit()
     assert not os.path.exists(merged), "nothing names the file any more"
 
 

@@ -29,7 +29,7 @@ from IPython.core.interactiveshell import InteractiveShell
 import sly_nb_tls
 from sly_nb_tls.demo import DemoPKI, DemoServer, IssuedCert, Response, issue, server_context
 
-from .conftest import SYSTEM_BUNDLE, controlled_env
+from .helpers import SYSTEM_BUNDLE, controlled_env
 from .servers import closed_port, plain_http_server, raw_server, silent_listener, tcp_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -253,21 +253,22 @@ def _digest(path: str) -> str:
 
 
 def test_nothing_written_to_site_packages_or_the_system_store(
-    ca_env: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ca_env: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full_chain_server: DemoServer
 ) -> None:
     watched = [certifi.where()] + ([SYSTEM_BUNDLE] if os.path.exists(SYSTEM_BUNDLE) else [])
     before = {p: _digest(p) for p in watched}
     certifi_dir = sorted(os.listdir(os.path.dirname(certifi.where())))
     package_dir = sorted(os.listdir(ROOT / "sly_nb_tls"))
     monkeypatch.chdir(tmp_path)
-    with DemoServer(presented="full") as server:
-        Path("local.env").write_text(f"SERVER_ADDRESS={server.url}\nSLY_EXTRA_CA_CERTS={server.chain_path}\n")
-        sly_nb_tls.load_env()
-        sly_nb_tls.test_connection()
-        sly_nb_tls.fetch_chain(save="saved.crt")
-        sly_nb_tls.add_certs("saved.crt")
-        sly_nb_tls.remove("saved.crt")
-        sly_nb_tls.reset()
+    Path("local.env").write_text(
+        f"SERVER_ADDRESS={full_chain_server.url}\nSLY_EXTRA_CA_CERTS={full_chain_server.chain_path}\n"
+    )
+    sly_nb_tls.load_env()
+    sly_nb_tls.test_connection()
+    sly_nb_tls.fetch_chain(save="saved.crt")
+    sly_nb_tls.add_certs("saved.crt")
+    sly_nb_tls.remove("saved.crt")
+    sly_nb_tls.reset()
     assert {p: _digest(p) for p in watched} == before
     assert sorted(os.listdir(os.path.dirname(certifi.where()))) == certifi_dir
     assert sorted(p for p in os.listdir(ROOT / "sly_nb_tls") if p != "__pycache__") == sorted(

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 import sly_nb_tls
-from sly_nb_tls import CertificateSourceError, StorageError
 from sly_nb_tls.demo import DemoServer, issue
+from sly_nb_tls.errors import CertificateSourceError, StorageError
 from sly_nb_tls.trust.install import install, scope_dir, uninstall
 
-from .conftest import controlled_env
+from .helpers import controlled_env
 from .kernels import run_in_fresh_kernel
 
 pytestmark = pytest.mark.slow

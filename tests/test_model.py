@@ -20,11 +20,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from IPython.core.interactiveshell import InteractiveShell
 
 import sly_nb_tls
-from sly_nb_tls._certs import read_sources
+from sly_nb_tls._sources import read_sources
 from sly_nb_tls.demo import issue
-from sly_nb_tls.trust.extras import _REGISTRY
 
-from .conftest import ORIGINAL_SSL, apply_env, assert_each_variable_holds_its_base_plus, ssl_hooks
+from .helpers import ORIGINAL_SSL, apply_env, assert_each_variable_holds_its_base_plus, ssl_hooks, variables_we_set
 
 pytestmark = pytest.mark.slow
 POOL = [issue(f"Model CA {i}", ca=True).pem for i in range(5)]
@@ -63,7 +62,7 @@ class TrustModel(RuleBasedStateMachine):
     @rule(data=st.data())
     def remove(self, data: st.DataObject) -> None:
         if not self.extras:
-            with pytest.raises(sly_nb_tls.UnknownCertificateError):
+            with pytest.raises(sly_nb_tls.errors.UnknownCertificateError):
                 sly_nb_tls.remove(POOL_SHA[0][:12])
             return
         i = data.draw(st.sampled_from(sorted(self.extras)))
@@ -94,7 +93,7 @@ class TrustModel(RuleBasedStateMachine):
 
     @rule()
     def bad_add_changes_nothing(self) -> None:
-        with pytest.raises(sly_nb_tls.CertificateSourceError):
+        with pytest.raises(sly_nb_tls.errors.CertificateSourceError):
             sly_nb_tls.add_certs(POOL[0], str(self.folder / "missing.crt"))
 
     @invariant()
@@ -107,7 +106,7 @@ class TrustModel(RuleBasedStateMachine):
             assert not sly_nb_tls.status().active
             assert _ctx_pool_trust() == set()
             return
-        ours = set(_REGISTRY.variables.applied)
+        ours = set(variables_we_set())
         assert {k: v for k, v in env.items() if k not in ours} == {
             k: v for k, v in self.expected_env.items() if k not in ours
         }

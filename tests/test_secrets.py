@@ -80,17 +80,16 @@ def test_env_shows_no_password_of_a_proxy_or_database_url(
     assert os.environ["HTTPS_PROXY"] == f"http://alice:{PROXY_PASSWORD}@127.0.0.1:3128"  # applied as written
 
 
-def test_a_token_echoed_at_the_truncation_boundary_is_hidden_whole() -> None:
+def test_a_token_echoed_at_the_truncation_boundary_is_hidden_whole(full_chain_server: DemoServer) -> None:
     """Server text is shown cut short; the token must be redacted before any cut.
 
     The fifth copy straddles character 200: cut first, it would escape redaction,
     and once the four whole copies shrink to ``***`` it lands inside what is shown.
     """
     token = "t0ken-" + "a" * 34  # 40 characters
-    with DemoServer(presented="full") as server:
-        sly_nb_tls.add_certs(server.root_path)
-        server.responses["/public/api/v3/users.me"] = Response(500, (token + " ") * 4 + token + " end")
-        report = sly_nb_tls.test_connection(server.url, token=token)
+    sly_nb_tls.add_certs(full_chain_server.root_path)
+    full_chain_server.responses["/public/api/v3/users.me"] = Response(500, (token + " ") * 4 + token + " end")
+    report = sly_nb_tls.test_connection(full_chain_server.url, token=token)
     assert report.problem == "http_error"
     everything = str(report) + report._repr_html_() + json.dumps(report.to_dict())
     for i in range(8, len(token) + 1):

@@ -14,13 +14,20 @@ import pytest
 import requests
 
 import sly_nb_tls
-from sly_nb_tls import CertificateSourceError, UnknownCertificateError
 from sly_nb_tls._pem import certificate_blocks as pem_blocks
 from sly_nb_tls.demo import DemoServer, issue
+from sly_nb_tls.errors import CertificateSourceError, UnknownCertificateError
 from sly_nb_tls.trust.environ import EXTRAS_VARIABLE
-from sly_nb_tls.trust.extras import _REGISTRY
+from sly_nb_tls.trust.extras import at_exit, files_written
 
-from .conftest import assert_each_variable_holds_its_base_plus, expected_base, pem_shas
+from .helpers import (
+    ORIGINAL_SSL,
+    assert_each_variable_holds_its_base_plus,
+    expected_base,
+    pem_shas,
+    ssl_hooks,
+    variables_we_set,
+)
 
 USERS_ME = "/public/api/v3/users.me"
 
@@ -43,7 +50,7 @@ def root(tmp_path: Path) -> tuple[str, str]:
     ca = issue("Unit Test Root CA", ca=True)
     r = sly_nb_tls.add_certs.__module__  # noqa: F841 - import the module before measuring env
     path = _write(tmp_path, "root.pem", ca.pem)
-    from sly_nb_tls._certs import read_sources
+    from sly_nb_tls._sources import read_sources
 
     return path, read_sources([path]).certificates[0].sha256
 
@@ -85,7 +92,7 @@ def test_reset_rewrites_every_file_to_its_base_and_deletes_nothing_until_exit(
 ) -> None:
     before = dict(os.environ)
     sly_nb_tls.add_certs(root[0])
-    ours = {var: os.environ[var] for var in _REGISTRY.variables.applied}
+    ours = {var: os.environ[var] for var in variables_we_set()}
     bundle = Path(ours["SSL_CERT_FILE"])
     assert stat.S_IMODE(bundle.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o644
@@ -101,9 +108,9 @@ def test_reset_rewrites_every_file_to_its_base_and_deletes_nothing_until_exit(
     assert "ca_certificate" not in Path(ours["WGETRC"]).read_text()
     # a second add reuses the same files: nothing piles up over add/reset cycles
     sly_nb_tls.add_certs(root[0])
-    assert {var: os.environ[var] for var in _REGISTRY.variables.applied} == ours
+    assert {var: os.environ[var] for var in variables_we_set()} == ours
     sly_nb_tls.reset()
-    _REGISTRY.at_exit()  # the interpreter ends: nothing names the files any more
+    at_exit()  # the interpreter ends: nothing names the files any more
     assert not any(Path(p).exists() for p in ours.values())
 
 
@@ -320,8 +327,9 @@ def test_requests_reaches_demo_server_only_while_added(ca_env: bool) -> None:
 def test_registry_state_is_clean_after_reset(root: tuple[str, str]) -> None:
     sly_nb_tls.add_certs(root[0])
     sly_nb_tls.reset()
-    assert _REGISTRY.extras == {} and _REGISTRY.variables.applied == {} and _REGISTRY.live.swaps == {}
-    assert not _REGISTRY.live.hooks_installed
+    st = sly_nb_tls.status()
+    assert not st.active and st.certificates == [] and files_written() == [] and st.swapped == []
+    assert st.hooks == [] and ssl_hooks() == ORIGINAL_SSL
     assert "sly_nb_tls.trust.extras" in sys.modules
 
 
@@ -373,7 +381,7 @@ def test_folding_a_foreign_bundle_does_not_pin_our_own_extras(tmp_path: Path) ->
     # that file is now what requests' readers trust: REQUESTS_CA_BUNDLE's new base
     merged = {sha for sha, _ in pem_blocks(Path(os.environ["REQUESTS_CA_BUNDLE"]).read_bytes())}
     assert a.sha256 not in merged  # removed means removed
-    from sly_nb_tls._certs import read_sources
+    from sly_nb_tls._sources import read_sources
 
     assert read_sources([other.pem]).certificates[0].sha256 in merged  # the other party's CA is kept
 
@@ -383,7 +391,7 @@ def test_a_preset_sly_extra_ca_certs_is_kept_in_its_own_file_and_nowhere_else(tm
     preset_ca = issue("Preset Extra CA", ca=True)
     preset.write_text(preset_ca.pem)
     os.environ[EXTRAS_VARIABLE] = str(preset)
-    from sly_nb_tls._certs import read_sources
+    from sly_nb_tls._sources import read_sources
 
     preset_sha = read_sources([str(preset)]).certificates[0].sha256
     ours = sly_nb_tls.add_certs(issue("Ours CA", ca=True).pem).added[0]
@@ -448,28 +456,29 @@ def test_contexts_built_through_truststore_get_the_extras(root: tuple[str, str])
 
 
 # --- honest accounting: every live context that may still hold the extras ---------------------
-def test_a_client_made_after_add_still_trusts_after_reset_and_is_counted(root: tuple[str, str]) -> None:
+def test_a_client_made_after_add_still_trusts_after_reset_and_is_counted(
+    root: tuple[str, str], full_chain_server: DemoServer
+) -> None:
     httpx = pytest.importorskip("httpx")
-    with DemoServer(presented="full") as server:
-        sly_nb_tls.add_certs(server.root_path)
-        client = httpx.Client()  # built by the hooks while they were active
-        try:
-            assert client.post(server.url + USERS_ME, headers={"x-api-key": "k"}).status_code == 200
-            reset = sly_nb_tls.reset()
-            # OpenSSL cannot take the root back out: the client still gets through...
-            assert client.post(server.url + USERS_ME, headers={"x-api-key": "k"}).status_code == 200
-            # ...and reset and status say so, and name the client to recreate
-            assert reset.live_contexts_holding >= 1 and reset.holding.get("httpx", 0) >= 1, reset.holding
-            assert "recreate those clients" in str(reset) and "httpx" in str(reset)
-            st = sly_nb_tls.status()
-            assert st.live_contexts_holding_removed >= 1 and "httpx" in str(st) and "httpx" in st._repr_html_()
-        finally:
-            client.close()
-        del client
-        import gc
+    sly_nb_tls.add_certs(full_chain_server.root_path)
+    client = httpx.Client()  # built by the hooks while they were active
+    try:
+        assert client.post(full_chain_server.url + USERS_ME, headers={"x-api-key": "k"}).status_code == 200
+        reset = sly_nb_tls.reset()
+        # OpenSSL cannot take the root back out: the client still gets through...
+        assert client.post(full_chain_server.url + USERS_ME, headers={"x-api-key": "k"}).status_code == 200
+        # ...and reset and status say so, and name the client to recreate
+        assert reset.live_contexts_holding >= 1 and reset.holding.get("httpx", 0) >= 1, reset.holding
+        assert "recreate those clients" in str(reset) and "httpx" in str(reset)
+        st = sly_nb_tls.status()
+        assert sum(st.holding.values()) >= 1 and "httpx" in str(st) and "httpx" in st._repr_html_()
+    finally:
+        client.close()
+    del client
+    import gc
 
-        gc.collect()
-        assert sly_nb_tls.status().holding.get("httpx", 0) == 0  # gone once the client is gone
+    gc.collect()
+    assert sly_nb_tls.status().holding.get("httpx", 0) == 0  # gone once the client is gone
 
 
 def test_remove_counts_contexts_that_hold_the_removed_certificate(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import sly_nb_tls
 from sly_nb_tls._pem import certificate_blocks
 from sly_nb_tls.demo import DemoServer
 
-from .conftest import pem_shas
+from .helpers import pem_shas
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +88,7 @@ def test_dask_plugin_reaches_every_worker_including_those_that_join_later(
         assert set(client.run(reach, url).values()) == {"cert-fail"}
         sly_nb_tls.add_certs(demo_server.root_path)  # the notebook trusts it; the workers still do not
         assert set(client.run(reach, url).values()) == {"cert-fail"}
-        plugin = sly_nb_tls.dask_plugin()
+        plugin = sly_nb_tls.workers.dask_plugin()
         assert "BEGIN CERTIFICATE" in plugin.pem and "/" not in plugin.pem.split("-----")[0]
         # From here on only the plugin can make a worker trust it: a worker started while the
         # notebook trusts it would inherit the notebook's variables.
@@ -105,8 +105,8 @@ def test_dask_plugin_reaches_every_worker_including_those_that_join_later(
 
 def test_dask_plugin_with_nothing_to_ship_is_a_clear_error() -> None:
     pytest.importorskip("distributed")
-    with pytest.raises(sly_nb_tls.CertificateSourceError, match="nothing to ship"):
-        sly_nb_tls.dask_plugin()
+    with pytest.raises(sly_nb_tls.errors.CertificateSourceError, match="nothing to ship"):
+        sly_nb_tls.workers.dask_plugin()
 
 
 def test_ray_runtime_env_reaches_workers_and_a_job_without_it_does_not(demo_server: DemoServer, tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_ray_runtime_env_reaches_workers_and_a_job_without_it_does_not(demo_serv
     short = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # Ray's socket paths must stay under 107 bytes
     url = demo_server.url + "/"
     sly_nb_tls.add_certs(demo_server.root_path)
-    env = sly_nb_tls.ray_runtime_env(base={"env_vars": {"SLY_NB_TLS_DIR": str(tmp_path / "ray-userdir")}})
+    env = sly_nb_tls.workers.ray_runtime_env(base={"env_vars": {"SLY_NB_TLS_DIR": str(tmp_path / "ray-userdir")}})
     assert "BEGIN CERTIFICATE" in env["env_vars"]["SLY_NB_TLS_CA_CERTS"]
     sly_nb_tls.reset()  # the driver trusts nothing: only the runtime_env can make the workers trust it
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
@@ -145,11 +145,11 @@ def test_dask_in_process_cluster_leaves_the_kernels_own_trust_after_unregister_a
     bundle = os.environ["REQUESTS_CA_BUNDLE"]
     with in_process_cluster() as cluster, Client(cluster) as client:
         client.wait_for_workers(2)
-        client.register_plugin(sly_nb_tls.dask_plugin())
+        client.register_plugin(sly_nb_tls.workers.dask_plugin())
         assert client.submit(reach, url, pure=False).result() == "200"
         client.unregister_worker_plugin("sly_nb_tls")
         assert_kernel_trusts(root, bundle, url)
-        client.register_plugin(sly_nb_tls.dask_plugin())  # this time closing the cluster tears it down
+        client.register_plugin(sly_nb_tls.workers.dask_plugin())  # this time closing the cluster tears it down
         assert client.submit(reach, url, pure=False).result() == "200"
     assert_kernel_trusts(root, bundle, url)
     assert len(trusted()) == 1
@@ -167,7 +167,7 @@ def test_dask_in_process_teardown_removes_only_what_the_plugin_added(demo_server
     with in_process_cluster(1) as cluster, Client(cluster) as client:
         client.wait_for_workers(1)
         [adder] = cluster.workers.values()
-        client.register_plugin(sly_nb_tls.dask_plugin(demo_server.root_path, other))
+        client.register_plugin(sly_nb_tls.workers.dask_plugin(demo_server.root_path, other))
         assert trusted() == {root, other_sha} and other_sha in pem_shas(bundle)
         # A worker that joins later shares this process and finds `other` trusted already; it must
         # still hold it when the worker that added it leaves.
@@ -197,7 +197,7 @@ def test_ray_runtime_env_keeps_the_base_setup_hook_and_runs_it_after_ours(
         "env_vars": {"SLY_NB_TLS_DIR": str(tmp_path / "ray-userdir")},
         "worker_process_setup_hook": f"{__name__}.base_hook",
     }
-    env = sly_nb_tls.ray_runtime_env(base=base)
+    env = sly_nb_tls.workers.ray_runtime_env(base=base)
     assert env["env_vars"]["SLY_NB_TLS_DIR"] == str(tmp_path / "ray-userdir")
     sly_nb_tls.reset()  # only the runtime_env can make the workers trust it
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
@@ -211,7 +211,7 @@ def test_ray_runtime_env_keeps_the_base_setup_hook_and_runs_it_after_ours(
 def test_ray_runtime_env_chains_a_callable_base_hook(demo_server: DemoServer, monkeypatch: pytest.MonkeyPatch) -> None:
     url = demo_server.url + "/"
     sly_nb_tls.add_certs(demo_server.root_path)
-    env = sly_nb_tls.ray_runtime_env(base={"worker_process_setup_hook": base_hook, "env_vars": {"KEEP": "1"}})
+    env = sly_nb_tls.workers.ray_runtime_env(base={"worker_process_setup_hook": base_hook, "env_vars": {"KEEP": "1"}})
     assert env["env_vars"]["KEEP"] == "1"
     # What a worker gets: the hook pickled (Ray pickles callables), the env_vars set, no trust of its own.
     hook = pickle.loads(pickle.dumps(env["worker_process_setup_hook"]))

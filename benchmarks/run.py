@@ -155,7 +155,8 @@ def bench_add(rounds: int) -> list[Figure]:
     import requests  # noqa: F401
 
     import sly_nb_tls
-    from sly_nb_tls.trust.files import user_dir, write_pem_file
+    from sly_nb_tls._writefile import write_atomically
+    from sly_nb_tls.trust.files import user_dir
 
     chains = _chains(rounds, 3)
     sly_nb_tls.add_certs(_chains(1, 3)[0], live=False)  # warm: the registry is active
@@ -167,7 +168,7 @@ def bench_add(rounds: int) -> list[Figure]:
     def baseline() -> float:
         t0 = time.perf_counter()
         for base, target in zip(base_files, targets, strict=True):
-            write_pem_file(target, Path(base).read_bytes() + chains[0].encode())
+            write_atomically(target, Path(base).read_bytes() + chains[0].encode())
         return time.perf_counter() - t0
 
     def ours() -> float:

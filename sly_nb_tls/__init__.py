@@ -27,54 +27,38 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
 
 
-# name -> module that defines it; resolved on first attribute access (PEP 562)
+# name -> module that defines it; resolved on first attribute access (PEP 562).  The verbs
+# live here; the errors in `sly_nb_tls.errors`, the demo server in `sly_nb_tls.demo`, the
+# Dask and Ray helpers in `sly_nb_tls.workers`.
 _LAZY = {
-    "add_certs": ".trust.extras",
-    "remove": ".trust.extras",
-    "status": ".trust.extras",
-    "reset": ".trust.extras",
-    "load_env": ".trust.envfile",
-    "test_connection": ".diagnose.connection",
-    "fetch_chain": ".diagnose.connection",
+    "add_certs": "._api",
+    "remove": "._api",
+    "reset": "._api",
+    "status": "._api",
+    "load_env": "._api",
+    "install": "._api",
+    "uninstall": "._api",
+    "test_connection": "._api",
+    "fetch_chain": "._api",
     "panel": ".ui.panel",
-    "install": ".trust.install",
-    "dask_plugin": ".integrations.dask",
-    "ray_runtime_env": ".integrations.ray",
-    "uninstall": ".trust.install",
     "PROBLEMS": ".diagnose.classify",
     "Certificate": "._certs",
-    "DemoServer": ".demo",
     "SlyTlsError": ".errors",
-    "CertificateSourceError": ".errors",
-    "UnknownCertificateError": ".errors",
-    "EnvFileError": ".errors",
-    "UrlError": ".errors",
-    "FetchError": ".errors",
-    "StorageError": ".errors",
 }
 __all__ = [
     "PROBLEMS",
     "Certificate",
-    "CertificateSourceError",
-    "DemoServer",
-    "EnvFileError",
-    "FetchError",
     "SlyTlsError",
-    "StorageError",
-    "UnknownCertificateError",
-    "UrlError",
     "__version__",
     "add_certs",
-    "dask_plugin",
     "fetch_chain",
     "install",
     "load_env",
     "load_ipython_extension",
     "panel",
-    "ray_runtime_env",
     "remove",
     "reset",
     "status",
@@ -84,28 +68,20 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from ._api import add_certs, fetch_chain, install, load_env, remove, reset, status, test_connection, uninstall
     from ._certs import Certificate
-    from .demo import DemoServer
     from .diagnose.classify import PROBLEMS
-    from .diagnose.connection import fetch_chain, test_connection
-    from .errors import (
-        CertificateSourceError,
-        EnvFileError,
-        FetchError,
-        SlyTlsError,
-        StorageError,
-        UnknownCertificateError,
-        UrlError,
-    )
-    from .integrations.dask import dask_plugin
-    from .integrations.ray import ray_runtime_env
-    from .trust.envfile import load_env
-    from .trust.extras import add_certs, remove, reset, status
-    from .trust.install import install, uninstall
+    from .errors import SlyTlsError
     from .ui.panel import panel
 
 
+#: public submodules, imported on first use: ``sly_nb_tls.demo.DemoServer`` works after ``import sly_nb_tls``
+_SUBMODULES = ("demo", "errors", "workers")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sly_nb_tls' has no attribute {name!r}")

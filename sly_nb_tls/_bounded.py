@@ -9,7 +9,12 @@ from typing import TypeVar
 
 from ._objects import instances_of
 
-__all__ = ["MAX_BODY", "capped", "run_bounded"]
+__all__ = [
+    "MAX_BODY",
+    "capped",
+    "run_bounded",
+    "wait_for",
+]
 
 #: Never keep more than this of a server's answer: a users.me reply or a certificate is far smaller.
 MAX_BODY = 1024 * 1024
@@ -35,6 +40,18 @@ def run_bounded(work: Callable[[], T], seconds: float, what: str, ports: Iterabl
     thread's connections elsewhere are never touched.
     """
     before = _open_sockets()
+
+    def give_up() -> None:
+        _shut_down(s for s in instances_of(socket.socket) if id(s) not in before and _to_port(s, set(ports)))
+
+    return wait_for(work, seconds, what, on_timeout=give_up, why="; its connection was closed")
+
+
+def wait_for(
+    work: Callable[[], T], seconds: float, what: str, *, on_timeout: Callable[[], None] = lambda: None, why: str = ""
+) -> T:
+    """`work()` in a daemon thread, or `TimeoutError` after `seconds` (`on_timeout` runs first):
+    the one thread-with-a-deadline, for calls with no timeout of their own (getaddrinfo)."""
     box: dict[str, object] = {}
 
     def run() -> None:
@@ -47,9 +64,9 @@ def run_bounded(work: Callable[[], T], seconds: float, what: str, ports: Iterabl
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        _shut_down(s for s in instances_of(socket.socket) if id(s) not in before and _to_port(s, set(ports)))
+        on_timeout()
         worker.join(_GRACE)
-        raise TimeoutError(f"{what} did not finish within the time limit; its connection was closed")
+        raise TimeoutError(f"{what} did not finish within the time limit{why}")
     error = box.pop("error", None)
     if error is not None:
         try:

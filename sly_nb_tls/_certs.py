@@ -182,8 +182,10 @@ class Certificate(Rendered):
             return "root CA" if self.self_signed else "intermediate CA"
         return "self-signed leaf" if self.self_signed else "leaf"
 
-    def is_valid_at(self, when: dt.datetime) -> bool:
-        return self.not_before <= when <= self.not_after
+    def expires_soon(self, now: dt.datetime | None = None) -> bool:
+        """Valid now, but not for another 30 days: the one expiry-warning rule."""
+        now = now or _utcnow()
+        return self.not_before <= now <= self.not_after < now + _EXPIRY_SOON
 
     def _own_warnings(self) -> list[str]:
         now = _utcnow()
@@ -193,7 +195,7 @@ class Certificate(Rendered):
             out.append(f"{name}: expired on {self.not_after:%Y-%m-%d}")
         elif self.not_before > now:
             out.append(f"{name}: not valid until {self.not_before:%Y-%m-%d}")
-        elif self.not_after - now < _EXPIRY_SOON:
+        elif self.expires_soon(now):
             out.append(f"{name}: expires soon, on {self.not_after:%Y-%m-%d}")
         if not self.is_ca:
             out.append(

@@ -15,7 +15,7 @@ from sly_nb_tls.trust import install as _install
 from sly_nb_tls.trust import scopes as _scopes
 from sly_nb_tls.ui import magic as _magic
 from sly_nb_tls.ui.cli import main
-from sly_nb_tls.ui.commands import CLI, COMMANDS, MAGIC, Arg, Command, Front, build_parser, commands
+from sly_nb_tls.ui.commands import CLI, COMMANDS, MAGIC, Arg, Command, Front, build_parser, commands, reference
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sly_nb_tls"
 
@@ -39,7 +39,7 @@ def _options(front: Front, name: str) -> set[str]:
 
 
 def _parse(front: Front, argv: list[str]) -> argparse.Namespace:
-    return (_magic._PARSER if front == MAGIC else build_parser(CLI)[0]).parse_args(argv)
+    return (_magic._parser() if front == MAGIC else build_parser(CLI)[0]).parse_args(argv)
 
 
 def test_every_command_is_offered_somewhere_and_add_differs_only_by_front() -> None:
@@ -149,3 +149,14 @@ def test_an_appended_option_defaults_to_an_empty_list_of_its_own() -> None:
     second.add_argument(*arg.flags, **arg.keywords())
     assert first.parse_args(["--ca", "a", "--ca", "b"]).ca == ["a", "b"]
     assert first.parse_args([]).ca == [] and second.parse_args([]).ca == []
+
+
+@pytest.mark.parametrize("front", [MAGIC, CLI])
+def test_the_reference_writes_each_usage_exactly_as_argparse_does(front: str) -> None:
+    """%sly_tls? is written from the spec without building a parser (%load_ext stays fast):
+    each usage line must still be the one argparse prints for the same spec."""
+    _, parsers = build_parser(front, width=10_000)
+    for command in commands(front):
+        expected = " ".join(parsers[command.name].format_usage().split()).removeprefix("usage: ")
+        assert command.usage(front) == expected
+        assert command.usage(front) in reference(front)

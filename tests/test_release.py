@@ -28,7 +28,7 @@ import pytest
 
 import sly_nb_tls
 
-from .conftest import controlled_env
+from .helpers import controlled_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "sly_nb_tls"

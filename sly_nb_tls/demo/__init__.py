@@ -1,6 +1,6 @@
 """A private PKI and a loopback HTTPS server that answers like Supervisely's API.
 
-In [1]: from sly_nb_tls import DemoServer
+In [1]: from sly_nb_tls.demo import DemoServer
 In [2]: server = DemoServer().start()
 In [3]: server.url, server.root_path
 Out[3]: ('https://127.0.0.1:40731', '/home/me/.cache/sly-nb-tls/demo-…/root.pem')
@@ -109,24 +109,7 @@ def issue(
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=strict_compliant)
     )
     if strict_compliant:
-        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key()), critical=False
-        )
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=not ca,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        builder = _strict_extensions(builder, key, signer_key, ca)
     if ca_issuers:
         builder = builder.add_extension(
             x509.AuthorityInformationAccess(
@@ -136,15 +119,35 @@ def issue(
             critical=False,
         )  # fmt: skip
     if names:
-        sans: list[x509.GeneralName] = []
-        for name in names:
-            try:
-                sans.append(x509.IPAddress(ipaddress.ip_address(name)))
-            except ValueError:
-                sans.append(x509.DNSName(name))
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        builder = _server_names(builder, names)
     return IssuedCert(builder.sign(signer_key, hashes.SHA256()), key)
+
+
+def _strict_extensions(
+    builder: x509.CertificateBuilder, key: ec.EllipticCurvePrivateKey, signer_key: ec.EllipticCurvePrivateKey, ca: bool
+) -> x509.CertificateBuilder:
+    """The key identifiers and keyUsage Python 3.13's strict checks require."""
+    builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    builder = builder.add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key()), critical=False
+    )
+    usage = x509.KeyUsage(
+        digital_signature=True, content_commitment=False, key_encipherment=not ca, data_encipherment=False,
+        key_agreement=False, key_cert_sign=ca, crl_sign=ca, encipher_only=False, decipher_only=False,
+    )  # fmt: skip
+    return builder.add_extension(usage, critical=True)
+
+
+def _server_names(builder: x509.CertificateBuilder, names: Sequence[str]) -> x509.CertificateBuilder:
+    """subjectAltName (IP addresses as such) and the serverAuth extended key usage."""
+    sans: list[x509.GeneralName] = []
+    for name in names:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            sans.append(x509.DNSName(name))
+    builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from ..clients.base import Attempt, KnownFailure, Request
 from .classify import classify_http, classify_verify
 from .deadline import Deadline
 from .probe import USERS_ME
-from .proxy import choose_route
+from .proxy import choose_route, no_proxy_entries
 from .results import ClientCheck
 from .target import Target
 
@@ -101,8 +101,7 @@ def _proxy_configured() -> bool:
 def _no_proxy_cidrs() -> list[str]:
     from requests.utils import is_valid_cidr
 
-    value = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
-    return [e for e in value.replace(" ", "").split(",") if e and is_valid_cidr(e)]
+    return [e for e in no_proxy_entries() if is_valid_cidr(e)]
 
 
 def _routes(target: Target) -> dict[str, str]:

@@ -51,7 +51,7 @@ def chain_warnings(host: str, chain: list[Certificate], problem: str | None) -> 
         out.append(f'the server\'s certificate "{leaf.common_name}" expired on {leaf.not_after:%Y-%m-%d}')
     elif problem != "not_yet_valid" and leaf.not_before > now:
         out.append(f'the server\'s certificate "{leaf.common_name}" is not valid until {leaf.not_before:%Y-%m-%d}')
-    elif leaf.not_after - now < dt.timedelta(days=30) and leaf.not_after >= now:
+    elif leaf.expires_soon(now):
         out.append(f'the server\'s certificate "{leaf.common_name}" expires soon, on {leaf.not_after:%Y-%m-%d}')
     if problem != "hostname_mismatch" and not names_match(host, leaf.names):
         out.append(

@@ -14,12 +14,11 @@ import http.client
 import os
 import socket
 import ssl
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._bounded import MAX_BODY
+from .._bounded import MAX_BODY, wait_for
 from .._certs import Certificate
 from .._tls import unhooked_create_default_context
 from ..clients.requests import ca_file_now
@@ -75,24 +74,14 @@ def _certs(ders: list[bytes]) -> list[Certificate]:
 
 def resolve(host: str, port: int, deadline: Deadline) -> list[Any]:
     """getaddrinfo has no timeout of its own: run it in a daemon thread and wait."""
-    box: dict[str, Any] = {}
 
-    def work() -> None:
+    def work() -> list[Any]:
         try:
-            box["result"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            return list(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
         except UnicodeError as exc:  # a name IDNA cannot encode ("ä..com"): it cannot resolve
-            box["error"] = socket.gaierror(socket.EAI_NONAME, f"not a valid host name ({exc})")
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box["error"] = exc
+            raise socket.gaierror(socket.EAI_NONAME, f"not a valid host name ({exc})") from None
 
-    worker = threading.Thread(target=work, name="sly-nb-tls-resolve", daemon=True)
-    worker.start()
-    worker.join(deadline.left())
-    if worker.is_alive():
-        raise TimeoutError("name resolution did not finish in time")
-    if "error" in box:
-        raise box["error"]
-    return list(box["result"])
+    return wait_for(work, deadline.left(), "name resolution")
 
 
 @dataclass

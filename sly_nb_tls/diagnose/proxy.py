@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 from .._secrets import strip_userinfo
 from ..errors import UrlError
 
-__all__ = ["Proxy", "Route", "choose_route", "host_port"]
+__all__ = ["Proxy", "Route", "choose_route", "host_port", "no_proxy_entries"]
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,17 @@ class Route:
         return self.why
 
 
+def no_proxy_entries() -> list[str]:
+    """NO_PROXY's entries as requests reads them (the lower-case name first, spaces dropped)."""
+    value = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+    return [e for e in value.replace(" ", "").split(",") if e]
+
+
 def _matching_no_proxy_entry(url: str) -> str | None:
     """The NO_PROXY entry that makes requests bypass proxies for `url`, found with requests' matcher."""
     from requests.utils import should_bypass_proxies
 
-    value = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
-    for entry in (e for e in value.replace(" ", "").split(",") if e):
+    for entry in no_proxy_entries():
         if should_bypass_proxies(url, no_proxy=entry):
             return entry
     return None

@@ -115,6 +115,21 @@ class Arg:
             keywords["default"] = []  # a list, not None: `*args.ca` must work when no --ca is given
         return keywords
 
+    def usage(self) -> str:
+        """Its word in a usage line, as argparse writes it: ``[--save FILE]``, ``[URL]``, ``CA [CA ...]``."""
+        name = self.metavar or (self.flags[0].upper() if not self.flags[0].startswith("-") else "")
+        if not self.flags[0].startswith("-"):
+            return {"?": f"[{name}]", "*": f"[{name} ...]", "+": f"{name} [{name} ...]"}.get(self.nargs or "", name)
+        return f"[{self._option()}]"
+
+    def _option(self) -> str:
+        if self.action in ("store_true", "store_false"):
+            return self.flags[0]
+        value = self.metavar or (
+            "{" + ",".join(self.choices) + "}" if self.choices else self.flags[0].lstrip("-").upper()
+        )
+        return f"{self.flags[0]} {value}"
+
     def shown(self) -> str:
         """How the reference names it: ``--save FILE``, ``--scope {user,env,system}``, ``URL``."""
         if not self.flags[0].startswith("-"):
@@ -137,6 +152,21 @@ class Command:
 
     def arguments(self, front: Front) -> tuple[Arg, ...]:
         return tuple(a for a in self.args if a.only in (None, front))
+
+    def usage(self, front: Front) -> str:
+        """The command's usage line as argparse writes it, without building a parser (``%load_ext``
+        stays fast): options first, those that exclude each other as ``[--a URL | --b]``."""
+        words: list[str] = ["[-h]"] if FRONTS[front].help_option else []
+        done: set[str] = set()
+        arguments = self.arguments(front)
+        for arg in (a for a in arguments if a.flags[0].startswith("-")):
+            if arg.group is None:
+                words.append(arg.usage())
+            elif arg.group not in done:
+                done.add(arg.group)
+                words.append("[" + " | ".join(a._option() for a in arguments if a.group == arg.group) + "]")
+        words += [a.usage() for a in arguments if not a.flags[0].startswith("-")]
+        return " ".join([f"{FRONTS[front].prog} {self.name}", *words])
 
 
 _URL = Arg(("url",), metavar="URL", nargs="?", help="default: SERVER_ADDRESS")
@@ -324,13 +354,10 @@ def build_parser(
 def reference(front: Front) -> str:
     """What `front` does, then each command's usage, job and arguments: the text of ``%sly_tls?``."""
     spec = FRONTS[front]
-    _, parsers = build_parser(front, width=100)
     bare = f"   (no COMMAND: {spec.default})" if spec.default else ""
     lines = [spec.description, "", f"Usage: {spec.prog} COMMAND [ARGUMENTS]{bare}", "", "Subcommands:", ""]
     for command in commands(front):
-        # one line per usage: argparse would wrap it under a "usage: " prefix that is not shown here
-        usage = " ".join(parsers[command.name].format_usage().split()).removeprefix("usage: ")
-        lines += [f"  {usage}", f"      {command.help}"]
+        lines += [f"  {command.usage(front)}", f"      {command.help}"]
         lines += [f"        {arg.shown()}: {arg.help}" for arg in command.arguments(front) if arg.help]
     return "\n".join(lines)
 

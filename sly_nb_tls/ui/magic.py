@@ -7,6 +7,7 @@ No logic lives here: every subcommand is one call into the core.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shlex
 from collections.abc import Callable
@@ -18,7 +19,6 @@ from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, re-exported
 
 from .commands import FRONTS, MAGIC, build_parser, commands, proxy_from_arguments, reference
-from .voices import speaking
 
 __all__ = ["SlyTlsMagics"]
 
@@ -35,7 +35,12 @@ class _Parser(MagicArgumentParser):
         super().__init__(**kwargs)
 
 
-_PARSER, _ = build_parser(MAGIC, _Parser)
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    """Built at the first ``%sly_tls``, not at ``%load_ext`` (argparse's setup costs milliseconds)."""
+    return build_parser(MAGIC, _Parser)[0]
+
+
 _COMMANDS = {command.name: command for command in commands(MAGIC)}
 
 
@@ -62,12 +67,13 @@ class SlyTlsMagics(Magics):
     @line_cell_magic
     def sly_tls(self, line: str, cell: str | None = None) -> Any:
         # The docstring (`%sly_tls?`) is made from the command spec at the end of this module.
-        args = _PARSER.parse_args(_split(line) or [FRONTS[MAGIC].default])
+        args = _parser().parse_args(_split(line) or [FRONTS[MAGIC].default])
         handler: Callable[[argparse.Namespace, str | None], Any] = getattr(self, f"_do_{args.command}")
         if cell is not None and not _COMMANDS[args.command].cell:
             takes = " or ".join(f"%%sly_tls {name}" for name, command in _COMMANDS.items() if command.cell)
             raise UsageError(f"%%sly_tls {args.command} takes no cell body; only {takes} reads PEM text from the cell")
         from ..errors import SlyTlsError
+        from .voices import speaking  # here, not at %load_ext: it loads the rendering modules
 
         try:
             with speaking("magic"):  # results and errors say their commands as %sly_tls ones

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
 
 from ._pem import pem_encode
-from ._render import Rendered, Table, html_table, visible
+from ._render import Rendered, html_table, text_table, visible
 
 __all__ = ["Certificate", "load_der_certificate", "readable_extensions", "strict_x509_defects"]
 
@@ -223,10 +223,7 @@ class Certificate(Rendered):
         ]
 
     def __str__(self) -> str:
-        t = Table(["field", "value"])
-        for k, v in self._fields():
-            t.add([k, v])
-        lines = [t.render()]
+        lines = [text_table(["field", "value"], self._fields())]
         lines += [f"  ! {w}" for w in self.warnings]
         return "\n".join(lines)
 

@@ -104,6 +104,14 @@ class Table:
         return "\n".join(indent + line for line in lines)
 
 
+def text_table(headers: Sequence[str], rows: Iterable[Iterable[object]], indent: str = "") -> str:
+    """`rows` under `headers` as a padded plain-text table, each line indented by `indent`."""
+    table = Table(headers)
+    for row in rows:
+        table.add(row)
+    return table.render(indent)
+
+
 _STYLE = (
     "<style>.sly-nb-tls{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px}"
     ".sly-nb-tls table{border-collapse:collapse;margin:4px 0}"

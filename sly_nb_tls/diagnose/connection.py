@@ -21,7 +21,7 @@ from .classify import classify_http, classify_verify, needs_strict_retry
 from .deadline import Deadline
 from .defects import chain_warnings, missing_root_warning, strict_warnings
 from .interception import detect_interception
-from .issuers import NO_FILES, KnownFiles, complete_chain
+from .issuers import complete_chain, known_files
 from .probe import Probe, connect_tls, http_exchange, strict_retry_ok, verifying_context
 from .proxy import Route, choose_route, host_port
 from .remedies import certificates_to_save, fix_for
@@ -54,7 +54,8 @@ def _interception(target: Target, probe: Probe, deadline: Deadline, ctx: ssl.SSL
     return detect_interception(probe.chain, direct_chain, proxied=True)
 
 
-def _complete(probe: Probe, target: Target, route: Route, deadline: Deadline, known: KnownFiles) -> Completion:
+def _complete(probe: Probe, target: Target, route: Route, deadline: Deadline) -> Completion:
+    known = known_files()
     proxy_url = route.proxy.url if route.proxy else None
     return complete_chain(
         probe.chain, proxy_url=proxy_url, left=deadline.left, before=known.before, ours=known.ours,
@@ -117,9 +118,19 @@ def test_connection(
     proxy: str | None = None,
     clients: bool = False,
     send_token: bool = False,
-    known: KnownFiles = NO_FILES,
 ) -> ConnectionReport:
-    """`sly_nb_tls.test_connection`, given what the trust half knows of the CA files here (`known`)."""
+    """Check the connection to a (Supervisely) server step by step.
+
+    `url` defaults to SERVER_ADDRESS.  `token` defaults to API_TOKEN, which is sent
+    only to the host and port of SERVER_ADDRESS (or anywhere, with ``send_token=True``):
+    elsewhere the API step is skipped, and a warning says why.  The connection
+    goes through the proxy requests would use for `url` (HTTPS_PROXY,
+    ALL_PROXY, NO_PROXY); `proxy` overrides that ("" means direct).
+    ``clients=True`` also sends one request with each HTTPS client importable
+    here, each with its own trust and proxy rules (`.clients`).  Raises
+    `UrlError` for a URL it cannot test (and `SlyTlsError` for a timeout that
+    is not a positive number); every other outcome is in the returned report.
+    """
     deadline = Deadline(timeout)
     target = Target.parse(url)
     route = choose_route(target.text, proxy)
@@ -132,7 +143,7 @@ def test_connection(
     problem, cause = _tls_verdict(probe, target, deadline, route)
     report.interception = _interception(target, probe, deadline, ctx)
     problem, cause = _blame_the_proxy(problem, cause, report.interception, route)
-    report.completion, cause = _look_for_the_root(problem, cause, probe, target, route, deadline, known)
+    report.completion, cause = _look_for_the_root(problem, cause, probe, target, route, deadline)
     warnings: list[str] = []
     if problem is None and probe.sock is not None:
         problem, cause, warnings = _http_verdict(report, probe, target, token, deadline, secrets, withheld)
@@ -172,12 +183,12 @@ def _blame_the_proxy(
 
 
 def _look_for_the_root(
-    problem: str | None, cause: str, probe: Probe, target: Target, route: Route, deadline: Deadline, known: KnownFiles
+    problem: str | None, cause: str, probe: Probe, target: Target, route: Route, deadline: Deadline
 ) -> tuple[Completion | None, str]:
     """When trust is missing, complete the chain; where its root is (or that it is nowhere) joins the cause."""
     completion = None
     if problem in ("untrusted_root", "missing_intermediate", "strict_rejected") and probe.chain:
-        completion = _complete(probe, target, route, deadline, known)
+        completion = _complete(probe, target, route, deadline)
         cause += _where_the_root_is(completion)
     if problem == "strict_rejected":
         cause += _strict_defects(completion.path if completion else probe.chain)
@@ -243,9 +254,17 @@ def fetch_chain(
     overwrite: bool = False,
     *,
     proxy: str | None = None,
-    known: KnownFiles = NO_FILES,
 ) -> ChainReport:
-    """`sly_nb_tls.fetch_chain`, given what the trust half knows of the CA files here (`known`)."""
+    """The certificates the clients here see for the server, exactly as sent; saved as PEM if `save`.
+
+    Goes through the same proxy as `test_connection` (`proxy` overrides it,
+    "" means direct), so behind a TLS-inspecting proxy this is the proxy's
+    chain.  Uses a verifying handshake and reads the chain even when
+    verification fails: verification is never switched off, and no data is
+    exchanged.  Saving writes `trust_candidates(chain)` (the root CA it sends,
+    or else its CA certificates, or else its leaf) and never overwrites a
+    different file unless `overwrite`.
+    """
     from .._writefile import save_pem
 
     deadline = Deadline(timeout)
@@ -263,10 +282,15 @@ def fetch_chain(
     report.verify_message = probe.verify_message
     top = probe.chain[-1] if probe.chain else None
     if top is not None and not top.self_signed:
-        report.completion = _complete(probe, target, route, deadline, known)
+        report.completion = _complete(probe, target, route, deadline)
     report.warnings = missing_root_warning(probe.chain, report.completion)
     report.to_trust = certificates_to_save(probe.chain, report.completion)
     if save:
         path = save_pem(save, "".join(c.pem for c in report.to_trust).encode("ascii"), overwrite)
         report.saved_to, report.saved = str(path), report.to_trust
     return report
+
+
+# pytest collects any top-level name starting with "test" from a user's test module, and
+# `from sly_nb_tls import test_connection` there would make it run this as a test.
+test_connection.__test__ = False  # type: ignore[attr-defined]

@@ -39,7 +39,7 @@ from .._readfile import NotReadable, read_regular_file
 from ..clients.requests import ca_file_now
 from ..clients.stores import HASHED_NAME, keychain_certificates, store_sources, windows_certificates
 
-__all__ = ["NO_FILES", "Completion", "KnownFiles", "complete_chain"]
+__all__ = ["NO_FILES", "Completion", "KnownFiles", "complete_chain", "known_files", "tell_known_files"]
 
 MAX_AIA_BYTES = 64 * 1024
 MAX_AIA_FETCHES = 5
@@ -391,6 +391,17 @@ class KnownFiles:
 
 
 NO_FILES = KnownFiles()
+#: asked at each completion; the composition root (`sly_nb_tls._api`) plugs in the trust half's answer
+_known_files: list[Callable[[], KnownFiles]] = [lambda: NO_FILES]
+
+
+def tell_known_files(provider: Callable[[], KnownFiles]) -> None:
+    """Where `known_files` gets its answer: diagnose never imports trust, so trust's is plugged in."""
+    _known_files[0] = provider
+
+
+def known_files() -> KnownFiles:
+    return _known_files[0]()
 
 
 # -- the search ----------------------------------------------------------------------------------

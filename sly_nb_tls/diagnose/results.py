@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._fixes import Fix, command, fix, spoken
-from .._render import Rendered, Table, esc, html_block, html_table, shown_path, visible
+from .._render import Rendered, esc, html_block, html_table, shown_path, text_table, visible
 
 if TYPE_CHECKING:
     from .._certs import Certificate
@@ -229,23 +229,20 @@ class ConnectionReport(Rendered):
             lines.append(f"  Fix: {visible(self.fix)}")
         lines += [f"  {visible(x)}" for x in self._context_lines()]
         lines.append("  steps:")
-        t = Table(_STEP_HEADERS)
-        for s in self.steps:
-            t.add(["✓" if s.ok else "✗", s.name, f"{s.elapsed * 1000:.1f} ms", s.detail])
-        lines.append(t.render("    "))
+        lines.append(
+            text_table(
+                _STEP_HEADERS,
+                (["✓" if s.ok else "✗", s.name, f"{s.elapsed * 1000:.1f} ms", s.detail] for s in self.steps),
+                "    ",
+            )
+        )
         if self.clients:
             lines.append("  each client, with its own trust and proxy rules:")
-            t = Table(_CLIENT_HEADERS)
-            for c in self.clients:
-                t.add(c.row())
-            lines.append(t.render("    "))
+            lines.append(text_table(_CLIENT_HEADERS, (c.row() for c in self.clients), "    "))
             lines += [f"    {visible(n)}" for n in self.client_notes]
         if self.chain:
             lines.append(f"  {self._chain_title()}:")
-            t = Table(_CHAIN_HEADERS)
-            for row in _chain_rows(self.chain):
-                t.add(row)
-            lines.append(t.render("    "))
+            lines.append(text_table(_CHAIN_HEADERS, _chain_rows(self.chain), "    "))
         lines += [f"  ! {visible(w)}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -381,10 +378,10 @@ class ChainReport(Rendered):
         }
 
     def __str__(self) -> str:
-        t = Table(["#", "certificate", "issuer", "kind", "valid"])
-        for row in self._rows():
-            t.add(row)
-        lines = [visible(self.headline()), t.render("  ")]
+        lines = [
+            visible(self.headline()),
+            text_table(["#", "certificate", "issuer", "kind", "valid"], self._rows(), "  "),
+        ]
         lines += [f"  ! {visible(w)}" for w in self.warnings]
         lines += [f"  {visible(n)}" for n in self._notes()]
         return "\n".join(lines)

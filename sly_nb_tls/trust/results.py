@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .._fixes import command, lasting, say, spoken, where
-from .._render import Rendered, Table, html_table, shown_path, visible
+from .._render import Rendered, html_table, shown_path, text_table, visible
 
 if TYPE_CHECKING:
     from .._certs import Certificate
@@ -66,10 +66,7 @@ def _cert_rows(certs: list[Certificate]) -> list[list[str]]:
 
 
 def _cert_table(certs: list[Certificate], indent: str = "  ") -> str:
-    t = Table(_CERT_HEADERS)
-    for row in _cert_rows(certs):
-        t.add(row)
-    return t.render(indent)
+    return text_table(_CERT_HEADERS, _cert_rows(certs), indent)
 
 
 @dataclass(repr=False)
@@ -353,16 +350,10 @@ class TrustStatus(Rendered):
         rows = self._variable_rows()
         if rows:
             lines.append(f"  {self._variables_title()}:")
-            t = Table(_VARIABLE_HEADERS)
-            for row in rows:
-                t.add(row)
-            lines.append(t.render("    "))
+            lines.append(text_table(_VARIABLE_HEADERS, rows, "    "))
         if self.clients:
             lines.append("  each HTTPS library here, and the trust it uses now:")
-            t = Table(_CLIENT_TRUST_HEADERS)
-            for c in self.clients:
-                t.add(c.row())
-            lines.append(t.render("    "))
+            lines.append(text_table(_CLIENT_TRUST_HEADERS, (c.row() for c in self.clients), "    "))
         lines += [f"  ! {visible(w)}" for w in self.warnings]
         lines += [f"  {visible(n)}" for n in self._notes()]
         return "\n".join(lines)
@@ -438,10 +429,7 @@ class EnvResult(Rendered):
     def __str__(self) -> str:
         lines = [self._headline()]
         if self.keys:
-            t = Table(["key", "action", "value", "from"])
-            for row in self._rows():
-                t.add(row)
-            lines.append(t.render("  "))
+            lines.append(text_table(["key", "action", "value", "from"], self._rows(), "  "))
         lines += [f"  {visible(n)}" for n in self._notes()]
         if self.certificates is not None:
             lines.append(str(self.certificates))

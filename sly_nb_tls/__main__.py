@@ -1,4 +1,4 @@
-"""Command line: ``python -m sly_nb_tls add | remove | reset | status | env | test | fetch | install | demo``.
+"""Command line: ``python -m sly_nb_tls test | fetch | status | add | install | uninstall | demo | demo-server``.
 
 In [1]: !python -m sly_nb_tls test https://sly.corp --ca corp-chain.crt
 ✓ TLSv1.3 · verified by Corp Root CA · users.me → login "alice" · 41 ms

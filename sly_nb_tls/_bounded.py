@@ -48,10 +48,11 @@ def run_bounded(work: Callable[[], T], seconds: float, what: str, ports: Iterabl
 
 
 def wait_for(
-    work: Callable[[], T], seconds: float, what: str, *, on_timeout: Callable[[], None] = lambda: None, why: str = ""
+    work: Callable[[], T], seconds: float, what: str, *, on_timeout: Callable[[], None] | None = None, why: str = ""
 ) -> T:
-    """`work()` in a daemon thread, or `TimeoutError` after `seconds` (`on_timeout` runs first):
-    the one thread-with-a-deadline, for calls with no timeout of their own (getaddrinfo)."""
+    """`work()` in a daemon thread, or `TimeoutError` after `seconds`: the one thread-with-a-deadline,
+    for calls with no timeout of their own (getaddrinfo).  `on_timeout` (which unblocks `work`) runs
+    first, and `work` gets a moment to notice; without one, nothing could unblock it, so none is waited."""
     box: dict[str, object] = {}
 
     def run() -> None:
@@ -64,8 +65,9 @@ def wait_for(
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        on_timeout()
-        worker.join(_GRACE)
+        if on_timeout is not None:
+            on_timeout()
+            worker.join(_GRACE)
         raise TimeoutError(f"{what} did not finish within the time limit{why}")
     error = box.pop("error", None)
     if error is not None:

@@ -14,10 +14,12 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import certifi
 import pytest
 
+import sly_nb_tls
 from sly_nb_tls import clients
 from sly_nb_tls.clients.base import CaSet, CaVariable, Family, TrustView
 from sly_nb_tls.clients.requests import ca_file_now
@@ -131,3 +133,31 @@ def test_a_new_family_is_one_new_file(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("plugged in")
+
+
+def test_a_swapped_shared_context_is_counted_under_its_library() -> None:
+    """requests 2.32.0-2.32.4 builds one context at import (`adapters._preloaded_ssl_context`): a
+    client holding the copy `add` swapped in must be named "requests" when `holding` says what to
+    recreate after a `remove`, not after the module that built it."""
+    import ssl
+
+    import requests.adapters
+
+    adapters: Any = requests.adapters
+    had = "_preloaded_ssl_context" in vars(adapters)
+    saved = vars(adapters).get("_preloaded_ssl_context")
+    adapters._preloaded_ssl_context = ssl.create_default_context()  # what those versions hold
+    try:
+        first, second = DemoPKI.create().root.pem, DemoPKI.create().root.pem
+        sly_nb_tls.add_certs(first, second)
+        held_by_a_client = adapters._preloaded_ssl_context  # a session made now keeps this one
+        sly_nb_tls.remove(sly_nb_tls.status().certificates[0])
+        assert adapters._preloaded_ssl_context is not held_by_a_client, "a fresh copy without the removed one"
+        counts = sly_nb_tls.status().holding
+        assert counts.get("requests") == 1 and "sly_nb_tls" not in counts, counts
+    finally:
+        sly_nb_tls.reset()
+        if had:
+            adapters._preloaded_ssl_context = saved
+        else:
+            del adapters._preloaded_ssl_context

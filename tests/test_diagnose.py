@@ -337,3 +337,20 @@ def test_test_verifies_with_requests_trust_only_not_the_hooks(tmp_path: Path, fu
 
 def test_a_host_name_idna_cannot_encode_is_a_dns_failure() -> None:
     assert check("https://\u00e4..example").problem == "dns_failure"
+
+
+@pytest.mark.timeout(120)
+def test_a_call_nothing_can_unblock_is_not_waited_for_past_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """getaddrinfo cannot be interrupted: resolve gives up at the deadline instead of waiting a grace
+    period no shut-down socket could shorten (the whole test is bounded by one timeout)."""
+    import threading
+
+    from sly_nb_tls import _bounded
+
+    monkeypatch.setattr(_bounded, "_GRACE", 3600.0)  # waited for, the test would hang until its timeout
+    release = threading.Event()
+    try:
+        with pytest.raises(TimeoutError, match="name resolution did not finish"):
+            _bounded.wait_for(lambda: release.wait(3600), 0.05, "name resolution")
+    finally:
+        release.set()

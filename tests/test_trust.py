@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import ssl
 import stat
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -23,6 +24,7 @@ from sly_nb_tls.trust.extras import at_exit, files_written
 from .helpers import (
     ORIGINAL_SSL,
     assert_each_variable_holds_its_base_plus,
+    controlled_env,
     expected_base,
     pem_shas,
     ssl_hooks,
@@ -493,3 +495,36 @@ def test_remove_counts_contexts_that_hold_the_removed_certificate(tmp_path: Path
     assert removed.holding.get("tests", 0) == earlier + 1, removed.holding
     assert f"tests ×{earlier + 1}" in str(removed) and "still trust the removed certificate(s)" in str(removed)
     del ctx
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_child_forked_while_a_thread_holds_the_lock_is_not_stuck(tmp_path: Path) -> None:
+    """The lock's fork hook is registered at the registry's first use, before anyone takes it: a
+    child forked while another thread holds it, in a process that never added, gets a fresh one."""
+    script = tmp_path / "fork.py"
+    script.write_text(
+        "import os, signal, threading\n"
+        "import sly_nb_tls\n"
+        "held, release = threading.Event(), threading.Event()\n"
+        "class Slow:\n"  # remove() reads .sha256 while it holds the registry's lock
+        "    common_name = 'slow'\n"
+        "    @property\n"
+        "    def sha256(self):\n"
+        "        held.set(); release.wait(30); return '0' * 64\n"
+        "def hold():\n"
+        "    try:\n"
+        "        sly_nb_tls.remove(Slow())\n"
+        "    except sly_nb_tls.SlyTlsError:\n"
+        "        pass\n"
+        "threading.Thread(target=hold, daemon=True).start(); held.wait()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    signal.alarm(20)\n"
+        "    sly_nb_tls.status(); print('child ok', flush=True); os._exit(0)\n"
+        "release.set()\n"
+        "print('child status', os.waitpid(pid, 0)[1])\n"
+    )
+    env = controlled_env(False) | {"SLY_NB_TLS_DIR": str(tmp_path / "userdir")}
+    out = subprocess.run([sys.executable, "-W", "ignore", str(script)], capture_output=True, text=True, env=env,
+                         timeout=60)  # fmt: skip
+    assert "child ok" in out.stdout and "child status 0" in out.stdout, (out.stdout, out.stderr)

@@ -33,5 +33,6 @@ def variables() -> tuple[CaVariable, ...]:
 
 
 def attempts() -> tuple[Attempt, ...]:
-    """Every client's attempt for `test --clients`, in the families' order."""
-    return tuple(a for f in families() for a in f.attempts)
+    """Every client's attempt for `test --clients`, in the families' order, the slow ones last."""
+    everyone = [a for f in families() for a in f.attempts]
+    return tuple(sorted(everyone, key=lambda a: a.slow))

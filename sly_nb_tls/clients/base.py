@@ -290,11 +290,12 @@ class Request:
 
     method: str
     url: str
-    headers: Mapping[str, str]
-    body: bytes | None
+    #: the API token among them: never in a repr (a traceback, a log line)
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes | None = None
     #: the server's URL as the user gave it (scheme, host, port, base path), and its host
-    server: str
-    host: str
+    server: str = ""
+    host: str = ""
 
 
 class Answer:
@@ -331,6 +332,9 @@ class Attempt:
     reads: str = "requests"
     #: why it reads no proxy variables, as called here (for the notes on disagreements)
     ignores_proxy_because: str = ""
+    #: it starts a process (the SDK imports itself in a child): it runs after the others, which
+    #: share the test's deadline with it
+    slow: bool = False
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,7 @@ FAMILY = Family(
     rows=_rows,
     attempts=(
         Attempt("requests", _via_requests, module="requests"),
-        Attempt("supervisely Api", _via_sdk, module="supervisely", needs_token=True),
+        Attempt("supervisely Api", _via_sdk, module="supervisely", needs_token=True, slow=True),
     ),
     shared_contexts=(
         SharedContext("requests preloaded context", "requests.adapters", "_preloaded_ssl_context", _preloaded_context),

@@ -91,7 +91,7 @@ class Probe:
     `failure` is set for failures before verification (dns_failure,
     connection_refused, timeout, not_tls, and the proxy_* codes) with its
     `cause`; a verification failure leaves `verify_code`/`verify_message`
-    for `_classify`.
+    for `classify`.
     """
 
     route: Route

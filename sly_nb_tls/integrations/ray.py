@@ -20,7 +20,7 @@ from .._pem import Source
 
 __all__ = ["ChainedSetupHook", "ray_runtime_env", "ray_worker_setup"]
 
-#: The rollout variable (see `_startup`): the same text a kernel would apply at start.
+#: The rollout variable (see `trust.startup`): the same text a kernel would apply at start.
 VARIABLE = "SLY_NB_TLS_CA_CERTS"
 #: A base runtime_env's hook given as "module.func": an env var keeps the runtime_env plain
 #: data (JSON for ``ray job submit``), which a callable would not.

@@ -2,13 +2,13 @@
 
 One `add` makes four kinds of change; each is recorded and has an inverse:
 
-1. **Files** (`_bundle`): one bundle per distinct base (what a variable's
+1. **Files** (`files`, `bases`): one bundle per distinct base (what a variable's
    readers trusted before, plus the extras), an extras-only file for the
    additive variables, and a wgetrc, in the per-user directory.  `reset`
    rewrites them to their bases; they are deleted at exit once unused.
-2. **Environment** (`_environ`): each CA variable points at its own bundle;
+2. **Environment** (`environ`): each CA variable points at its own bundle;
    `reset` restores a variable only if it still holds our value.
-3. **New contexts** and 4. **live objects** (`_live`): hooks on the ssl
+3. **New contexts** and 4. **live objects** (`live`): hooks on the ssl
    module, swapped shared contexts, default-store contexts given the extras in
    place, CA paths of botocore and httplib2 repointed, tornado's cache dropped.
 
@@ -54,7 +54,8 @@ class _Registry:
     """All process-wide state, guarded by one lock."""
 
     def __init__(self) -> None:
-        self.lock = threading.RLock()
+        self._lock = threading.RLock()
+        self._fork_hook = False
         self.extras: dict[str, Certificate] = {}
         self.origins: dict[str, set[str]] = {}
         #: variable -> what its readers trusted before the first `add`
@@ -80,8 +81,8 @@ class _Registry:
         )
         #: real paths of the CA files and directories that count as "the defaults" (set at `add`)
         self.default_stores: set[str] = set()
-        #: the fork and exit hooks are registered (once, at the first `add`)
-        self.process_hooks = False
+        #: the exit hook is registered (once, at the first `add`)
+        self.exit_hook = False
         #: what loading the extension applied by itself
         self.at_start: list[StartRecord] = []
 
@@ -99,10 +100,19 @@ class _Registry:
     def active(self) -> bool:
         return self.variables.original is not None
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The one lock.  The fork hook that replaces it in a child is registered at the first use,
+        before the lock is ever taken: a child forked while a thread holds it gets a fresh one."""
+        if not self._fork_hook:
+            self._fork_hook = True
+            os.register_at_fork(after_in_child=self.after_fork_in_child)
+        return self._lock
+
     def after_fork_in_child(self) -> None:
         # The parent's lock may have been held by a thread that does not exist
         # here; the parent's files stay the parent's.
-        self.lock = threading.RLock()
+        self._lock = threading.RLock()
         self.files.forget_after_fork()
 
     def _apply(self, live: bool) -> tuple[list[str], list[str], list[str]]:
@@ -111,11 +121,10 @@ class _Registry:
         Returns (variables set, live updates, notes).
         """
         notes: list[str] = []
-        if not self.process_hooks:
+        if not self.exit_hook:
             # Registered at the first change, not at import: importing changes nothing.
-            os.register_at_fork(after_in_child=self.after_fork_in_child)
             atexit.register(at_exit)
-            self.process_hooks = True
+            self.exit_hook = True
         if self.bases is None:
             self.bases = collect_bases(self.variables.remember())
             self.default_stores = default_store_paths(self.bases)

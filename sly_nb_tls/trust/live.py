@@ -186,16 +186,17 @@ class LiveTrust:
                 targets.append((shared.label, shared.module, shared.attr, build))
         return targets
 
-    def _built_with_extras(self, build: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    def _built_with_extras(self, build: Callable[[], ssl.SSLContext], client: str) -> ssl.SSLContext:
         """A fresh shared context: the hooks give a default one the extras; one the library
         loads from a file of its own (requests' certifi) gets them here."""
         ctx = build()
+        self.given.forget(ctx)  # the hooks named its builder (us); `holding` names the library
         cadata, shas = self._state()
         holds = {hashlib.sha256(d).hexdigest() for d in ctx.get_ca_certs(binary_form=True)}
         if cadata and not shas <= holds:
             ctx.load_verify_locations(cadata=cadata)
         if cadata:
-            self._track(ctx, shas, _caller_label())
+            self._track(ctx, shas, client)
         return ctx
 
     def refresh_swaps(self, extras: dict[str, bytes]) -> list[str]:
@@ -218,7 +219,7 @@ class LiveTrust:
                     self._track(swap.current, swap.holds, label)
                 done.append(label)
                 continue
-            fresh = self._built_with_extras(build)
+            fresh = self._built_with_extras(build, module_name.split(".", 1)[0])
             if swap is None:
                 swap = self.swaps[label] = Swap(label, module_name, attr, current, fresh)
             swap.current = fresh

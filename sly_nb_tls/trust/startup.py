@@ -69,7 +69,7 @@ def apply_at_start() -> list[StartRecord]:
 
 
 def _apply_installed() -> list[StartRecord]:
-    """The installed stores, read without X.509 parsing (see `_stored`): the cheap start-up path."""
+    """The installed stores, read without X.509 parsing (see `stored`): the cheap start-up path."""
     from .scopes import installed_stores
 
     out = []

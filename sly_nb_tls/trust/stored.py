@@ -56,7 +56,7 @@ class StoredCertificate:
 
 @dataclass
 class StoredSources:
-    """What `read_stored` found: shaped like `_certs.LoadedSources`, plus what it had to skip."""
+    """What `read_stored` found: shaped like `_sources.LoadedSources`, plus what it had to skip."""
 
     certificates: list[StoredCertificate] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

@@ -2,8 +2,9 @@
 
 Both front-ends' parsers, the magic's ``%sly_tls?`` and the command line's
 ``--help`` come from the `COMMANDS` table, so a command or an option is
-declared once.  Only argparse: the magic builds its parser when ``%load_ext``
-imports it, which must stay fast.
+declared once.  Only argparse, and no parser is built at import: ``%load_ext``
+imports this module and must stay fast, so ``%sly_tls?`` is written from the
+table itself (a test checks each usage line against argparse's).
 """
 
 from __future__ import annotations

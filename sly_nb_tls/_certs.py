@@ -15,6 +15,7 @@ import hashlib
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -24,7 +25,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, N
 from ._pem import pem_encode
 from ._render import Rendered, html_table, text_table, visible
 
-__all__ = ["Certificate", "load_der_certificate", "readable_extensions", "strict_x509_defects"]
+__all__ = ["Certificate", "TrustedCertificate", "load_der_certificate", "readable_extensions", "strict_x509_defects"]
 
 _EXPIRY_SOON = dt.timedelta(days=30)
 
@@ -246,6 +247,36 @@ class Certificate(Rendered):
 
     def _summary(self) -> str:
         return f"{self.common_name} ({self.kind}, SHA-256 {self.short_fingerprint}…)"
+
+
+class TrustedCertificate(Protocol):
+    """What the registry, the results and the panel read of a trusted certificate.
+
+    Both a parsed `Certificate` and `trust.stored.StoredCertificate` (read at kernel start
+    without parsing, parsed on first use) are one.
+    """
+
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def der(self) -> bytes: ...
+    @property
+    def pem(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def common_name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def not_after(self) -> dt.datetime: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def short_fingerprint(self) -> str: ...
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+    def summary_row(self) -> list[str]: ...
 
 
 @contextlib.contextmanager

@@ -41,9 +41,10 @@ from .processes import boot_clock, children_started_before
 from .results import AddResult, RemoveResult, ResetResult, TrustStatus
 
 if TYPE_CHECKING:
-    from .._certs import Certificate
+    from .._certs import TrustedCertificate
     from .._sources import LoadedSources
     from .startup import StartRecord
+    from .stored import StoredSources
 
 __all__ = ["add_certs", "at_exit", "registered", "remove", "reset", "status"]
 
@@ -56,7 +57,7 @@ class _Registry:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._fork_hook = False
-        self.extras: dict[str, Certificate] = {}
+        self.extras: dict[str, TrustedCertificate] = {}
         self.origins: dict[str, set[str]] = {}
         #: variable -> what its readers trusted before the first `add`
         self.bases: dict[str, CaSet] | None = None
@@ -203,10 +204,11 @@ class _Registry:
 
         return self.add_loaded(read_sources(sources), live)  # raises before anything changes
 
-    def add_loaded(self, loaded: LoadedSources, live: bool) -> AddResult:
+    def add_loaded(self, loaded: LoadedSources | StoredSources, live: bool) -> AddResult:
         with self.lock:
-            added = [c for c in loaded.certificates if c.sha256 not in self.extras]
-            already = [c for c in loaded.certificates if c.sha256 in self.extras]
+            read: list[TrustedCertificate] = list(loaded.certificates)
+            added = [c for c in read if c.sha256 not in self.extras]
+            already = [c for c in read if c.sha256 in self.extras]
             snapshot = (dict(self.extras), {k: set(v) for k, v in self.origins.items()})
             for cert in added:
                 self.extras[cert.sha256] = cert
@@ -235,7 +237,7 @@ class _Registry:
             result.total_trusted = len(self.extras)
             return result
 
-    def find(self, target: Certificate | str | os.PathLike[str]) -> list[Certificate]:
+    def find(self, target: TrustedCertificate | str | os.PathLike[str]) -> list[TrustedCertificate]:
         from .._sources import read_sources, resolve_path
 
         if not isinstance(target, (str, os.PathLike)) and hasattr(target, "sha256"):
@@ -284,7 +286,7 @@ class _Registry:
             return "none"
         return ", ".join(f"{c.common_name} ({c.short_fingerprint})" for c in self.extras.values())
 
-    def remove(self, target: Certificate | str | os.PathLike[str]) -> RemoveResult:
+    def remove(self, target: TrustedCertificate | str | os.PathLike[str]) -> RemoveResult:
         with self.lock:
             found = self.find(target)
             for cert in found:
@@ -427,7 +429,7 @@ def add_certs(*sources: Source, live: bool = True, system: bool = False, persist
     return result
 
 
-def remove(target: Certificate | str | os.PathLike[str]) -> RemoveResult:
+def remove(target: TrustedCertificate | str | os.PathLike[str]) -> RemoveResult:
     """Stop trusting one registered certificate (SHA-256 prefix of ≥ 8 hex digits,
     with or without colons), or every certificate a file contributed (a path).
 
@@ -489,6 +491,6 @@ def shipped_pem(*sources: Source) -> str:
     return "".join(c.pem for c in certificates)
 
 
-def registered() -> list[Certificate]:
+def registered() -> list[TrustedCertificate]:
     with _REGISTRY.lock:
         return list(_REGISTRY.extras.values())

@@ -16,7 +16,7 @@ from .._fixes import command, lasting, say, spoken, where
 from .._render import Rendered, html_table, shown_path, text_table, visible
 
 if TYPE_CHECKING:
-    from .._certs import Certificate
+    from .._certs import TrustedCertificate
     from ..clients.base import ClientTrust
     from .environ import EnvVarState
     from .startup import StartRecord
@@ -58,14 +58,14 @@ def _holding_note(holding: dict[str, int], what: str) -> list[str]:
 _SHOWN_CERTS = 12
 
 
-def _cert_rows(certs: list[Certificate]) -> list[list[str]]:
+def _cert_rows(certs: list[TrustedCertificate]) -> list[list[str]]:
     rows = [c.summary_row() for c in certs[:_SHOWN_CERTS]]
     if len(certs) > _SHOWN_CERTS:
         rows.append([f"… and {len(certs) - _SHOWN_CERTS} more", "", "", ""])
     return rows
 
 
-def _cert_table(certs: list[Certificate], indent: str = "  ") -> str:
+def _cert_table(certs: list[TrustedCertificate], indent: str = "  ") -> str:
     return text_table(_CERT_HEADERS, _cert_rows(certs), indent)
 
 
@@ -73,8 +73,8 @@ def _cert_table(certs: list[Certificate], indent: str = "  ") -> str:
 class AddResult(Rendered):
     """What one `add` changed."""
 
-    added: list[Certificate] = field(default_factory=list)
-    already_trusted: list[Certificate] = field(default_factory=list)
+    added: list[TrustedCertificate] = field(default_factory=list)
+    already_trusted: list[TrustedCertificate] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     bundle_path: str = ""
     variables_set: list[str] = field(default_factory=list)
@@ -88,7 +88,7 @@ class AddResult(Rendered):
     voice: str = spoken()
 
     @property
-    def certificates(self) -> list[Certificate]:
+    def certificates(self) -> list[TrustedCertificate]:
         return self.added + self.already_trusted
 
     def _headline(self) -> str:
@@ -183,8 +183,8 @@ class ResetResult(Rendered):
 
 @dataclass(repr=False)
 class RemoveResult(Rendered):
-    removed: list[Certificate] = field(default_factory=list)
-    remaining: list[Certificate] = field(default_factory=list)
+    removed: list[TrustedCertificate] = field(default_factory=list)
+    remaining: list[TrustedCertificate] = field(default_factory=list)
     reset: ResetResult | None = None
     holding: dict[str, int] = field(default_factory=dict)
 
@@ -264,7 +264,7 @@ class TrustStatus(Rendered):
     """A snapshot of what this kernel trusts beyond its defaults, and how to undo it."""
 
     active: bool = False
-    certificates: list[Certificate] = field(default_factory=list)
+    certificates: list[TrustedCertificate] = field(default_factory=list)
     variables: list[EnvVarState] = field(default_factory=list)
     bundle_path: str | None = None
     hooks: list[str] = field(default_factory=list)

@@ -82,7 +82,7 @@ def _apply_installed() -> list[StartRecord]:
         out += [StartRecord(label, 0, problem) for problem in loaded.problems]
         if loaded.certificates:
             # live=False: at start no client exists yet, and scanning for one costs start-up time.
-            out.append(StartRecord(label, len(_REGISTRY.add_loaded(loaded, live=False).added)))  # type: ignore[arg-type]
+            out.append(StartRecord(label, len(_REGISTRY.add_loaded(loaded, live=False).added)))
     return out
 
 

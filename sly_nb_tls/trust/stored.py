@@ -10,20 +10,25 @@ shows them.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .._pem import certificate_ders, pem_encode
 from .._readfile import CERTIFICATE_FILE_LIMIT, NotReadable, read_regular_file
+
+if TYPE_CHECKING:
+    from .._certs import Certificate
 
 __all__ = ["StoredCertificate", "StoredSources", "read_stored"]
 
 
 class StoredCertificate:
-    """A certificate known by its DER: `sha256`, `der`, `pem`, `source` at once, the rest on first use."""
+    """A certificate known by its DER: `sha256`, `der`, `pem`, `source` at once, the X.509 fields on
+    first use.  A `_certs.TrustedCertificate`, as a parsed `Certificate` is."""
 
     warnings: tuple[str, ...] = ()  # shown by `install` when the store was written
 
@@ -31,21 +36,43 @@ class StoredCertificate:
         self.der = der
         self.source = source
         self.sha256 = hashlib.sha256(der).hexdigest()
-        self._parsed: Any = None
+        self._parsed: Certificate | None = None
+
+    @property
+    def parsed(self) -> Certificate:
+        """The certificate parsed by cryptography (once, when a field below is first read)."""
+        if self._parsed is None:
+            from .._certs import Certificate, load_der_certificate
+
+            self._parsed = Certificate.from_x509(load_der_certificate(self.der), self.source)
+        return self._parsed
 
     @property
     def pem(self) -> str:
         return pem_encode(self.der)
 
-    def __getattr__(self, name: str) -> Any:
-        # Only attributes not set above reach here: parse once, then answer as a Certificate would.
-        if name.startswith("__") or name == "_parsed":
-            raise AttributeError(name)
-        if self._parsed is None:
-            from .._certs import Certificate, load_der_certificate
+    @property
+    def common_name(self) -> str:
+        return self.parsed.common_name
 
-            self._parsed = Certificate.from_x509(load_der_certificate(self.der), self.source)
-        return getattr(self._parsed, name)
+    @property
+    def kind(self) -> str:
+        return self.parsed.kind
+
+    @property
+    def not_after(self) -> dt.datetime:
+        return self.parsed.not_after
+
+    @property
+    def fingerprint(self) -> str:
+        return self.parsed.fingerprint
+
+    @property
+    def short_fingerprint(self) -> str:
+        return self.parsed.short_fingerprint
+
+    def summary_row(self) -> list[str]:
+        return self.parsed.summary_row()
 
     def __eq__(self, other: object) -> bool:
         return getattr(other, "sha256", None) == self.sha256

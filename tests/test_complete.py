@@ -56,7 +56,10 @@ def aia_pki(answer: bytes | None = None, encoding: str = "der", *, urls: tuple[s
 
 
 # --- AIA --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+# PEM in the quick part; the other encodings only in the full run (each is a full fetch-save-add-test).
+@pytest.mark.parametrize(
+    "encoding", [e if e == "pem" else pytest.param(e, marks=pytest.mark.slow) for e in sorted(ENCODINGS)]
+)
 def test_the_root_is_fetched_through_aia_and_fetch_save_add_test_works(
     encoding: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca_env: bool
 ) -> None:

@@ -92,6 +92,7 @@ def test_a_kernel_that_exits_without_reset_leaves_no_files(tmp_path: Path) -> No
     assert list((tmp_path / "u").iterdir()) == []
 
 
+@pytest.mark.slow  # seconds of child processes: the full run has it, the quick part does not
 @pytest.mark.skipif(not LINUX, reason="which process reads a file is known on Linux only")
 def test_files_a_child_still_names_outlive_the_kernel_and_are_pruned_once_it_is_gone(tmp_path: Path) -> None:
     env = _env(tmp_path)

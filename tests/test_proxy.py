@@ -408,6 +408,7 @@ def _by_hand(url: str) -> dict[str, str | None]:
     }  # fmt: skip
 
 
+@pytest.mark.slow  # seconds of child processes: the full run has it, the quick part does not
 def test_each_client_check_matches_the_client_called_by_hand(
     server: DemoServer, inspecting: str, inspection_ca: IssuedCert
 ) -> None:

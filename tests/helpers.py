@@ -29,6 +29,7 @@ PRESET = {
     "GIT_SSL_CAINFO": SYSTEM_BUNDLE,
     "PIP_CERT": SYSTEM_BUNDLE,
     "NODE_EXTRA_CA_CERTS": SYSTEM_BUNDLE,
+    "WEBSOCKET_CLIENT_CA_BUNDLE": SYSTEM_BUNDLE,
 }
 
 
@@ -160,7 +161,7 @@ def expected_base(var: str, before: dict[str, str]) -> set[str] | None:
         return pem_shas(roots) if roots else None
     if var in ("NODE_EXTRA_CA_CERTS", "SLY_EXTRA_CA_CERTS"):
         return set()  # additive: the extras alone
-    return None  # PIP_CERT: only when preset
+    return None  # PIP_CERT, WEBSOCKET_CLIENT_CA_BUNDLE: only when preset
 
 
 def assert_each_variable_holds_its_base_plus(extras: set[str], before: dict[str, str]) -> None:

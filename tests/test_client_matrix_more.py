@@ -36,6 +36,7 @@ EXPECTED = {
     "asyncio ssl= context made before": (CF, OK, OK),
     "websockets, context made before": (CF, OK, OK),
     "websockets, default context": (CF, OK, CF),
+    "websocket-client": (CF, OK, CF),  # its variable (preset mode) repointed and put back; else the hooks
     "httplib2.Http": (CF, OK, CF),  # httplib2.CA_CERTS repointed, and put back
     "tornado AsyncHTTPClient": (CF, OK, CF),  # its cached context dropped at add and at reset
     "httpx2 client made before": (CF, OK, OK),
@@ -157,6 +158,6 @@ def test_more_clients_before_add_after_add_and_after_reset(preset: bool, tmp_pat
     }
     assert not failures, failures
     # status --clients named each library, and the reset said which live clients keep the extras
-    for name in ("botocore", "httplib2", "grpc", "tornado", "websockets"):
+    for name in ("botocore", "httplib2", "grpc", "tornado", "websockets", "websocket-client"):
         assert name in results["status_text"], name
     assert "still trust the removed certificates" in results["reset_text"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -11,11 +12,16 @@ from ._objects import instances_of
 
 __all__ = [
     "MAX_BODY",
+    "MAX_TIMEOUT",
     "capped",
+    "checked_seconds",
     "run_bounded",
     "wait_for",
 ]
 
+#: The longest timeout a test or fetch takes: socket and thread timeouts overflow past ~2**31 ms,
+#: and nobody waits an hour for one handshake.
+MAX_TIMEOUT = 3600.0
 #: Never keep more than this of a server's answer: a users.me reply or a certificate is far smaller.
 MAX_BODY = 1024 * 1024
 #: How long a stopped attempt gets to notice its shut-down sockets and return.
@@ -26,6 +32,22 @@ T = TypeVar("T")
 
 def _open_sockets() -> set[int]:
     return {id(s) for s in instances_of(socket.socket) if s.fileno() >= 0}
+
+
+def checked_seconds(seconds: object) -> float:
+    """`seconds` as a float if it is a finite number above zero and at most `MAX_TIMEOUT`; else
+    `SlyTlsError`: the one rule for a timeout, whichever front-end it was typed into."""
+    from .errors import SlyTlsError
+
+    try:
+        value = float(seconds)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SlyTlsError(f"timeout must be a positive number of seconds, not {seconds!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise SlyTlsError(f"timeout must be a positive, finite number of seconds, not {seconds!r}")
+    if value > MAX_TIMEOUT:
+        raise SlyTlsError(f"timeout must be at most {MAX_TIMEOUT:.0f} seconds, not {seconds!r}")
+    return value
 
 
 def run_bounded(work: Callable[[], T], seconds: float, what: str, ports: Iterable[int] = ()) -> T:

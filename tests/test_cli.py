@@ -123,3 +123,15 @@ def test_demo_server_prints_url_and_paths() -> None:
     assert out.returncode == 0
     assert "https://127.0.0.1:" in out.stdout and "root.pem" in out.stdout and "chain.pem" in out.stdout
     assert not os.path.exists(out.stdout.split("root CA:")[1].split()[0])  # cleaned up on exit
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "0", "-1", "3601", "soon"])
+def test_an_unusable_timeout_is_refused_before_anything_is_read(timeout: str, tmp_path: Path) -> None:
+    """The parser applies the API's own timeout rule, so the env file and the CA are never touched."""
+    env_file = tmp_path / "local.env"
+    env_file.write_text("SERVER_ADDRESS=https://127.0.0.1:9\n")
+    out = cli("test", "--env", str(env_file), "--ca", str(tmp_path / "missing.crt"), "--timeout", timeout,
+              cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 2
+    assert "argument --timeout: timeout must be" in out.stderr
+    assert out.stdout == "" and "missing.crt" not in out.stderr and "Traceback" not in out.stderr

@@ -8,16 +8,12 @@ drips one byte at a time still ends at the deadline.
 from __future__ import annotations
 
 import io
-import math
 import time
 from typing import Any
 
-from ..errors import SlyTlsError
+from .._bounded import MAX_TIMEOUT, checked_seconds
 
 __all__ = ["MAX_TIMEOUT", "Deadline", "DeadlineSocket"]
-
-#: The longest `test` or `fetch` may be given (an hour).
-MAX_TIMEOUT = 3600.0
 
 
 class Deadline:
@@ -29,17 +25,8 @@ class Deadline:
 
     @staticmethod
     def check(seconds: object) -> float:
-        """`seconds` as a float if it is a finite positive number; else `SlyTlsError`."""
-        try:
-            value = float(seconds)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise SlyTlsError(f"timeout must be a positive number of seconds, not {seconds!r}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise SlyTlsError(f"timeout must be a positive, finite number of seconds, not {seconds!r}")
-        if value > MAX_TIMEOUT:
-            # socket and thread timeouts overflow past ~2**31 ms; nobody waits a day for one handshake.
-            raise SlyTlsError(f"timeout must be at most {MAX_TIMEOUT:.0f} seconds, not {seconds!r}")
-        return value
+        """`seconds` as a float if it is a usable timeout; else `SlyTlsError` (`_bounded.checked_seconds`)."""
+        return checked_seconds(seconds)
 
     def left(self) -> float:
         remaining = self.end - time.monotonic()

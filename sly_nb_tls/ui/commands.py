@@ -63,11 +63,14 @@ FRONTS: dict[Front, FrontEnd] = {
 
 
 def _seconds(text: str) -> float:
-    """A --timeout as a number; the API checks it is a usable one (finite, above zero), in one place for all."""
+    """A --timeout, checked by the one rule the API applies too: refused before anything is done."""
+    from .._bounded import checked_seconds  # at the first parse, not at %load_ext
+    from ..errors import SlyTlsError
+
     try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"timeout must be a positive number of seconds, not {text!r}") from None
+        return checked_seconds(text)
+    except SlyTlsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> float:

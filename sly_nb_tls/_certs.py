@@ -1,10 +1,9 @@
 """The `Certificate` value object: one X.509 certificate, parsed once by `cryptography`, shown as text and HTML.
 
-A *source* is a path (file or directory; ``~`` and ``$VARS`` expanded, relative
-to the current working directory, which in a notebook is the kernel's), PEM
-text, or raw bytes (PEM or DER).  Whatever the source, only certificates are
-kept: a private key found next to them is reported and dropped, never copied.
-All X.509 parsing is done by `cryptography`.
+Its fields are read once, when it is made (`Certificate.from_x509`), and its
+warnings (expiry, a leaf where a CA is expected, what Python 3.13's strict
+checks reject) are worked out then.  `TrustedCertificate` is what the rest of
+the package may read of one; `_sources` makes them from what users give.
 """
 
 from __future__ import annotations

@@ -26,15 +26,21 @@ from .base import (
     importable,
 )
 
-__all__ = ["FAMILY", "ca_file_now"]
+__all__ = ["FAMILY", "ca_file_now", "ca_variable_now"]
+
+
+def ca_variable_now(env: Mapping[str, str] | None = None) -> str | None:
+    """The file a variable gives requests right now (REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE); None:
+    certifi.  The one place requests' rule is written."""
+    env = os.environ if env is None else env
+    return next((env[var] for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if env.get(var)), None)
 
 
 def ca_file_now(env: Mapping[str, str] | None = None) -> str:
-    """The CA file (or directory) requests would use right now: the one place requests' rule is written."""
-    env = os.environ if env is None else env
-    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        if env.get(var):
-            return env[var]
+    """The CA file (or directory) requests would use right now."""
+    named = ca_variable_now(env)
+    if named is not None:
+        return named
     import certifi
 
     return certifi.where()

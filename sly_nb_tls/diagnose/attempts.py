@@ -25,6 +25,7 @@ from .._bounded import run_bounded
 from .._secrets import redact
 from ..clients import attempts
 from ..clients.base import Attempt, KnownFailure, Request
+from ..clients.requests import ca_variable_now
 from .classify import classify_http, classify_verify
 from .deadline import Deadline
 from .probe import USERS_ME
@@ -132,7 +133,7 @@ def _notes(checks: list[ClientCheck]) -> list[str]:
         return []
     by_name = {a.name: a for a in attempts()}
     cert_file = os.environ.get("SSL_CERT_FILE")
-    requests_file = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    requests_file = ca_variable_now()
     out = []
     for c in checks:
         if c.problem == reference.problem:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import ssl
@@ -39,12 +40,15 @@ def default_store_of(ctx: ssl.SSLContext, defaults: list[frozenset[str]], ever: 
     return "pinned", holds
 
 
+@functools.cache
+def _transports() -> dict[str, str]:
+    return {package: client for family in families() for package, client in family.transports.items()}
+
+
 def client_of(package: str) -> str:
-    """The client library users know a transport package by (httpcore is httpx's)."""
-    for family in families():
-        if package in family.transports:
-            return str(family.transports[package])
-    return package
+    """The client library users know a transport package by (httpcore is httpx's).  Asked by the
+    hooks for every context built, so the families' answers are gathered once."""
+    return _transports().get(package, package)
 
 
 def holders(contexts: list[ssl.SSLContext]) -> dict[int, str]:

@@ -38,6 +38,8 @@ _LAZY = {
     "remove": "._api",
     "reset": "._api",
     "status": "._api",
+    "audit": "._api",
+    "policy": "._api",
     "load_env": "._api",
     "install": "._api",
     "uninstall": "._api",
@@ -54,11 +56,13 @@ __all__ = [
     "SlyTlsError",
     "__version__",
     "add_certs",
+    "audit",
     "fetch_chain",
     "install",
     "load_env",
     "load_ipython_extension",
     "panel",
+    "policy",
     "remove",
     "reset",
     "status",
@@ -68,7 +72,19 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from ._api import add_certs, fetch_chain, install, load_env, remove, reset, status, test_connection, uninstall
+    from ._api import (
+        add_certs,
+        audit,
+        fetch_chain,
+        install,
+        load_env,
+        policy,
+        remove,
+        reset,
+        status,
+        test_connection,
+        uninstall,
+    )
     from ._certs import Certificate
     from .diagnose.classify import PROBLEMS
     from .errors import SlyTlsError

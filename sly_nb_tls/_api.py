@@ -6,17 +6,25 @@ call them here, never in the halves.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .diagnose.connection import fetch_chain, test_connection
 from .diagnose.issuers import KnownFiles, tell_known_files
 from .trust.envfile import load_env
 from .trust.extras import add_certs, files_named_before_add, files_written, remove, reset, status
 from .trust.install import install, uninstall
 
+if TYPE_CHECKING:
+    from ._audit import AuditTrail
+    from ._policy import Policy
+
 __all__ = [
     "add_certs",
+    "audit",
     "fetch_chain",
     "install",
     "load_env",
+    "policy",
     "proxy_for",
     "remove",
     "reset",
@@ -51,3 +59,27 @@ def proxy_for(url: str | None = None) -> str | None:
     except SlyTlsError:  # a proxy variable that is no usable URL
         return None
     return route.proxy.shown if route.proxy else None
+
+
+def audit(n: int = 20) -> AuditTrail:
+    """The last `n` records of the audit log: who added, removed or was refused what, and when.
+
+    The log is the policy's ``audit_log``, else ``$XDG_STATE_HOME/sly-nb-tls/audit.jsonl``.
+    """
+    from ._audit import audit_file, read_trail
+    from .errors import SlyTlsError
+    from .trust.gate import policy_or_default
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise SlyTlsError(f"audit: the number of records must be a whole number of at least 1, not {n!r}")
+    current, problems = policy_or_default()
+    trail = read_trail(audit_file(current), n)
+    trail.warnings = problems
+    return trail
+
+
+def policy() -> Policy:
+    """The admin's policy in force: its file and rules (`PolicyError` when the file cannot be read)."""
+    from ._policy import policy_in_force
+
+    return policy_in_force()

@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,9 +24,20 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, N
 from ._pem import pem_encode
 from ._render import Rendered, html_table, text_table, visible
 
-__all__ = ["Certificate", "TrustedCertificate", "load_der_certificate", "readable_extensions", "strict_x509_defects"]
+__all__ = [
+    "EXPIRY_WARNING_DAYS",
+    "Certificate",
+    "NameConstraints",
+    "TrustedCertificate",
+    "expires_within",
+    "expiry_warning",
+    "load_der_certificate",
+    "readable_extensions",
+    "strict_x509_defects",
+]
 
-_EXPIRY_SOON = dt.timedelta(days=30)
+#: how far ahead an expiry is warned about when no policy says otherwise (`_policy`)
+EXPIRY_WARNING_DAYS = 30
 
 
 def _utcnow() -> dt.datetime:
@@ -44,6 +55,35 @@ def readable_extensions(cert: x509.Certificate) -> tuple[x509.Extensions, str]:
         return cert.extensions, ""
     except (ValueError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension) as exc:
         return x509.Extensions([]), f"its extensions cannot be read ({type(exc).__name__}: {_short(exc)})"
+
+
+def expires_within(not_after: dt.datetime, days: int, now: dt.datetime | None = None) -> bool:
+    """Not expired at `now`, but will be within `days` days."""
+    now = now or _utcnow()
+    return now <= not_after < now + dt.timedelta(days=days)
+
+
+def expiry_warning(name: str, not_after: dt.datetime, days: int, now: dt.datetime | None = None) -> str:
+    """The one line that says a trusted certificate has expired or expires within `days` days; "" if neither."""
+    now = now or _utcnow()
+    if not_after < now:
+        return f"{visible(name)}: expired on {not_after:%Y-%m-%d}"
+    if expires_within(not_after, days, now):
+        return f"{visible(name)}: expires in {(not_after - now).days} days, on {not_after:%Y-%m-%d}"
+    return ""
+
+
+@dataclass(frozen=True)
+class NameConstraints:
+    """A CA's nameConstraints: where it may vouch (`permitted`) and where it may not (`excluded`)."""
+
+    permitted: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        parts = [f"only {', '.join(self.permitted)}"] if self.permitted else []
+        parts += [f"never {', '.join(self.excluded)}"] if self.excluded else []
+        return "; ".join(parts) or "an empty nameConstraints extension"
 
 
 def strict_x509_defects(cert: x509.Certificate) -> list[str]:
@@ -105,6 +145,8 @@ class Certificate(Rendered):
     aki: str = ""
     #: Authority Information Access: where the issuer's certificate may be fetched
     ca_issuers: tuple[str, ...] = ()
+    #: nameConstraints: the names this CA may vouch for, and those it may not (None: no such extension)
+    name_constraints: NameConstraints | None = None
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate, source: str = "") -> Certificate:
@@ -157,6 +199,7 @@ class Certificate(Rendered):
             ski=_extension_hex(extensions, x509.SubjectKeyIdentifier, "digest"),
             aki=_extension_hex(extensions, x509.AuthorityKeyIdentifier, "key_identifier"),
             ca_issuers=_ca_issuers(extensions),
+            name_constraints=_name_constraints(extensions),
         )
         unread = [f"{visible(obj.common_name)}: {unreadable}"] if unreadable else []
         object.__setattr__(obj, "warnings", tuple(unread + obj._own_warnings()))
@@ -182,10 +225,18 @@ class Certificate(Rendered):
             return "root CA" if self.self_signed else "intermediate CA"
         return "self-signed leaf" if self.self_signed else "leaf"
 
-    def expires_soon(self, now: dt.datetime | None = None) -> bool:
-        """Valid now, but not for another 30 days: the one expiry-warning rule."""
-        now = now or _utcnow()
-        return self.not_before <= now <= self.not_after < now + _EXPIRY_SOON
+    @property
+    def vouches_for(self) -> str:
+        """Which sites this certificate can vouch for once trusted: its nameConstraints, or any."""
+        if not self.is_ca:
+            return "only this one server"
+        if self.name_constraints is None:
+            return "may vouch for any site"
+        return str(self.name_constraints)
+
+    def expires_soon(self, now: dt.datetime | None = None, days: int = EXPIRY_WARNING_DAYS) -> bool:
+        """Valid now, but not for another `days` days: the one expiry-warning rule."""
+        return expires_within(self.not_after, days, now) and self.not_before <= (now or _utcnow())
 
     def _own_warnings(self) -> list[str]:
         now = _utcnow()
@@ -195,8 +246,6 @@ class Certificate(Rendered):
             out.append(f"{name}: expired on {self.not_after:%Y-%m-%d}")
         elif self.not_before > now:
             out.append(f"{name}: not valid until {self.not_before:%Y-%m-%d}")
-        elif self.expires_soon(now):
-            out.append(f"{name}: expires soon, on {self.not_after:%Y-%m-%d}")
         if not self.is_ca:
             out.append(
                 f"{name}: not a CA certificate; it is trusted only as this exact server "
@@ -220,6 +269,7 @@ class Certificate(Rendered):
             self.kind,
             f"{self.not_after:%Y-%m-%d}",
             self.short_fingerprint,
+            self.vouches_for,
         ]
 
     def __str__(self) -> str:
@@ -234,6 +284,7 @@ class Certificate(Rendered):
             ("kind", self.kind),
             ("valid", f"{self.not_before:%Y-%m-%d} → {self.not_after:%Y-%m-%d}"),
             ("SHA-256", self.fingerprint),
+            ("name constraints", self.vouches_for),
         ]
         if self.names:
             rows.append(("names", ", ".join(self.names)))
@@ -266,7 +317,15 @@ class TrustedCertificate(Protocol):
     @property
     def common_name(self) -> str: ...
     @property
+    def subject(self) -> str: ...
+    @property
+    def issuer(self) -> str: ...
+    @property
     def kind(self) -> str: ...
+    @property
+    def vouches_for(self) -> str: ...
+    @property
+    def name_constraints(self) -> NameConstraints | None: ...
     @property
     def not_after(self) -> dt.datetime: ...
     @property
@@ -313,6 +372,27 @@ def _ca_issuers(extensions: x509.Extensions) -> tuple[str, ...]:
         if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
         and isinstance(d.access_location, x509.UniformResourceIdentifier)
     )
+
+
+_GENERAL_NAME_KINDS: dict[type, str] = {
+    x509.DNSName: "DNS",
+    x509.IPAddress: "IP",
+    x509.RFC822Name: "email",
+    x509.UniformResourceIdentifier: "URI",
+    x509.DirectoryName: "dirName",
+}
+
+
+def _name_constraints(extensions: x509.Extensions) -> NameConstraints | None:
+    try:
+        value = extensions.get_extension_for_class(x509.NameConstraints).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+    def names(subtrees: Iterable[x509.GeneralName] | None) -> tuple[str, ...]:
+        return tuple(f"{_GENERAL_NAME_KINDS.get(type(n), type(n).__name__)}:{n.value}" for n in subtrees or ())
+
+    return NameConstraints(names(value.permitted_subtrees), names(value.excluded_subtrees))
 
 
 def _spki_sha256(cert: x509.Certificate) -> str:

@@ -13,7 +13,8 @@ front-ends catch one type and show its message without a traceback::
     ├── EnvFileError                 env file missing or not parseable
     ├── UrlError                     a URL that `test` / `fetch` cannot use
     ├── FetchError                   `fetch` reached no server, so there is no chain
-    └── StorageError                 a file or directory that cannot be written safely
+    ├── StorageError                 a file or directory that cannot be written safely
+    └── PolicyError                  the admin's policy refuses the change, or cannot be read
 
 Problems found while *testing a connection* are not exceptions: they are the
 `.problem` of a ConnectionReport, because finding them is the point.
@@ -25,6 +26,7 @@ __all__ = [
     "CertificateSourceError",
     "EnvFileError",
     "FetchError",
+    "PolicyError",
     "SlyTlsError",
     "StorageError",
     "UnknownCertificateError",
@@ -58,3 +60,8 @@ class FetchError(SlyTlsError):
 
 class StorageError(SlyTlsError):
     """The per-user directory, or a file to save to, cannot be used safely; nothing was written."""
+
+
+class PolicyError(SlyTlsError):
+    """The admin's policy file refuses this change (naming the certificate, the rule and the file),
+    or the policy cannot be read, which refuses every change that would trust more (fail closed)."""

@@ -17,10 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "sly_nb_tls"
 
 #: The foundation every layer may use: certificates and their sources, PEM, secrets, rendering, fixes and
-#: their words, bounded reads, waits and atomic writes, the errors.
+#: their words, bounded reads, waits and atomic writes, the admin's policy and the audit log, the errors.
 FOUNDATION = {
-    "_bounded", "_certs", "_fixes", "_objects", "_pem", "_readfile", "_render", "_secrets", "_sources", "_tls",
-    "_words", "_writefile", "errors",
+    "_audit", "_bounded", "_certs", "_fixes", "_objects", "_pem", "_policy", "_readfile", "_render", "_secrets",
+    "_sources", "_tls", "_words", "_writefile", "errors",
 }  # fmt: skip
 #: The public API: what the front-ends may call.
 PUBLIC = {"__init__", "_api", "errors", "demo", "workers"}

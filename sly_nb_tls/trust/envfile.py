@@ -57,6 +57,25 @@ def _read_file(path: Path, label: str) -> dict[str, str | None]:
     return dict(dotenv_values(stream=io.StringIO(text), interpolate=True))
 
 
+def _ca_sources(merged: dict[str, tuple[str, str, Path]]) -> tuple[list[str], list[str]]:
+    """The CA files the env files name (each checked now: all or nothing), and the env files naming them."""
+    from .._sources import read_sources
+
+    ca_sources: list[str] = []
+    env_files: list[str] = []
+    for key in CA_KEYS:
+        if key in merged:
+            value, label, path = merged[key]
+            source = value if os.path.isabs(os.path.expanduser(value)) else str(path.parent / value)
+            try:
+                read_sources([source])  # check now: all or nothing
+            except CertificateSourceError as exc:
+                raise EnvFileError(f"{label}: {key}={value}: {exc}; nothing was applied") from None
+            ca_sources.append(source)
+            env_files.append(str(path))
+    return ca_sources, env_files
+
+
 def load_env(*files: str, override: bool = False, cwd: str | None = None) -> EnvResult:
     """Read env files and apply them; register the CA files they name.
 
@@ -85,16 +104,7 @@ def load_env(*files: str, override: bool = False, cwd: str | None = None) -> Env
             if value is not None and key not in merged:
                 merged[key] = (value, label, path)
 
-    ca_sources: list[str] = []
-    for key in CA_KEYS:
-        if key in merged:
-            value, label, path = merged[key]
-            source = value if os.path.isabs(os.path.expanduser(value)) else str(path.parent / value)
-            try:
-                read_sources([source])  # check now: all or nothing
-            except CertificateSourceError as exc:
-                raise EnvFileError(f"{label}: {key}={value}: {exc}; nothing was applied") from None
-            ca_sources.append(source)
+    ca_sources, env_files = _ca_sources(merged)
 
     # The files' secrets are secrets too, wherever they show up (the environment's as well).
     secrets = secret_values(extra=secret_values({k: v for k, (v, _, _) in merged.items()}))
@@ -111,8 +121,10 @@ def load_env(*files: str, override: bool = False, cwd: str | None = None) -> Env
         result.keys.append(EnvKey(key, action, _shown(key, value, secrets), label))
 
     if ca_sources:
-        from .extras import add_certs
+        from .extras import trust_loaded
 
-        result.certificates = add_certs(*ca_sources)  # atomic; raises before env changes
+        # atomic, the policy checked: raises before the environment changes
+        via = [("env file", path) for path in dict.fromkeys(env_files)]
+        result.certificates = trust_loaded(read_sources(ca_sources), live=True, via=via)
     os.environ.update(to_set)
     return result

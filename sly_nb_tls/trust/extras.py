@@ -23,20 +23,22 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .._fixes import command, say, where
-from .._pem import Source
+from .._pem import Source as CertificateSource
+from .._policy import policy_in_force
 from ..clients import variables as ca_variables
 from ..clients.base import CaSet, ClientTrust, TrustView
-from ..errors import CertificateSourceError, StorageError, UnknownCertificateError
+from ..errors import CertificateSourceError, StorageError
 from .bases import collect_bases, default_sets, default_store_paths, replaced_base
 from .environ import CaVariables
 from .files import TrustFiles
+from .gate import AuditSource, admit, admit_narrowing, expiry_warnings, origins_as_sources, policy_or_default
 from .live import LiveTrust
+from .lookup import find_registered
 from .processes import boot_clock, children_started_before
 from .results import AddResult, RemoveResult, ResetResult, TrustStatus
 
@@ -47,8 +49,6 @@ if TYPE_CHECKING:
     from .stored import StoredSources
 
 __all__ = ["add_certs", "at_exit", "registered", "remove", "reset", "status"]
-
-_HEX = re.compile(r"[0-9a-f]+")
 
 
 class _Registry:
@@ -199,7 +199,7 @@ class _Registry:
         return notes
 
     # -- the operations --------------------------------------------------
-    def add(self, sources: Iterable[Source], live: bool) -> AddResult:
+    def add(self, sources: Iterable[CertificateSource], live: bool) -> AddResult:
         from .._sources import read_sources
 
         return self.add_loaded(read_sources(sources), live)  # raises before anything changes
@@ -238,53 +238,7 @@ class _Registry:
             return result
 
     def find(self, target: TrustedCertificate | str | os.PathLike[str]) -> list[TrustedCertificate]:
-        from .._sources import read_sources, resolve_path
-
-        if not isinstance(target, (str, os.PathLike)) and hasattr(target, "sha256"):
-            # a Certificate, or a certificate read from an installed store (parsed on first use)
-            if target.sha256 not in self.extras:
-                raise UnknownCertificateError(f"{target.common_name} is not registered")
-            return [self.extras[target.sha256]]
-        assert isinstance(target, (str, os.PathLike))
-        text = os.fspath(target).strip()
-        hexed = text.replace(":", "").lower()
-        if _HEX.fullmatch(hexed) and len(hexed) >= 8 and not os.path.exists(text):
-            matches = [c for sha, c in self.extras.items() if sha.startswith(hexed)]
-            if len(matches) == 1:
-                return matches
-            if not matches:
-                raise UnknownCertificateError(
-                    f"{text}: no registered certificate has this fingerprint; registered: {self._listing()}"
-                )
-            raise UnknownCertificateError(
-                f"{text}: matches {len(matches)} certificates; give more digits: "
-                + ", ".join(c.short_fingerprint for c in matches)
-            )
-        if _HEX.fullmatch(hexed) and len(hexed) < 8 and not os.path.exists(text):
-            raise UnknownCertificateError(
-                f"{text}: a fingerprint prefix needs at least 8 hex digits; registered: {self._listing()}"
-            )
-        label = str(resolve_path(text))
-        by_origin = [
-            self.extras[sha] for sha, origins in self.origins.items() if label in origins and sha in self.extras
-        ]
-        if by_origin:
-            return by_origin
-        try:
-            loaded = read_sources([text])
-        except CertificateSourceError as exc:
-            raise UnknownCertificateError(f"{exc}; nothing was removed") from None
-        found = [self.extras[c.sha256] for c in loaded.certificates if c.sha256 in self.extras]
-        if not found:
-            raise UnknownCertificateError(
-                f"{label}: none of its certificates is registered; registered: {self._listing()}"
-            )
-        return found
-
-    def _listing(self) -> str:
-        if not self.extras:
-            return "none"
-        return ", ".join(f"{c.common_name} ({c.short_fingerprint})" for c in self.extras.values())
+        return find_registered(self.extras, self.origins, target)
 
     def remove(self, target: TrustedCertificate | str | os.PathLike[str]) -> RemoveResult:
         with self.lock:
@@ -383,7 +337,7 @@ def at_exit() -> None:
     _REGISTRY.at_exit()
 
 
-def add_certs(*sources: Source, live: bool = True, system: bool = False, persist: bool = False) -> AddResult:
+def add_certs(*sources: CertificateSource, live: bool = True, system: bool = False, persist: bool = False) -> AddResult:
     """Trust the certificates in `sources` in this process and its children.
 
     A source is a file (PEM with one or many certificates, DER, PKCS#7), a
@@ -411,21 +365,47 @@ def add_certs(*sources: Source, live: bool = True, system: bool = False, persist
         if not store:
             raise CertificateSourceError("no system trust store found on this machine (OpenSSL's default file or dir)")
         sources = (*sources, *store)
+    from .._sources import read_sources
+
+    loaded = read_sources(sources)  # raises before anything changes
     if not persist:
-        return _REGISTRY.add(sources, live)
+        return trust_loaded(loaded, live, system=system)
     from .install import install
 
     # All or nothing: install may still fail, and what live contexts are given cannot be taken
     # back, so they come last; until then this add is undone exactly by removing what it added.
-    result = _REGISTRY.add(sources, live=False)
+    result = trust_loaded(loaded, live=False, user_install=True)
     try:
         result.installed = install(*sources, scope="user")
     except BaseException:
         for cert in result.added:
-            _REGISTRY.remove(cert)
+            remove(cert)
         raise
     if live:
         result.live_updated = _REGISTRY.update_live()
+    return result
+
+
+def trust_loaded(
+    loaded: LoadedSources | StoredSources,
+    live: bool,
+    *,
+    action: str = "add",
+    via: Iterable[AuditSource] = (),
+    system: bool = False,
+    user_install: bool = False,
+) -> AddResult:
+    """Every add passes here: the policy first (all or nothing), then the registry, then the audit line.
+
+    `via` names where the sources came from when that is more than their paths (an env file, an
+    install scope, a variable), for the audit log.
+    """
+    sources = [*via, *origins_as_sources(loaded.origins)]
+    door = admit(action, list(loaded.certificates), sources, system=system, user_install=user_install)
+    result = _REGISTRY.add_loaded(loaded, live)
+    if result.added:
+        result.warnings += door.record(result.added)
+    result.warnings += expiry_warnings(loaded.certificates, door.policy.expiry_warning_days)
     return result
 
 
@@ -435,7 +415,11 @@ def remove(target: TrustedCertificate | str | os.PathLike[str]) -> RemoveResult:
 
     Removing the last one is a `reset`.
     """
-    return _REGISTRY.remove(target)
+    named = os.fspath(target) if isinstance(target, (str, os.PathLike)) else ""
+    door, warnings = admit_narrowing("remove", [("file", named)] if os.path.exists(named) else [])
+    result = _REGISTRY.remove(target)
+    result.warnings = warnings + door.record(result.removed)
+    return result
 
 
 def status(clients: bool = False) -> TrustStatus:
@@ -447,6 +431,8 @@ def status(clients: bool = False) -> TrustStatus:
     st = _REGISTRY.status()
     st.at_start = list(_REGISTRY.at_start)
     st.warnings += [f"at start, {r.source}: {r.problem} (skipped)" for r in st.at_start if r.problem]
+    st.policy, problems = policy_or_default()
+    st.warnings += problems + expiry_warnings(st.certificates, st.policy.expiry_warning_days)
     if clients:
         st.clients = _REGISTRY.client_rows(bool(st.hooks), st.pinned)
     return st
@@ -459,7 +445,13 @@ def started_with(records: list[StartRecord]) -> None:
 
 def reset() -> ResetResult:
     """Undo every change; leave (and report) what something else changed since."""
-    return _REGISTRY.reset()
+    door, warnings = admit_narrowing("reset")
+    with _REGISTRY.lock:
+        before = list(_REGISTRY.extras.values())
+        result = _REGISTRY.reset()
+    if result.was_active:
+        result.notes += warnings + door.record(before)
+    return result
 
 
 def files_written() -> list[str]:
@@ -478,7 +470,7 @@ def files_named_before_add() -> list[str]:
         return sorted({v for v in values if v and os.path.isfile(v)})
 
 
-def shipped_pem(*sources: Source) -> str:
+def shipped_pem(*sources: CertificateSource) -> str:
     """The PEM text of `sources`, or of every certificate registered now: what goes to remote workers,
     which have none of this host's files."""
     from .._sources import read_sources
@@ -488,6 +480,7 @@ def shipped_pem(*sources: Source) -> str:
         raise CertificateSourceError(
             f"nothing to ship to the workers: add certificates first ({say(command('add'))}), or pass them"
         )
+    policy_in_force().check(certificates)  # the workers check again; refuse here, before anything ships
     return "".join(c.pem for c in certificates)
 
 

@@ -80,9 +80,16 @@ def install(*sources: str | bytes | os.PathLike[str], scope: str = "user") -> In
     the block goes in once.
     """
     from .._sources import read_sources
+    from .gate import admit, expiry_warnings, origins_as_sources
 
     directory = scope_dir(scope)
     loaded = read_sources(sources) if sources else None
+    door = admit(
+        "install",
+        list(loaded.certificates) if loaded else [],
+        [("install scope", scope), *origins_as_sources(loaded.origins if loaded else {})],
+        user_install=scope == "user",
+    )
     _writable_dir(directory, scope)
     result = InstallResult(scope, _shown(directory), True)
     config = _read_config(directory / CONFIG, "install")
@@ -105,6 +112,9 @@ def install(*sources: str | bytes | os.PathLike[str], scope: str = "user") -> In
         result.changed.append(config.shown)
     undo = command("uninstall") if scope == "user" else command("uninstall", scope=scope)
     result.notes.append(f"undo: {say(undo)}")
+    certificates = loaded.certificates if loaded else []
+    result.notes += [f"! {w}" for w in expiry_warnings(certificates, door.policy.expiry_warning_days)]
+    result.notes += [f"! {w}" for w in door.record(certificates, changed=result.changed)]
     return result
 
 
@@ -146,13 +156,18 @@ def uninstall(scope: str = "user") -> InstallResult:
     Everything is checked first: an edited block, an undecodable config file or a
     store that is not a folder is refused with one line, and nothing is changed.
     """
+    from .gate import admit_narrowing
+    from .stored import read_stored
+
     directory = scope_dir(scope)
+    door, warnings = admit_narrowing("uninstall", [("install scope", scope)])
     result = InstallResult(scope, _shown(directory), False)
     config = _read_config(directory / CONFIG, "uninstall")
     found, kept = _without_block(config)
     store = directory / STORE
     kind = _store_kind(store, "uninstall")
     ours, others = _store_files(store) if kind != "missing" else ([], [])
+    removed = read_stored([str(p) for p in ours]).certificates  # for the audit line, read before they go
     if found or ours:
         _writable_dir(directory, scope)
     try:
@@ -174,6 +189,9 @@ def uninstall(scope: str = "user") -> InstallResult:
         result.notes.append(f"{_shown(store)} is a symbolic link to {os.path.realpath(store)}: the link is left")
     if not result.changed and not result.notes:
         result.notes.append(f"nothing of sly_nb_tls was installed in scope {scope}")
+    result.notes += [f"! {w}" for w in warnings]
+    if result.changed:
+        result.notes += [f"! {w}" for w in door.record(removed, changed=result.changed)]
     return result
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._fixes import command, lasting, say, spoken, where
 from .._render import Rendered, html_table, shown_path, text_table, visible
 
 if TYPE_CHECKING:
     from .._certs import TrustedCertificate
+    from .._policy import Policy
     from ..clients.base import ClientTrust
     from .environ import EnvVarState
     from .startup import StartRecord
@@ -32,7 +33,7 @@ __all__ = [
     "TrustStatus",
 ]
 
-_CERT_HEADERS = ["certificate", "kind", "expires", "SHA-256"]
+_CERT_HEADERS = ["certificate", "kind", "expires", "SHA-256", "name constraints"]
 
 
 def _undo(voice: str) -> list[str]:
@@ -61,12 +62,28 @@ _SHOWN_CERTS = 12
 def _cert_rows(certs: list[TrustedCertificate]) -> list[list[str]]:
     rows = [c.summary_row() for c in certs[:_SHOWN_CERTS]]
     if len(certs) > _SHOWN_CERTS:
-        rows.append([f"… and {len(certs) - _SHOWN_CERTS} more", "", "", ""])
+        rows.append([f"… and {len(certs) - _SHOWN_CERTS} more", "", "", "", ""])
     return rows
 
 
 def _cert_table(certs: list[TrustedCertificate], indent: str = "  ") -> str:
     return text_table(_CERT_HEADERS, _cert_rows(certs), indent)
+
+
+def certificate_dict(cert: TrustedCertificate) -> dict[str, Any]:
+    """A trusted certificate as JSON shows it: its names, dates and what it may vouch for; no PEM."""
+    constraints = cert.name_constraints
+    return {
+        "sha256": cert.sha256,
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "kind": cert.kind,
+        "not_after": f"{cert.not_after:%Y-%m-%dT%H:%M:%SZ}",
+        "name_constraints": None
+        if constraints is None
+        else {"permitted": list(constraints.permitted), "excluded": list(constraints.excluded)},
+        "vouches_for": cert.vouches_for,
+    }
 
 
 @dataclass(repr=False)
@@ -137,6 +154,15 @@ class AddResult(Rendered):
             notes=self._details(),
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": [certificate_dict(c) for c in self.added],
+            "already_trusted": [certificate_dict(c) for c in self.already_trusted],
+            "total_trusted": self.total_trusted,
+            "variables_set": list(self.variables_set),
+            "warnings": list(self.warnings),
+        }
+
 
 @dataclass(repr=False)
 class ResetResult(Rendered):
@@ -187,6 +213,7 @@ class RemoveResult(Rendered):
     remaining: list[TrustedCertificate] = field(default_factory=list)
     reset: ResetResult | None = None
     holding: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def live_contexts_holding(self) -> int:
@@ -206,6 +233,7 @@ class RemoveResult(Rendered):
 
     def __str__(self) -> str:
         lines = [self._headline(), _cert_table(self.removed)]
+        lines += [f"  ! {visible(w)}" for w in self.warnings]
         lines += [f"  {visible(n)}" for n in self._notes()]
         return "\n".join(lines)
 
@@ -215,6 +243,7 @@ class RemoveResult(Rendered):
             _cert_rows(self.removed),
             title=self._headline(),
             title_class="ok",
+            warnings=self.warnings,
             notes=self._notes(),
         )
 
@@ -282,6 +311,8 @@ class TrustStatus(Rendered):
     #: what loading the extension applied by itself, one record per source
     at_start: list[StartRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: the admin's policy in force (`_policy`): None where `status` was not asked
+    policy: Policy | None = None
     #: the front-end voice `status` ran in
     voice: str = spoken()
 
@@ -331,7 +362,19 @@ class TrustStatus(Rendered):
         return out
 
     def _start_lines(self) -> list[str]:
-        return [f"at start: {r.added} new certificate(s) from {r.source}" for r in self.at_start if not r.problem]
+        lines = [f"at start: {r.added} new certificate(s) from {r.source}" for r in self.at_start if not r.problem]
+        if self.policy is not None and self.policy.path is not None:
+            lines.append(self.policy.summary)
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "active": self.active,
+            "certificates": [certificate_dict(c) for c in self.certificates],
+            "variables": {v.name: v.ours for v in self.variables if v.ours is not None},
+            "policy": self.policy.to_dict() if self.policy is not None else None,
+            "warnings": list(self.warnings),
+        }
 
     def _children_notes(self) -> list[str]:
         if self.children_before_add is None:

@@ -14,6 +14,11 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .._sources import LoadedSources
+    from .stored import StoredSources
 
 __all__ = ["START_VARIABLE", "StartRecord", "apply_at_start", "records"]
 
@@ -74,37 +79,70 @@ def _apply_installed() -> list[StartRecord]:
 
     out = []
     for scope, store in installed_stores():
-        from .extras import _REGISTRY
         from .stored import read_stored
 
         label = f"install (scope {scope})"
         loaded = read_stored([str(p) for p in sorted(store.glob("*.pem"))])
         out += [StartRecord(label, 0, problem) for problem in loaded.problems]
         if loaded.certificates:
-            # live=False: at start no client exists yet, and scanning for one costs start-up time.
-            out.append(StartRecord(label, len(_REGISTRY.add_loaded(loaded, live=False).added)))
+            out += _trust_screened(label, loaded, ("install scope", scope))
     return out
 
 
 def _apply(label: str, items: list[str]) -> list[StartRecord]:
+    """The sources in the variable, each read on its own: a bad one is named, the others applied."""
+    from .._sources import LoadedSources, read_sources
     from ..errors import SlyTlsError
-    from .extras import add_certs
 
-    try:
-        # live=False: at start no client exists yet, and scanning for one costs start-up time.
-        return [StartRecord(label, len(add_certs(*items, live=False).added))]
-    except SlyTlsError:
-        pass  # one bad item: apply the others, name the bad one
-    except Exception as exc:  # noqa: BLE001
-        return [StartRecord(label, 0, f"{type(exc).__name__}: {exc}")]
-    out = []
+    out: list[StartRecord] = []
+    merged = LoadedSources()
     for item in items:
         shown = "PEM text" if "-----BEGIN" in item else item
         try:
-            out.append(StartRecord(f"{label}: {shown}", len(add_certs(item, live=False).added)))
-        except Exception as exc:  # noqa: BLE001 - reported, never raised
+            loaded = read_sources([item])
+        except (SlyTlsError, OSError) as exc:
             out.append(StartRecord(f"{label}: {shown}", 0, str(exc)))
+            continue
+        known = {c.sha256 for c in merged.certificates}
+        merged.certificates += [c for c in loaded.certificates if c.sha256 not in known]
+        merged.warnings += loaded.warnings
+        for origin, shas in loaded.origins.items():
+            merged.origins.setdefault(origin, []).extend(shas)
+    if merged.certificates:
+        out += _trust_screened(label, merged, ("variable", START_VARIABLE))
     return out
+
+
+def _trust_screened(label: str, loaded: LoadedSources | StoredSources, via: tuple[str, str]) -> list[StartRecord]:
+    """Trust what the policy allows and has not expired; each certificate skipped is one record."""
+    import dataclasses
+
+    from .._policy import policy_in_force
+    from ..errors import SlyTlsError
+    from .extras import trust_loaded
+    from .gate import origins_as_sources, record_refusals, screen
+
+    try:
+        policy = policy_in_force()
+    except SlyTlsError as exc:  # fail closed: a policy that cannot be read lets nothing in
+        return [StartRecord(label, 0, str(exc))]
+    kept, skipped = screen(loaded.certificates, policy)
+    sources = [via, *origins_as_sources(loaded.origins)]
+    record_refusals("start", [(c, why) for c, why in skipped if why.startswith("refused")], sources, policy)
+    out = [StartRecord(f"{label}: {c.common_name} ({c.short_fingerprint})", 0, why) for c, why in skipped]
+    if not kept:
+        return out
+    shas = {c.sha256 for c in kept}
+    origins = {o: [s for s in found if s in shas] for o, found in loaded.origins.items()}
+    allowed = dataclasses.replace(loaded, certificates=kept, origins=origins)  # type: ignore[arg-type]
+    try:
+        # live=False: at start no client exists yet, and scanning for one costs start-up time.
+        result = trust_loaded(allowed, live=False, action="start", via=[via])
+    except Exception as exc:  # noqa: BLE001 - a broken start-up must not stop the kernel
+        return [*out, StartRecord(label, 0, f"{type(exc).__name__}: {exc}")]
+    for warning in result.warnings:
+        print(f"sly_nb_tls: {label}: {warning}", file=sys.stderr)
+    return [*out, StartRecord(label, len(result.added))]
 
 
 def forget() -> None:

@@ -21,7 +21,7 @@ from .._pem import certificate_ders, pem_encode
 from .._readfile import CERTIFICATE_FILE_LIMIT, NotReadable, read_regular_file
 
 if TYPE_CHECKING:
-    from .._certs import Certificate
+    from .._certs import Certificate, NameConstraints
 
 __all__ = ["StoredCertificate", "StoredSources", "read_stored"]
 
@@ -37,6 +37,9 @@ class StoredCertificate:
         self.source = source
         self.sha256 = hashlib.sha256(der).hexdigest()
         self._parsed: Certificate | None = None
+        #: what OpenSSL decoded of a CA certificate (`ssl.SSLContext.get_ca_certs`): the start-up's
+        #: expiry check and audit line need no parsing then; None for a leaf
+        self.decoded: dict[str, object] | None = None
 
     @property
     def parsed(self) -> Certificate:
@@ -56,16 +59,42 @@ class StoredCertificate:
         return self.parsed.common_name
 
     @property
+    def subject(self) -> str:
+        if self._parsed is None and self.decoded is not None:
+            return _rfc4514(self.decoded["subject"])
+        return self.parsed.subject
+
+    @property
+    def issuer(self) -> str:
+        if self._parsed is None and self.decoded is not None:
+            return _rfc4514(self.decoded["issuer"])
+        return self.parsed.issuer
+
+    @property
     def kind(self) -> str:
+        if self._parsed is None and self.decoded is not None:
+            # A CA (OpenSSL says so); self-issued is as close to "root" as the names tell.
+            return "root CA" if self.decoded["subject"] == self.decoded["issuer"] else "intermediate CA"
         return self.parsed.kind
 
     @property
     def not_after(self) -> dt.datetime:
+        if self._parsed is None and self.decoded is not None:
+            seconds = ssl.cert_time_to_seconds(str(self.decoded["notAfter"]))
+            return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
         return self.parsed.not_after
 
     @property
     def fingerprint(self) -> str:
         return self.parsed.fingerprint
+
+    @property
+    def vouches_for(self) -> str:
+        return self.parsed.vouches_for
+
+    @property
+    def name_constraints(self) -> NameConstraints | None:
+        return self.parsed.name_constraints
 
     @property
     def short_fingerprint(self) -> str:
@@ -117,4 +146,37 @@ def read_stored(paths: list[str]) -> StoredSources:
             if cert.sha256 not in seen:
                 seen.add(cert.sha256)
                 out.certificates.append(cert)
+    decoded = dict(zip(checker.get_ca_certs(binary_form=True), checker.get_ca_certs(), strict=True))
+    for cert in out.certificates:
+        cert.decoded = decoded.get(cert.der)  # type: ignore[assignment]
     return out
+
+
+#: OpenSSL's long attribute names, as RFC 4514 (and so `Certificate.subject`) writes them
+_SHORT_NAMES = {
+    "commonName": "CN",
+    "countryName": "C",
+    "localityName": "L",
+    "stateOrProvinceName": "ST",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "streetAddress": "STREET",
+    "domainComponent": "DC",
+    "userId": "UID",
+}
+
+
+def _rfc4514(name: object) -> str:
+    """A name as `ssl` decodes it (RDNs of (attribute, value) pairs), written as RFC 4514 does: last RDN first."""
+    rdns = name if isinstance(name, tuple) else ()
+    parts = []
+    for rdn in reversed(rdns):
+        parts.append("+".join(f"{_SHORT_NAMES.get(k, k)}={_escaped(str(v))}" for k, v in rdn))
+    return ",".join(parts)
+
+
+def _escaped(value: str) -> str:
+    out = "".join("\\" + c if c in ',+"\\<>;' else c for c in value)
+    if out.startswith(("#", " ")):
+        out = "\\" + out
+    return out[:-1] + "\\ " if out.endswith(" ") else out

@@ -1,0 +1,214 @@
+"""An admin's policy: which certificates may be trusted, and how; read from one TOML file at every change."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from ._certs import EXPIRY_WARNING_DAYS
+from ._render import html_table, text_table
+from .errors import PolicyError
+
+if TYPE_CHECKING:
+    from ._certs import Certificate, TrustedCertificate
+
+__all__ = ["POLICY_VARIABLE", "Policy", "policy_files", "policy_in_force"]
+
+POLICY_VARIABLE = "SLY_NB_TLS_POLICY"
+
+_HEX = re.compile(r"[0-9a-f]{16,128}")
+_MAX_POLICY_BYTES = 1024 * 1024
+_MAX_WARNING_DAYS = 3650
+_FLAGS = ("allow_system", "allow_leaf", "allow_user_install", "require_name_constraints")
+_KEYS = frozenset({"allow", "deny", "expiry_warning_days", "audit_log", *_FLAGS})
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The rules in force.  `path` is None when no policy file exists: then everything is allowed."""
+
+    path: str | None = None
+    #: SHA-256 fingerprints and Subject Key Identifiers (lower-case hex); None: any certificate
+    allow: frozenset[str] | None = None
+    deny: frozenset[str] = frozenset()
+    allow_system: bool = True
+    allow_leaf: bool = True
+    allow_user_install: bool = True
+    require_name_constraints: bool = False
+    expiry_warning_days: int = EXPIRY_WARNING_DAYS
+    audit_log: str | None = None
+    #: the rules the file set, in its own words, for `status`
+    rules: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    # -- the checks ----------------------------------------------------
+    def check_action(self, *, system: bool = False, user_install: bool = False) -> None:
+        """Refuse `add --system`, or `install --scope user` / `--persist`, where the policy forbids it."""
+        if system and not self.allow_system:
+            self._refuse("add --system", "allow_system = false")
+        if user_install and not self.allow_user_install:
+            self._refuse("install for this user (--scope user, --persist)", "allow_user_install = false")
+
+    def refusal(self, cert: TrustedCertificate) -> str:
+        """The rule that refuses `cert`; "" when it may be trusted."""
+        if self.path is None:
+            return ""
+        if self.deny and (cert.sha256 in self.deny or _full(cert).ski in self.deny):
+            return "its fingerprint is in the deny list"
+        if self.allow is not None and cert.sha256 not in self.allow and _full(cert).ski not in self.allow:
+            return "it is not in the allow list"
+        if not self.allow_leaf and not _full(cert).is_ca:
+            return "it is not a CA certificate, and allow_leaf = false"
+        if self.require_name_constraints and _full(cert).is_ca and _full(cert).name_constraints is None:
+            return "a CA without nameConstraints, and require_name_constraints = true"
+        return ""
+
+    def check(self, certificates: Sequence[TrustedCertificate]) -> None:
+        """Raise `PolicyError` for the first certificate the policy refuses: then nothing may change."""
+        for cert in certificates:
+            rule = self.refusal(cert)
+            if rule:
+                self._refuse(f"{cert.common_name} (SHA-256 {cert.short_fingerprint}…)", rule)
+
+    def _refuse(self, what: str, rule: str) -> None:
+        raise PolicyError(f"{what}: refused by the policy, {rule} ({self.path}); nothing was changed")
+
+    # -- rendering -----------------------------------------------------
+    def _rows(self) -> list[tuple[str, str]]:
+        if self.path is None:
+            return [("policy", "none: any certificate may be trusted (no policy file)")]
+        return [("policy", self.path), *self.rules]
+
+    def __str__(self) -> str:
+        return text_table(["rule", "value"], self._rows())
+
+    def _repr_html_(self) -> str:
+        return html_table(["rule", "value"], self._rows())
+
+    @property
+    def summary(self) -> str:
+        """One line for a header: the file and the rules that differ from the defaults."""
+        if self.path is None:
+            return "no policy"
+        shown = ", ".join(f"{k} {v}" for k, v in self.rules) or "defaults only"
+        return f"policy {self.path}: {shown}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "rules": dict(self.rules)}
+
+
+def _full(cert: TrustedCertificate) -> Certificate:
+    """The parsed certificate: one read at start is parsed only when a rule needs more than its fingerprint."""
+    parsed: Certificate | None = getattr(cert, "parsed", None)
+    return parsed if parsed is not None else cast("Certificate", cert)
+
+
+def policy_files() -> list[Path]:
+    """Where a policy is looked for, first match wins: the variable, the environment's prefix, the machine."""
+    named = os.environ.get(POLICY_VARIABLE, "").strip()
+    out = [Path(os.path.expanduser(named))] if named else []
+    return [*out, Path(sys.prefix) / "etc" / "sly_nb_tls" / "policy.toml", Path("/etc/sly_nb_tls/policy.toml")]
+
+
+_cache: dict[tuple[str, int, int, int], Policy] = {}
+
+
+def policy_in_force() -> Policy:
+    """The policy now, read again whenever its file changed; `PolicyError` when it cannot be read (fail closed).
+
+    A `SLY_NB_TLS_POLICY` naming a file that does not exist is an error too: an admin set it, and a
+    missing policy must not mean that anything may be trusted.
+    """
+    named = bool(os.environ.get(POLICY_VARIABLE, "").strip())
+    for n, path in enumerate(policy_files()):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            if n == 0 and named:
+                raise PolicyError(
+                    f"{path}: the policy file that {POLICY_VARIABLE} names does not exist; "
+                    "nothing may be trusted until it does, or the variable is unset"
+                ) from None
+            continue
+        except OSError as exc:
+            raise PolicyError(f"{path}: the policy file cannot be read ({exc.strerror or exc})") from None
+        key = (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+        if key not in _cache:
+            _cache.clear()
+            _cache[key] = _read(path)
+        return _cache[key]
+    return Policy()
+
+
+def _read(path: Path) -> Policy:
+    from ._readfile import NotReadable, read_regular_file
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - 3.10
+        import tomli as tomllib
+    try:
+        text = read_regular_file(str(path), _MAX_POLICY_BYTES).decode("utf-8")
+    except NotReadable as exc:
+        raise PolicyError(f"{path}: the policy file cannot be read ({exc.reason})") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: the policy file is not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: the policy file is not valid TOML: {exc}") from None
+    return _validated(path, text, data)
+
+
+def _validated(path: Path, text: str, data: dict[str, Any]) -> Policy:
+    def bad(key: str, why: str) -> PolicyError:
+        return PolicyError(f"{path}, line {_line_of(text, key)}: {key}: {why}")
+
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise bad(unknown[0], f"not a policy rule (the rules: {', '.join(sorted(_KEYS))})")
+    values: dict[str, Any] = {}
+    rules: list[tuple[str, str]] = []
+    for key in ("allow", "deny"):
+        if key in data:
+            entries = data[key]
+            if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+                raise bad(key, "must be a list of SHA-256 fingerprints or Subject Key Identifiers (hex strings)")
+            normal = [e.replace(":", "").replace(" ", "").lower() for e in entries]
+            wrong = [e for e, n in zip(entries, normal, strict=True) if not _HEX.fullmatch(n)]
+            if wrong:
+                raise bad(key, f"{wrong[0]!r} is not a full SHA-256 fingerprint or Subject Key Identifier in hex")
+            values[key] = frozenset(normal)
+            rules.append((key, f"{len(normal)} certificate(s)"))
+    for key in _FLAGS:
+        if key in data:
+            if not isinstance(data[key], bool):
+                raise bad(key, "must be true or false")
+            values[key] = data[key]
+            rules.append((key, str(data[key]).lower()))
+    if "expiry_warning_days" in data:
+        days = data["expiry_warning_days"]
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= _MAX_WARNING_DAYS:
+            raise bad("expiry_warning_days", f"must be a whole number of days from 0 to {_MAX_WARNING_DAYS}")
+        values["expiry_warning_days"] = days
+        rules.append(("expiry_warning_days", str(days)))
+    if "audit_log" in data:
+        log = data["audit_log"]
+        if not isinstance(log, str) or not os.path.isabs(os.path.expanduser(log)):
+            raise bad("audit_log", "must be an absolute path")
+        values["audit_log"] = os.path.expanduser(log)
+        rules.append(("audit_log", log))
+    return Policy(path=str(path), rules=tuple(rules), **values)
+
+
+def _line_of(text: str, key: str) -> int:
+    """The line where `key` is set: tomllib names lines only for syntax errors."""
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    for n, line in enumerate(text.splitlines(), 1):
+        if pattern.match(line):
+            return n
+    return 1

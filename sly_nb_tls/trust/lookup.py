@@ -1,0 +1,71 @@
+"""Which registered certificates a `remove` target names."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING
+
+from ..errors import CertificateSourceError, UnknownCertificateError
+
+if TYPE_CHECKING:
+    from .._certs import TrustedCertificate
+
+__all__ = ["find_registered"]
+
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+def find_registered(
+    extras: dict[str, TrustedCertificate],
+    origins: dict[str, set[str]],
+    target: TrustedCertificate | str | os.PathLike[str],
+) -> list[TrustedCertificate]:
+    """The registered certificates `target` names: a certificate, a SHA-256 prefix of at least 8 hex
+    digits (colons allowed), or a path (what that file contributed, or the certificates in it)."""
+    from .._sources import read_sources, resolve_path
+
+    if not isinstance(target, (str, os.PathLike)) and hasattr(target, "sha256"):
+        # a Certificate, or a certificate read from an installed store (parsed on first use)
+        if target.sha256 not in extras:
+            raise UnknownCertificateError(f"{target.common_name} is not registered")
+        return [extras[target.sha256]]
+    assert isinstance(target, (str, os.PathLike))
+    text = os.fspath(target).strip()
+    hexed = text.replace(":", "").lower()
+    if _HEX.fullmatch(hexed) and len(hexed) >= 8 and not os.path.exists(text):
+        matches = [c for sha, c in extras.items() if sha.startswith(hexed)]
+        if len(matches) == 1:
+            return matches
+        if not matches:
+            raise UnknownCertificateError(
+                f"{text}: no registered certificate has this fingerprint; registered: {_listing(extras)}"
+            )
+        raise UnknownCertificateError(
+            f"{text}: matches {len(matches)} certificates; give more digits: "
+            + ", ".join(c.short_fingerprint for c in matches)
+        )
+    if _HEX.fullmatch(hexed) and len(hexed) < 8 and not os.path.exists(text):
+        raise UnknownCertificateError(
+            f"{text}: a fingerprint prefix needs at least 8 hex digits; registered: {_listing(extras)}"
+        )
+    label = str(resolve_path(text))
+    by_origin = [extras[sha] for sha, origins in origins.items() if label in origins and sha in extras]
+    if by_origin:
+        return by_origin
+    try:
+        loaded = read_sources([text])
+    except CertificateSourceError as exc:
+        raise UnknownCertificateError(f"{exc}; nothing was removed") from None
+    found = [extras[c.sha256] for c in loaded.certificates if c.sha256 in extras]
+    if not found:
+        raise UnknownCertificateError(
+            f"{label}: none of its certificates is registered; registered: {_listing(extras)}"
+        )
+    return found
+
+
+def _listing(extras: dict[str, TrustedCertificate]) -> str:
+    if not extras:
+        return "none"
+    return ", ".join(f"{c.common_name} ({c.short_fingerprint})" for c in extras.values())

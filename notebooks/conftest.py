@@ -23,6 +23,9 @@ def pytest_configure(config: object) -> None:
     cache = os.path.join(os.path.expanduser("~"), ".cache")
     os.makedirs(cache, exist_ok=True)
     os.environ["SLY_NB_TLS_DIR"] = scratch = tempfile.mkdtemp(prefix="sly-nb-tls-nbval-", dir=cache)
+    # The notebooks' changes are audited into the scratch folder, never the machine user's log.
+    os.environ["XDG_STATE_HOME"] = os.path.join(scratch, "state")
+    os.environ.pop("SLY_NB_TLS_POLICY", None)
     # npm's and git's own config files can name a CA file (this machine's global npmrc does),
     # which adds a variable to the outputs: the notebooks' kernel reads none of them.
     empty = os.path.join(scratch, "empty.rc")

@@ -25,7 +25,7 @@ from .helpers import CA_VARIABLES, ORIGINAL_SSL, SYSTEM_BUNDLE, apply_env, ssl_h
 
 @pytest.fixture(autouse=True)
 def _clean_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Clear the CA variables, isolate the per-user dir, reset afterwards, restore the environment.
+    """Clear the CA variables, isolate the per-user dir and the audit log, reset afterwards, restore the environment.
 
     The whole environment is restored, not only what monkeypatch touched: `load_env`
     and tests playing "someone else" write os.environ directly, and such writes
@@ -37,6 +37,9 @@ def _clean_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     for var in CA_VARIABLES:
         os.environ.pop(var, None)
     os.environ["SLY_NB_TLS_DIR"] = str(tmp_path_factory.mktemp("userdir"))
+    # The audit log goes to the test's own state dir, and no admin's policy applies unless a test sets one.
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    os.environ.pop("SLY_NB_TLS_POLICY", None)
     yield
     if "sly_nb_tls.trust.extras" in sys.modules:
         sly_nb_tls.reset()

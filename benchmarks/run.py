@@ -202,6 +202,55 @@ def bench_add(rounds: int) -> list[Figure]:
     ]  # fmt: skip
 
 
+# --- 2b. the policy and the audit line on add ------------------------------------------
+def bench_gate(rounds: int) -> list[Figure]:
+    """`add` through the door (a policy with an allow list, read; the audit line written) vs the registry's
+    add of the same certificates without it: what the policy check and the audit write cost."""
+    import sly_nb_tls
+    from sly_nb_tls._sources import read_sources
+    from sly_nb_tls.trust.extras import _REGISTRY
+
+    clean_env()
+    state = Path(tempfile.mkdtemp(prefix="sly-nb-tls-bench-state-"))
+    os.environ["XDG_STATE_HOME"] = str(state)
+    chains = _chains(rounds, 3)
+    shas = [c.sha256 for chain in chains for c in read_sources([chain]).certificates]
+    policy = state / "policy.toml"
+    others = [f"{n:064x}" for n in range(50)]  # an admin's baseline: fifty more approved CAs
+    rules = [f"allow = {json.dumps(shas + others)}", f"deny = {json.dumps(others[:5])}", "expiry_warning_days = 45"]
+    policy.write_text("\n".join(rules) + "\n")
+    os.environ["SLY_NB_TLS_POLICY"] = str(policy)
+    warm = read_sources([chains[0]])
+    _REGISTRY.add_loaded(warm, live=False)  # warm: the registry is active
+    it = iter(range(10**9))
+
+    def one(gated: bool) -> Callable[[], float]:
+        def run() -> float:
+            pem = chains[1 + next(it) % (len(chains) - 1)]
+            t0 = time.perf_counter()
+            if gated:
+                result = sly_nb_tls.add_certs(pem, live=False)
+            else:
+                result = _REGISTRY.add_loaded(read_sources([pem]), live=False)
+            elapsed = time.perf_counter() - t0
+            for cert in result.added:
+                _REGISTRY.remove(cert.sha256)
+            return elapsed
+
+        return run
+
+    med = interleaved({"gated": one(True), "bare": one(False)}, rounds)
+    lines = (state / "sly-nb-tls" / "audit.jsonl").read_text().count("\n")
+    _REGISTRY.reset()
+    del os.environ["SLY_NB_TLS_POLICY"]
+    ratio = med["gated"] / med["bare"]
+    return [
+        Figure("gate", "add of a 3-certificate chain with a policy (allow list of 59) and the audit line",
+               med["gated"] * 1000, "ms", med["bare"] * 1000, "the same add without the policy and the audit",
+               "≤ 1.10×", ratio <= 1.10, f"{lines} audit lines written"),
+    ]  # fmt: skip
+
+
 # --- 3. per connection ------------------------------------------------------------
 def bench_per_connection(rounds: int) -> list[Figure]:
     import requests
@@ -626,6 +675,7 @@ def main() -> int:
     steps: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("load", lambda: bench_load(20 if args.quick else 40)),
         ("add", lambda: bench_add(10 if args.quick else 60)),
+        ("policy and audit", lambda: bench_gate(20 if args.quick else 200)),
         ("per connection", lambda: bench_per_connection(rounds)),
         # The quick run is the suite's smoke check: the 1M-object heap and 20 kernel starts take
         # a minute of the suite's time on 2 cores, and are measured by the full run only.

@@ -86,7 +86,11 @@ def make_entry(
     sources: Iterable[tuple[str, str | None]] = (),
     **more: object,
 ) -> dict[str, Any]:
-    """One record: who, where, when, what, and how it ended.  `sources` are (kind, path) pairs."""
+    """One record: who, where, when, what, and how it ended.  `sources` are (kind, path) pairs.
+
+    A record is made only of fingerprints, certificates' names and dates, paths and our own one-line
+    reasons: never of a variable's value, a file's content or a PEM body, so it holds no secret to mask.
+    """
     import socket
 
     entry: dict[str, Any] = {
@@ -104,18 +108,6 @@ def make_entry(
     return entry
 
 
-def _redacted(value: Any, secrets: list[str]) -> Any:
-    from ._secrets import redact
-
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, list):
-        return [_redacted(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {k: _redacted(v, secrets) for k, v in value.items()}
-    return value
-
-
 def open_for_append(path: Path) -> int:
     """An append-only descriptor of the log, created 0600 in a 0700 directory; `OSError` if it cannot be."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -128,12 +120,10 @@ def append(path: Path, entry: dict[str, Any]) -> None:
     Another process may rotate the file between our open and our lock: then the descriptor names
     the old file, and the line is written to the new one instead.
     """
-    from ._secrets import secret_values
-
-    line = (json.dumps(_redacted(entry, secret_values()), ensure_ascii=False) + "\n").encode("utf-8")
+    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
     if len(line) > _MAX_LINE:  # a change of thousands of certificates: the count, not the list
         entry = {**entry, "certificates": f"{len(entry['certificates'])} certificates"}
-        line = (json.dumps(_redacted(entry, secret_values()), ensure_ascii=False) + "\n").encode("utf-8")
+        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
     for _ in range(8):
         fd = open_for_append(path)
         try:

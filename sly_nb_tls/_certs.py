@@ -147,6 +147,8 @@ class Certificate(Rendered):
     ca_issuers: tuple[str, ...] = ()
     #: nameConstraints: the names this CA may vouch for, and those it may not (None: no such extension)
     name_constraints: NameConstraints | None = None
+    #: the key identifier computed from the key itself (RFC 5280 method 1), whatever the SKI claims
+    key_identifier: str = ""
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate, source: str = "") -> Certificate:
@@ -200,6 +202,7 @@ class Certificate(Rendered):
             aki=_extension_hex(extensions, x509.AuthorityKeyIdentifier, "key_identifier"),
             ca_issuers=_ca_issuers(extensions),
             name_constraints=_name_constraints(extensions),
+            key_identifier=_key_identifier(cert),
         )
         unread = [f"{visible(obj.common_name)}: {unreadable}"] if unreadable else []
         object.__setattr__(obj, "warnings", tuple(unread + obj._own_warnings()))
@@ -393,6 +396,13 @@ def _name_constraints(extensions: x509.Extensions) -> NameConstraints | None:
         return tuple(f"{_GENERAL_NAME_KINDS.get(type(n), type(n).__name__)}:{n.value}" for n in subtrees or ())
 
     return NameConstraints(names(value.permitted_subtrees), names(value.excluded_subtrees))
+
+
+def _key_identifier(cert: x509.Certificate) -> str:
+    try:
+        return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest.hex()
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # a key type cryptography does not know
+        return ""
 
 
 def _spki_sha256(cert: x509.Certificate) -> str:

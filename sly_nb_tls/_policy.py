@@ -33,7 +33,9 @@ class Policy:
     """The rules in force.  `path` is None when no policy file exists: then everything is allowed."""
 
     path: str | None = None
-    #: SHA-256 fingerprints and Subject Key Identifiers (lower-case hex); None: any certificate
+    #: SHA-256 fingerprints and key identifiers (lower-case hex); None: any certificate.  A key
+    #: identifier allows a certificate whose key hashes to it (RFC 5280's method 1); deny matches the
+    #: SKI a certificate claims as well
     allow: frozenset[str] | None = None
     deny: frozenset[str] = frozenset()
     allow_system: bool = True
@@ -57,9 +59,10 @@ class Policy:
         """The rule that refuses `cert`; "" when it may be trusted."""
         if self.path is None:
             return ""
-        if self.deny and (cert.sha256 in self.deny or _full(cert).ski in self.deny):
-            return "its fingerprint is in the deny list"
-        if self.allow is not None and cert.sha256 not in self.allow and _full(cert).ski not in self.allow:
+        if self.deny and (cert.sha256 in self.deny or {_full(cert).ski, _full(cert).key_identifier} & self.deny):
+            return "it is in the deny list"
+        # By its key's own identifier, never the SKI it claims: a forged CA may claim any SKI.
+        if self.allow is not None and cert.sha256 not in self.allow and _full(cert).key_identifier not in self.allow:
             return "it is not in the allow list"
         if not self.allow_leaf and not _full(cert).is_ca:
             return "it is not a CA certificate, and allow_leaf = false"

@@ -21,6 +21,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
 
+from ._expiry import EXPIRY_WARNING_DAYS, expires_within, expiry_warning
 from ._pem import pem_encode
 from ._render import Rendered, html_table, text_table, visible
 
@@ -35,9 +36,6 @@ __all__ = [
     "readable_extensions",
     "strict_x509_defects",
 ]
-
-#: how far ahead an expiry is warned about when no policy says otherwise (`_policy`)
-EXPIRY_WARNING_DAYS = 30
 
 
 def _utcnow() -> dt.datetime:
@@ -55,22 +53,6 @@ def readable_extensions(cert: x509.Certificate) -> tuple[x509.Extensions, str]:
         return cert.extensions, ""
     except (ValueError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension) as exc:
         return x509.Extensions([]), f"its extensions cannot be read ({type(exc).__name__}: {_short(exc)})"
-
-
-def expires_within(not_after: dt.datetime, days: int, now: dt.datetime | None = None) -> bool:
-    """Not expired at `now`, but will be within `days` days."""
-    now = now or _utcnow()
-    return now <= not_after < now + dt.timedelta(days=days)
-
-
-def expiry_warning(name: str, not_after: dt.datetime, days: int, now: dt.datetime | None = None) -> str:
-    """The one line that says a trusted certificate has expired or expires within `days` days; "" if neither."""
-    now = now or _utcnow()
-    if not_after < now:
-        return f"{visible(name)}: expired on {not_after:%Y-%m-%d}"
-    if expires_within(not_after, days, now):
-        return f"{visible(name)}: expires in {(not_after - now).days} days, on {not_after:%Y-%m-%d}"
-    return ""
 
 
 @dataclass(frozen=True)

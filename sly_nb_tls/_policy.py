@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ._certs import EXPIRY_WARNING_DAYS
+from ._expiry import EXPIRY_WARNING_DAYS
 from ._render import html_table, text_table
 from .errors import PolicyError
 

@@ -15,7 +15,18 @@ from sly_nb_tls.trust import install as _install
 from sly_nb_tls.trust import scopes as _scopes
 from sly_nb_tls.ui import magic as _magic
 from sly_nb_tls.ui.cli import main
-from sly_nb_tls.ui.commands import CLI, COMMANDS, MAGIC, Arg, Command, Front, build_parser, commands, reference
+from sly_nb_tls.ui.commands import (
+    AUDIT_RECORDS,
+    CLI,
+    COMMANDS,
+    MAGIC,
+    Arg,
+    Command,
+    Front,
+    build_parser,
+    commands,
+    reference,
+)
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sly_nb_tls"
 
@@ -160,3 +171,44 @@ def test_the_reference_writes_each_usage_exactly_as_argparse_does(front: str) ->
         expected = " ".join(parsers[command.name].format_usage().split()).removeprefix("usage: ")
         assert command.usage(front) == expected
         assert command.usage(front) in reference(front)
+
+
+@pytest.mark.parametrize("front", [MAGIC, CLI])
+def test_status_audit_takes_an_optional_count_defaulting_to_the_apis(front: Front) -> None:
+    import inspect
+
+    import sly_nb_tls
+
+    assert inspect.signature(sly_nb_tls.audit).parameters["n"].default == AUDIT_RECORDS
+    assert _parse(front, ["status"]).audit is None
+    assert _parse(front, ["status", "--audit"]).audit == AUDIT_RECORDS
+    assert _parse(front, ["status", "--audit", "3"]).audit == 3
+    assert "[--clients | --audit [N]]" in reference(front)
+    assert f"--audit [N]: instead, the last N records of the audit log (default {AUDIT_RECORDS})" in reference(front)
+
+
+@pytest.mark.parametrize("text", ["1", "7", "0", "-1", "x", "1.5", "", "1e3"])
+def test_the_parser_refuses_exactly_the_counts_the_api_refuses(text: str) -> None:
+    """One rule: what `--audit` refuses, `sly_nb_tls.audit` refuses too, and the reverse."""
+    import sly_nb_tls
+    from sly_nb_tls.errors import SlyTlsError
+
+    try:
+        value: object = int(text)
+    except ValueError:
+        value = text
+    try:
+        sly_nb_tls.audit(value)  # type: ignore[arg-type]
+        api_refuses = ""
+    except SlyTlsError as exc:
+        api_refuses = str(exc)
+    try:
+        _parse(MAGIC, ["status", "--audit", text])
+        parser_refuses = ""
+    except UsageError as exc:
+        parser_refuses = str(exc)
+    assert bool(parser_refuses) is bool(api_refuses), (parser_refuses, api_refuses)
+    if api_refuses:
+        rule = "must be a whole number of at least 1, not "
+        assert rule in parser_refuses and rule in api_refuses
+        assert parser_refuses.endswith(api_refuses.split(rule, 1)[1])  # the same value, in the same words

@@ -102,7 +102,8 @@ def install(*sources: str | bytes | os.PathLike[str], scope: str = "user") -> In
             path = store / f"{cert.sha256[:16]}.pem"
             if create_store or not _already_stored(path):
                 pending.append((path, cert.pem.encode("ascii")))
-            result.certificates.append(f"{cert.common_name} ({cert.short_fingerprint})")
+            result.certificates.append(f"{cert.common_name} ({cert.short_fingerprint}): {cert.vouches_for}")
+            result.trusted.append(cert)
         result.notes += [f"! {w}" for w in loaded.warnings]
     _write_install(store if create_store else None, pending, config, new_config)
     result.changed += [_shown(path) for path, _ in pending]

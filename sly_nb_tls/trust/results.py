@@ -259,9 +259,11 @@ class InstallResult(Rendered):
     scope: str
     directory: str
     installed: bool  # True: install; False: uninstall
-    certificates: list[str] = field(default_factory=list)  # "common name (fingerprint)"
+    certificates: list[str] = field(default_factory=list)  # "common name (fingerprint): what it may vouch for"
     changed: list[str] = field(default_factory=list)  # files written or removed
     notes: list[str] = field(default_factory=list)
+    #: the certificates installed, for `to_dict`
+    trusted: list[TrustedCertificate] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
@@ -286,6 +288,16 @@ class InstallResult(Rendered):
 
     def _repr_html_(self) -> str:
         return html_table([], [], title=self._headline(), title_class="ok", notes=self._lines())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            "directory": self.directory,
+            "installed": self.installed,
+            "certificates": [certificate_dict(c) for c in self.trusted],
+            "changed": list(self.changed),
+            "notes": list(self.notes),
+        }
 
 
 @dataclass(repr=False)

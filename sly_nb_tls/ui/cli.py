@@ -21,7 +21,11 @@ __all__ = ["main"]
 
 @speaking("cli")  # results and errors say their commands as python -m sly_nb_tls ones
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser(CLI)[0].parse_args(argv)
+    top, parsers = build_parser(CLI)
+    args = top.parse_args(argv)
+    if args.command == "status" and args.audit is not None and args.ca:
+        # the log says what happened; --ca imagines a change: together they would mean neither
+        parsers["status"].error("--audit shows the audit log; it takes no --ca")
     from ..errors import SlyTlsError
 
     try:
@@ -36,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             scope = getattr(args, "scope", "user")
             done = uninstall(scope=scope) if args.command == "uninstall" else install(*args.paths, scope=scope)
-            print(done)
+            _emit(done, args.json)
             return 0
         if args.command == "demo-server":
             return _demo_server(args.port, args.seconds)
@@ -59,12 +63,17 @@ def _emit(result: Any, as_json: bool) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
+    if args.audit is not None:
+        from .._api import audit
+
+        _emit(audit(args.audit), args.json)
+        return 0
     from .._api import add_certs, status
 
     try:
         if args.ca:
             add_certs(*args.ca, live=False)
-        print(status(clients=args.clients))
+        _emit(status(clients=args.clients), args.json)
     finally:
         _undo_registration()
     return 0

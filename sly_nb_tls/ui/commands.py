@@ -18,6 +18,7 @@ from typing import Any, Literal
 from .._words import SCOPES
 
 __all__ = [
+    "AUDIT_RECORDS",
     "CLI",
     "COMMANDS",
     "FRONTS",
@@ -84,6 +85,22 @@ def _positive(text: str) -> float:
     return value
 
 
+#: `status --audit` without N: the API's own default, ``sly_nb_tls.audit(n=20)`` (a test compares them)
+AUDIT_RECORDS = 20
+
+
+def _records(text: str) -> int:
+    """--audit N: a whole number of records, at least 1 (the rule `sly_nb_tls.audit` applies, in its words)."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = None
+    if number is None or number < 1:
+        shown = text if number is None else number
+        raise argparse.ArgumentTypeError(f"the number of records must be a whole number of at least 1, not {shown!r}")
+    return number
+
+
 def _port(text: str) -> int:
     """A --port: 0 (any free port) or a TCP port number."""
     try:
@@ -106,6 +123,8 @@ class Arg:
     action: str | None = None
     choices: tuple[str, ...] | None = None
     default: Any = None
+    #: the value of an option given without its optional value (``nargs="?"``)
+    const: Any = None
     type: Callable[[str], Any] | None = None
     #: arguments with the same group exclude each other
     group: str | None = None
@@ -113,14 +132,15 @@ class Arg:
     only: Front | None = None
 
     def keywords(self) -> dict[str, Any]:
-        names = ("help", "metavar", "nargs", "action", "choices", "default", "type")
+        names = ("help", "metavar", "nargs", "action", "choices", "default", "const", "type")
         keywords = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
         if self.action == "append" and self.default is None:
             keywords["default"] = []  # a list, not None: `*args.ca` must work when no --ca is given
         return keywords
 
     def usage(self) -> str:
-        """Its word in a usage line, as argparse writes it: ``[--save FILE]``, ``[URL]``, ``CA [CA ...]``."""
+        """Its word in a usage line, as argparse writes it: ``[--save FILE]``, ``[--audit [N]]``, ``[URL]``,
+        ``CA [CA ...]``."""
         name = self.metavar or (self.flags[0].upper() if not self.flags[0].startswith("-") else "")
         if not self.flags[0].startswith("-"):
             return {"?": f"[{name}]", "*": f"[{name} ...]", "+": f"{name} [{name} ...]"}.get(self.nargs or "", name)
@@ -132,13 +152,15 @@ class Arg:
         value = self.metavar or (
             "{" + ",".join(self.choices) + "}" if self.choices else self.flags[0].lstrip("-").upper()
         )
-        return f"{self.flags[0]} {value}"
+        return f"{self.flags[0]} [{value}]" if self.nargs == "?" else f"{self.flags[0]} {value}"
 
     def shown(self) -> str:
         """How the reference names it: ``--save FILE``, ``--scope {user,env,system}``, ``URL``."""
         if not self.flags[0].startswith("-"):
             return self.metavar or self.flags[0].upper()
         value = self.metavar or ("{" + ",".join(self.choices) + "}" if self.choices else "")
+        if value and self.nargs == "?":
+            value = f"[{value}]"
         return ", ".join(self.flags) + (f" {value}" if value else "")
 
 
@@ -221,7 +243,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "add",
         "Trust CA in every new IPython and kernel of yours (no kernel runs here: install --scope user).",
-        (Arg(("paths",), metavar="CA", nargs="+", help="certificate files or directories to trust"),),
+        (Arg(("paths",), metavar="CA", nargs="+", help="certificate files or directories to trust"), _JSON),
         only=CLI,
     ),
     # A command-line run undoes its own changes when it ends: nothing is left to remove or reset.
@@ -233,15 +255,28 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "status",
-        "Show what is trusted, which variables were changed, how to undo; --clients: each client's trust.",
+        "Show what is trusted, the policy in force, how to undo; --clients: each client's trust; --audit: the log.",
         (
             # A kernel adds with `add` first; a terminal run asks "what would --ca FILE change".
             Arg(("--ca",), action="append", metavar="FILE", help="show the state after adding FILE", only=CLI),
             Arg(
                 ("--clients",),
                 action="store_true",
+                group="view",
                 help="also each HTTPS library here and the trust it will use right now",
             ),
+            # Another view, not another part of the status: what changed (or was refused) before now.
+            Arg(
+                ("--audit",),
+                nargs="?",
+                const=AUDIT_RECORDS,
+                type=_records,
+                metavar="N",
+                group="view",
+                help=f"instead, the last N records of the audit log (default {AUDIT_RECORDS}): "
+                "who added, removed or was refused what, and when",
+            ),
+            _JSON,
         ),
     ),
     Command("reset", "Undo every change sly_nb_tls made in this kernel.", only=MAGIC),
@@ -299,9 +334,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "install",
         "Load sly_nb_tls and trust these CAs in every new IPython/kernel of a scope, with zero cells.",
-        (_PATHS, _SCOPE),
+        (_PATHS, _SCOPE, _JSON),
     ),
-    Command("uninstall", "Remove exactly what install added to a scope.", (_SCOPE,)),
+    Command("uninstall", "Remove exactly what install added to a scope.", (_SCOPE, _JSON)),
     # Widgets need a notebook to show them.
     Command("panel", "Show the interactive panel (ipywidgets).", only=MAGIC),
     # The walkthrough loads an env file and resets trust as it goes: a kernel's user would lose their own.

@@ -111,6 +111,10 @@ class SlyTlsMagics(Magics):
         return remove(args.target)
 
     def _do_status(self, args: argparse.Namespace, cell: str | None) -> Any:
+        if args.audit is not None:
+            from .._api import audit
+
+            return audit(args.audit)
         from .._api import status
 
         return status(clients=args.clients)

@@ -21,9 +21,10 @@ import ipywidgets as w
 
 from .. import _api as api
 from .. import _secrets
+from .._expiry import EXPIRY_WARNING_DAYS, expiry_warning
 from .._render import esc, html_block, visible
 from ..diagnose import results as _results
-from ..errors import SlyTlsError
+from ..errors import PolicyError, SlyTlsError
 from .voices import speaking
 
 __all__ = ["Panel", "panel"]
@@ -40,7 +41,7 @@ class Panel:
 
     #: bumped whenever the panel's layout changes: the README's screenshots must be retaken
     #: (``SLY_UPDATE_SCREENSHOTS=1``), and a test compares the version they were taken at
-    LAYOUT_VERSION = 1
+    LAYOUT_VERSION = 2
 
     def __init__(self) -> None:
         self._make_environment()
@@ -122,6 +123,10 @@ class Panel:
             description="Clients", icon="list", layout=w.Layout(width="110px", min_width="110px"),
             tooltip="each HTTPS library here, the trust it uses now, and which will not see the extras",
         )  # fmt: skip
+        self.show_audit = w.Button(
+            description="Audit", icon="history", layout=w.Layout(width="110px", min_width="110px"),
+            tooltip="the audit log's last records: who added, removed or was refused what, and when",
+        )  # fmt: skip
         self.status_line = w.HTML()
 
     def _connect_handlers(self) -> None:
@@ -137,6 +142,7 @@ class Panel:
         self.trust_cancel.on_click(self._on_trust_cancel_click)
         self.refresh.on_click(self._on_refresh_click)
         self.show_clients.on_click(self._on_show_clients_click)
+        self.show_audit.on_click(self._on_show_audit_click)
         self.cert_upload.observe(self._on_cert_upload_change, names="value")
 
     def _layout(self) -> w.VBox:
@@ -160,7 +166,7 @@ class Panel:
                 w.HBox([self.timeout, self.test, self.check_clients, self.fetch], layout=rows),
                 self.connection_result,
                 w.HBox([self.trust, self.find_root, self.trust_confirm, self.trust_cancel]),
-                w.HBox([self.refresh, self.show_clients, self.status_line]),
+                w.HBox([self.refresh, self.show_clients, self.show_audit, self.status_line]),
             ]
         )
 
@@ -182,6 +188,7 @@ class Panel:
         lines = [
             "sly_nb_tls panel (its widgets need a live Jupyter front-end; the state when it was shown:)",
             f"  {_header_text(st, self.last_test, self.url.value.strip() or None)}",
+            *(f"  {'! ' if kind != 'note' else ''}{line}" for kind, line in _header_notes(st)),
             f"  {_status_text(st)}",
         ]
         if self.last_result is not None:
@@ -248,8 +255,11 @@ class Panel:
         self.cert_list.children = tuple(rows)
         self.reset_all.disabled = not st.active
         self.status_line.value = html_block(f"<span>{esc(_status_text(st))}</span>")
+        notes = "".join(
+            f'<div class="{kind}">{"" if kind == "note" else "⚠ "}{esc(line)}</div>' for kind, line in _header_notes(st)
+        )
         self.header.value = html_block(
-            f"<b>{esc(_header_text(st, self.last_test, self.url.value.strip() or None))}</b>"
+            f"<b>{esc(_header_text(st, self.last_test, self.url.value.strip() or None))}</b>{notes}"
         )
 
     def _remove_handler(self, sha256: str) -> Callable[[w.Button], None]:
@@ -390,6 +400,11 @@ class Panel:
             self.last_result = api.status(clients=True)
             self.cert_result.value = self.last_result._repr_html_()
 
+    def _on_show_audit_click(self, button: w.Button) -> None:
+        with self._busy([button], self.cert_result, "reading the audit log…"):
+            self.last_result = api.audit()
+            self.cert_result.value = self.last_result._repr_html_()
+
     def _show_trust(self, confirming: bool) -> None:
         self.trust_confirm.layout.display = "" if confirming else "none"
         self.trust_cancel.layout.display = "" if confirming else "none"
@@ -424,6 +439,25 @@ def _header_text(st: Any, last_test: Any, url: str | None) -> str:
     else:
         test = f"last test: ✗ {last_test.problem} ({last_test.url})"
     return f"{trusted} · {route} · {test}"
+
+
+def _header_notes(st: Any) -> list[tuple[str, str]]:
+    """The header's lines under its first: the policy in force (when a file sets one), each trusted extra
+    that expires within the policy's `expiry_warning_days` (or has expired), and a policy that cannot be read."""
+    notes: list[tuple[str, str]] = []
+    if st.policy is not None and st.policy.path is not None:
+        notes.append(("note", st.policy.summary))
+    else:  # no policy file, or one that cannot be read: `status` stood in the defaults for the latter
+        try:
+            api.policy()
+        except PolicyError as exc:  # fail closed: the panel says so where the policy would be
+            notes.append(("bad", f"{exc}: until it is fixed, nothing more may be trusted"))
+    days = st.policy.expiry_warning_days if st.policy is not None else EXPIRY_WARNING_DAYS
+    for cert in st.certificates:
+        line = expiry_warning(cert.common_name, cert.not_after, days)
+        if line:
+            notes.append(("warn", line))
+    return notes
 
 
 class _PanelInputError(SlyTlsError):

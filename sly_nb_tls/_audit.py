@@ -30,7 +30,7 @@ __all__ = [
     "read_trail",
 ]
 
-#: past this size the log is renamed to ``<name>.1`` (replacing the one before) and a new one begun
+#: a line that would take the log past this size first renames it to ``<name>.1`` (replacing the one before)
 AUDIT_LIMIT = 10 * 1024 * 1024
 _MAX_LINE = 256 * 1024
 
@@ -72,11 +72,31 @@ def _user() -> str:
 
 
 def _kernel() -> str | None:
-    """The kernel's connection file name, when this process is a kernel started with ``-f FILE``."""
+    """The kernel's connection file name, when this process is a kernel started with ``-f FILE``
+    (or ``--f=FILE``, as VS Code's launcher writes it)."""
     for flag, value in itertools.pairwise(sys.argv):
         if flag in ("-f", "--f") and value.endswith(".json"):
             return os.path.basename(value)
+    for arg in sys.argv:
+        for prefix in ("-f=", "--f="):
+            if arg.startswith(prefix) and arg.endswith(".json"):
+                return os.path.basename(arg[len(prefix) :])
     return None
+
+
+_masking: tuple[int, list[str]] = (0, [])
+
+
+def _masked(text: str) -> str:
+    """`text` with every secret value of this environment masked: a path is the user's text, and a
+    folder may be named after a token.  The secrets are worked out again only when the environment changed."""
+    global _masking
+    from ._secrets import redact, secret_values
+
+    key = hash(tuple(os.environ.items()))
+    if _masking[0] != key:
+        _masking = (key, secret_values())
+    return redact(text, _masking[1]) if _masking[1] else text
 
 
 def make_entry(
@@ -89,7 +109,8 @@ def make_entry(
     """One record: who, where, when, what, and how it ended.  `sources` are (kind, path) pairs.
 
     A record is made only of fingerprints, certificates' names and dates, paths and our own one-line
-    reasons: never of a variable's value, a file's content or a PEM body, so it holds no secret to mask.
+    reasons: never of a variable's value, a file's content or a PEM body.  The paths and reasons are
+    the user's words, so the environment's secrets are masked in them.
     """
     import socket
 
@@ -102,9 +123,12 @@ def make_entry(
         "action": action,
         "outcome": outcome,
         "certificates": [certificate_entry(c) for c in certificates],
-        "sources": [{"kind": kind, "path": home_shown(path) if path else None} for kind, path in sources],
+        "sources": [
+            {"kind": kind, "path": _masked(home_shown(os.path.normpath(path))) if path else None}
+            for kind, path in sources
+        ],
     }
-    entry.update({k: v for k, v in more.items() if v not in (None, "", [], ())})
+    entry.update({k: _masked(v) if isinstance(v, str) else v for k, v in more.items() if v not in (None, "", [], ())})
     return entry
 
 
@@ -135,7 +159,7 @@ def append(path: Path, entry: dict[str, Any]) -> None:
                 continue  # rotated away while we waited for the lock
             if (named.st_dev, named.st_ino) != (here.st_dev, here.st_ino):
                 continue
-            if here.st_size >= AUDIT_LIMIT:
+            if here.st_size and here.st_size + len(line) > AUDIT_LIMIT:
                 os.replace(path, f"{path}.1")  # under the lock: a rename, so a reader keeps its file
                 continue
             os.write(fd, line)

@@ -415,8 +415,10 @@ def remove(target: TrustedCertificate | str | os.PathLike[str]) -> RemoveResult:
 
     Removing the last one is a `reset`.
     """
-    named = os.fspath(target) if isinstance(target, (str, os.PathLike)) else ""
-    door, warnings = admit_narrowing("remove", [("file", named)] if os.path.exists(named) else [])
+    from .._sources import resolve_path
+
+    named = str(resolve_path(os.fspath(target))) if isinstance(target, (str, os.PathLike)) else ""
+    door, warnings = admit_narrowing("remove", [("file", named)] if named and os.path.exists(named) else [])
     result = _REGISTRY.remove(target)
     result.warnings = warnings + door.record(result.removed)
     return result

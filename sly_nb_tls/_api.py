@@ -6,16 +6,19 @@ call them here, never in the halves.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from .diagnose.anchors import tell_trusted_extras
 from .diagnose.connection import fetch_chain, test_connection
 from .diagnose.issuers import KnownFiles, tell_known_files
 from .trust.envfile import load_env
-from .trust.extras import add_certs, files_named_before_add, files_written, remove, reset, status
+from .trust.extras import add_certs, files_named_before_add, files_written, registered, remove, reset, status
 from .trust.install import install, uninstall
+from .trust.stored import StoredCertificate
 
 if TYPE_CHECKING:
     from ._audit import AuditTrail
+    from ._certs import Certificate
     from ._policy import Policy
 
 __all__ = [
@@ -40,6 +43,14 @@ def _known_files() -> KnownFiles:
 
 
 tell_known_files(_known_files)
+
+
+def _trusted_extras() -> list[Certificate]:
+    """The certificates `add` trusts now, parsed: test and fetch compare a chain's names, keys and dates with them."""
+    return [c.parsed if isinstance(c, StoredCertificate) else cast("Certificate", c) for c in registered()]
+
+
+tell_trusted_extras(_trusted_extras)
 
 
 def proxy_for(url: str | None = None) -> str | None:

@@ -17,6 +17,15 @@ from .._certs import Certificate
 from .._fixes import command, say, where
 from .._secrets import redact, secret_values
 from ..errors import FetchError, UrlError
+from .anchors import (
+    expired_anchor,
+    expired_anchor_fix,
+    expiry_notes,
+    extras_in_use,
+    find_rotation,
+    trusted_extras,
+    warning_days,
+)
 from .classify import classify_http, classify_verify, needs_strict_retry
 from .deadline import Deadline
 from .defects import chain_warnings, missing_root_warning, strict_warnings
@@ -35,6 +44,9 @@ if TYPE_CHECKING:
 #: whether the proxy re-signs the chain: behind a corporate proxy the direct path is often
 #: blocked, and waiting for it must not eat the test's time.
 _DIRECT_COMPARISON = 2.0
+
+#: the verdicts where the chain ends at (or names) a CA that is not trusted: where a rotated CA shows
+_ENDS_UNTRUSTED = ("untrusted_root", "missing_intermediate")
 
 __all__ = ["fetch_chain", "test_connection"]
 
@@ -148,6 +160,7 @@ def test_connection(
     if problem is None and probe.sock is not None:
         problem, cause, warnings = _http_verdict(report, probe, target, token, deadline, secrets, withheld)
     _conclude(report, probe, target, route, (problem, cause), warnings, secrets)
+    _weigh_extras(report, probe, target)
     if clients:
         from .attempts import check_clients
 
@@ -247,6 +260,25 @@ def _conclude(
         report.warnings += strict_warnings(probe.verified_chain or probe.chain)
 
 
+def _weigh_extras(report: ConnectionReport, probe: Probe, target: Target) -> None:
+    """What the extras trusted here say of the chain: one re-keyed under the same name (then the cause and
+    fix say so), one the verdict "expired" is about, and those in use that expire within the policy's days."""
+    extras = trusted_extras()
+    if not extras or not probe.chain:
+        return
+    path = report.completion.path if report.completion is not None and report.completion.path else probe.chain
+    if report.problem in _ENDS_UNTRUSTED:
+        report.rotation = find_rotation(path, extras)
+    if report.rotation is not None:
+        report.cause += f"; {report.rotation.what} trusted here has that name but another key: it was re-keyed"
+        report.remedy = report.rotation.remedy(target.text)
+    used = extras_in_use(probe.verified_chain or path, extras)
+    anchor = expired_anchor(probe.chain, used) if report.problem == "expired" else None
+    if anchor is not None:  # OpenSSL says "certificate has expired" of the trusted CA too
+        report.cause, report.remedy = expired_anchor_fix(anchor)
+    report.warnings += expiry_notes([c for c in used if c != anchor], warning_days())
+
+
 def fetch_chain(
     url: str | None = None,
     save: str | None = None,
@@ -284,6 +316,12 @@ def fetch_chain(
     if top is not None and not top.self_signed:
         report.completion = _complete(probe, target, route, deadline)
     report.warnings = missing_root_warning(probe.chain, report.completion)
+    extras = trusted_extras()
+    up = report.completion.path if report.completion is not None and report.completion.path else probe.chain
+    if extras and not report.verified:
+        report.rotation = find_rotation(up, extras)
+    if extras:
+        report.warnings += expiry_notes(extras_in_use(probe.verified_chain or up, extras), warning_days())
     report.to_trust = certificates_to_save(probe.chain, report.completion)
     if save:
         path = save_pem(save, "".join(c.pem for c in report.to_trust).encode("ascii"), overwrite)

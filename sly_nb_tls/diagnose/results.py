@@ -13,6 +13,7 @@ from .._render import Rendered, esc, html_block, html_table, shown_path, text_ta
 
 if TYPE_CHECKING:
     from .._certs import Certificate
+    from .anchors import Rotation
     from .issuers import Completion
 
 __all__ = ["ChainReport", "ClientCheck", "ConnectionReport", "Interception", "Step"]
@@ -167,6 +168,8 @@ class ConnectionReport(Rendered):
     client_notes: list[str] = field(default_factory=list)
     #: the path to a root, completed from this machine's stores or AIA (when the chain did not verify)
     completion: Completion | None = None
+    #: a certificate trusted here that the chain names, re-keyed: both fingerprints, the old one's expiry
+    rotation: Rotation | None = None
     #: the front-end voice the test ran in: its commands are said in that front-end's words
     voice: str = spoken()
 
@@ -211,6 +214,7 @@ class ConnectionReport(Rendered):
             "clients": [c.to_dict() for c in self.clients],
             "client_notes": list(self.client_notes),
             "completion": _completion_dict(self.completion),
+            "rotation": self.rotation.to_dict() if self.rotation else None,
         }
 
     def _chain_title(self) -> str:
@@ -227,6 +231,8 @@ class ConnectionReport(Rendered):
         if not self.ok:
             lines.append(f"  {visible(self.cause)}")
             lines.append(f"  Fix: {visible(self.fix)}")
+        if self.rotation is not None:
+            lines.append(_indented(self.rotation))
         lines += [f"  {visible(x)}" for x in self._context_lines()]
         lines.append("  steps:")
         lines.append(
@@ -253,7 +259,8 @@ class ConnectionReport(Rendered):
             parts.append(f"<div>{esc(self.cause)}</div>")
             parts.append(f"<div><b>Fix:</b> {self.remedy.html(self.voice) if self.remedy else ''}</div>")
         parts += [f"<div>{esc(x)}</div>" for x in self._context_lines() if not x.startswith(("path: ", "AIA: "))]
-        html = html_block("".join(parts)) + path_picture(self.completion)
+        html = html_block("".join(parts)) + (self.rotation._repr_html_() if self.rotation else "")
+        html += path_picture(self.completion)
         html += html_table(
             _STEP_HEADERS,
             [["✓" if s.ok else "✗", s.name, f"{s.elapsed * 1000:.1f} ms", s.detail] for s in self.steps],
@@ -274,6 +281,11 @@ class ConnectionReport(Rendered):
                 f"{table}</details>"
             )
         return html
+
+
+def _indented(rotation: Rotation) -> str:
+    """The rotation's lines (already made visible) under a report's first line."""
+    return "\n".join(f"  {line}" for line in str(rotation).splitlines())
 
 
 def _cert_dict(c: Certificate) -> dict[str, Any]:
@@ -310,6 +322,8 @@ class ChainReport(Rendered):
     #: what trusting this server takes, what `save` writes: the root it sends or that was found,
     #: else its CA certificates, else its leaf
     to_trust: list[Certificate] = field(default_factory=list)
+    #: a certificate trusted here that the chain names, re-keyed: both fingerprints, the old one's expiry
+    rotation: Rotation | None = None
     #: the front-end voice the fetch ran in
     voice: str = spoken()
 
@@ -320,7 +334,9 @@ class ChainReport(Rendered):
 
     @property
     def remedy(self) -> Fix:
-        """How to trust what was fetched, as data."""
+        """How to trust what was fetched, as data (for a rotated CA: the new key, then the old one's removal)."""
+        if self.rotation is not None:
+            return self.rotation.remedy(self.url, self.saved_to)
         if self.saved_to:
             return fix(
                 "check the SHA-256 fingerprints above with your admin, then: ",
@@ -375,6 +391,7 @@ class ChainReport(Rendered):
             "completed": [_cert_dict(c) for c in self.completed],
             "completion": _completion_dict(self.completion),
             "next_step": self.remedy.to_dict(self.voice),
+            "rotation": self.rotation.to_dict() if self.rotation else None,
         }
 
     def __str__(self) -> str:
@@ -383,15 +400,21 @@ class ChainReport(Rendered):
             text_table(["#", "certificate", "issuer", "kind", "valid"], self._rows(), "  "),
         ]
         lines += [f"  ! {visible(w)}" for w in self.warnings]
+        if self.rotation is not None:
+            lines.append(_indented(self.rotation))
         lines += [f"  {visible(n)}" for n in self._notes()]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return html_table(
-            ["#", "certificate", "issuer", "kind", "valid"],
-            self._rows(),
-            title=self.headline(),
-            title_class="ok" if self.verified else "warn",
-            warnings=self.warnings,
-            notes=[n for n in self._notes() if not n.startswith(("path: ", "AIA: "))],
-        ) + path_picture(self.completion)
+        return (
+            html_table(
+                ["#", "certificate", "issuer", "kind", "valid"],
+                self._rows(),
+                title=self.headline(),
+                title_class="ok" if self.verified else "warn",
+                warnings=self.warnings,
+                notes=[n for n in self._notes() if not n.startswith(("path: ", "AIA: "))],
+            )
+            + (self.rotation._repr_html_() if self.rotation else "")
+            + path_picture(self.completion)
+        )

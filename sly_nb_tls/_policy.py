@@ -35,7 +35,7 @@ class Policy:
     path: str | None = None
     #: SHA-256 fingerprints and key identifiers (lower-case hex); None: any certificate.  A key
     #: identifier allows a certificate whose key hashes to it (RFC 5280's method 1); deny matches the
-    #: SKI a certificate claims as well
+    #: SKI a certificate claims as well, and a fingerprint's first 16 or more digits (denying more is safe)
     allow: frozenset[str] | None = None
     deny: frozenset[str] = frozenset()
     allow_system: bool = True
@@ -46,6 +46,8 @@ class Policy:
     audit_log: str | None = None
     #: the rules the file set, in its own words, for `status`
     rules: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    #: why the policy file could not be read, where the defaults stand in only for showing (`status`)
+    problem: str = field(default="", compare=False)
 
     # -- the checks ----------------------------------------------------
     def check_action(self, *, system: bool = False, user_install: bool = False) -> None:
@@ -59,7 +61,10 @@ class Policy:
         """The rule that refuses `cert`; "" when it may be trusted."""
         if self.path is None:
             return ""
-        if self.deny and (cert.sha256 in self.deny or {_full(cert).ski, _full(cert).key_identifier} & self.deny):
+        if self.deny and (
+            any(cert.sha256.startswith(entry) for entry in self.deny)  # the short form status shows denies too
+            or {_full(cert).ski, _full(cert).key_identifier} & self.deny
+        ):
             return "it is in the deny list"
         # By its key's own identifier, never the SKI it claims: a forged CA may claim any SKI.
         if self.allow is not None and cert.sha256 not in self.allow and _full(cert).key_identifier not in self.allow:
@@ -101,7 +106,7 @@ class Policy:
         return f"policy {self.path}: {shown}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "rules": dict(self.rules)}
+        return {"path": self.path, "rules": dict(self.rules), "error": self.problem or None}
 
 
 def _full(cert: TrustedCertificate) -> Certificate:
@@ -210,7 +215,7 @@ def _validated(path: Path, text: str, data: dict[str, Any]) -> Policy:
 
 def _line_of(text: str, key: str) -> int:
     """The line where `key` is set: tomllib names lines only for syntax errors."""
-    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    pattern = re.compile(rf"^\s*(?:[\"']?{re.escape(key)}[\"']?\s*=|\[+\s*[\"']?{re.escape(key)}[\"']?\s*\])")
     for n, line in enumerate(text.splitlines(), 1):
         if pattern.match(line):
             return n

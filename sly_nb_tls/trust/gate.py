@@ -100,7 +100,7 @@ def policy_or_default() -> tuple[Policy, list[str]]:
     try:
         return policy_in_force(), []
     except PolicyError as exc:
-        return Policy(), [f"{exc}: until it is fixed, nothing more may be trusted"]
+        return Policy(problem=str(exc)), [f"{exc}: until it is fixed, nothing more may be trusted"]
 
 
 def screen(

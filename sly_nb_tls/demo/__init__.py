@@ -374,7 +374,10 @@ class DemoServer:
 
     def start(self) -> DemoServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="sly-nb-tls-demo", daemon=True)
+            # `stop` waits for the loop's next poll: at the default 0.5 s, every stop took half a second.
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sly-nb-tls-demo", daemon=True
+            )
             self._thread.start()
         return self
 

@@ -608,6 +608,71 @@ def bench_kernel_start(starts: int) -> list[Figure]:
     ]  # fmt: skip
 
 
+def bench_server_start(starts: int) -> list[Figure]:
+    """A real `jupyter server` whose extension applies 1 installed CA at start vs the same server with it disabled."""
+    import json as _json
+
+    import requests
+
+    import sly_nb_tls
+    from sly_nb_tls.demo import DemoServer
+
+    import compileall
+
+    # pip byte-compiles a real install; these machines set PYTHONDONTWRITEBYTECODE, so do it here.
+    compileall.compile_dir(str(ROOT / "sly_nb_tls"), quiet=1)
+    tmp = Path(tempfile.mkdtemp(prefix="sly-nb-tls-bench-server-"))
+    ipython_dir = tmp / "ipython"
+    with DemoServer() as server:
+        os.environ["IPYTHONDIR"] = str(ipython_dir)
+        try:
+            sly_nb_tls.install(server.root_path, scope="user")
+        finally:
+            del os.environ["IPYTHONDIR"]
+    root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+
+    def start(enabled: bool) -> Callable[[], float]:
+        def run() -> float:
+            base = Path(tempfile.mkdtemp(dir=tmp))
+            env = dict(os.environ, IPYTHONDIR=str(ipython_dir), JUPYTER_RUNTIME_DIR=str(base / "rt"),
+                       JUPYTER_CONFIG_DIR=str(base / "cfg"), SLY_NB_TLS_DIR=str(base / "u"),
+                       XDG_STATE_HOME=str(base / "state"))  # fmt: skip
+            command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--ServerApp.ip=127.0.0.1",
+                       "--ServerApp.port=0", "--IdentityProvider.token=bench", *root,
+                       f"--ServerApp.jpserver_extensions={{'sly_nb_tls': {enabled}}}"]  # fmt: skip
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                info = base / "rt" / f"jpserver-{proc.pid}.json"
+                while True:  # ready: its info file written and its API answering
+                    if info.exists():
+                        try:
+                            url = _json.loads(info.read_text())["url"]
+                            if requests.get(url + "api/status", headers={"Authorization": "token bench"}).ok:
+                                return time.perf_counter() - t0
+                        except (ValueError, KeyError, requests.RequestException):
+                            pass
+                    if proc.poll() is not None:
+                        raise RuntimeError("jupyter server exited while starting")
+                    time.sleep(0.005)
+            finally:
+                proc.terminate()
+                proc.wait()
+
+        return run
+
+    for enabled in (True, False):
+        start(enabled)()  # warm: the first start of each reads files the later ones find cached
+    med = interleaved({"on": start(True), "off": start(False)}, starts)
+    shutil.rmtree(tmp, ignore_errors=True)
+    extra = (med["on"] - med["off"]) * 1000
+    return [
+        Figure("server", "jupyter server start with the extension (1 installed CA, applied to the server)",
+               med["on"] * 1000, "ms", med["off"] * 1000, "the same server with the extension disabled",
+               "≤ +60 ms", extra <= 60, f"+{extra:.1f} ms, median of {starts} interleaved starts each"),
+    ]  # fmt: skip
+
+
 def bench_memory() -> list[Figure]:
     env = dict(os.environ)
     out = subprocess.run(
@@ -683,6 +748,7 @@ def main() -> int:
         ("diagnosis", lambda: bench_diagnosis(rounds)),
         ("chain completion", lambda: bench_completion(rounds)),
         *([] if args.quick else [("kernel start", lambda: bench_kernel_start(25))]),
+        *([] if args.quick else [("server start", lambda: bench_server_start(12))]),
         ("memory", bench_memory),
     ]
     for i, (name, step) in enumerate(steps, 1):

@@ -110,6 +110,35 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter server's entry point: this package is the extension (`_load_jupyter_server_extension`)."""
+    return [{"module": "sly_nb_tls"}]
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    """At server start: what a kernel applies at start, in the server itself (its processes inherit it);
+    then the REST endpoints (`ui.server`).  As light as ``%load_ext``: nothing is imported that start-up
+    does not need."""
+    import os
+
+    from .trust.startup import apply_at_start
+    from .ui.server import add_routes
+
+    def warn(line: str) -> None:
+        serverapp.log.warning("sly_nb_tls: %s", line)
+
+    # live=True: the server made clients before it loaded its extensions (tornado's, an extension's).
+    records = apply_at_start(report=warn, who="the server", live=True)
+    applied = sum(r.added for r in records)
+    if applied:
+        serverapp.log.info(
+            "sly_nb_tls: trusting %d extra certificate(s) in the server and every process it starts (pid %d)",
+            applied,
+            os.getpid(),
+        )
+    add_routes(serverapp)
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext sly_nb_tls``: register ``%sly_tls`` / ``%%sly_tls``."""
     from .trust.startup import apply_at_start

@@ -11,15 +11,19 @@ from typing import TYPE_CHECKING, cast
 from .diagnose.anchors import tell_trusted_extras
 from .diagnose.connection import fetch_chain, test_connection
 from .diagnose.issuers import KnownFiles, tell_known_files
+from .trust import extras
 from .trust.envfile import load_env
-from .trust.extras import add_certs, files_named_before_add, files_written, registered, remove, reset, status
+from .trust.extras import files_named_before_add, files_written, registered, remove, reset
 from .trust.install import install, uninstall
 from .trust.stored import StoredCertificate
 
 if TYPE_CHECKING:
     from ._audit import AuditTrail
     from ._certs import Certificate
+    from ._jupyter import ServerTrust
+    from ._pem import Source
     from ._policy import Policy
+    from .trust.results import AddResult, TrustStatus
 
 __all__ = [
     "add_certs",
@@ -94,3 +98,73 @@ def policy() -> Policy:
     from ._policy import policy_in_force
 
     return policy_in_force()
+
+
+def add_certs(
+    *sources: Source, live: bool = True, system: bool = False, persist: bool = False, server: bool = False
+) -> AddResult:
+    """Trust the certificates in `sources` in this process and its children.
+
+    A source is a file (PEM with one or many certificates, DER, PKCS#7), a
+    directory of such files, PEM text, or bytes.  All or nothing: if any
+    source is rejected, `CertificateSourceError` is raised and nothing changes.
+    ``live=False`` leaves already-existing client contexts alone.
+
+    ``system=True`` also trusts this machine's system store (OpenSSL's default
+    file, or its hashed directory) in every client, requests included, which
+    otherwise reads only certifi: the one explicit way to widen trust.  It is
+    undone like any other `add` (`remove` of that file, or `reset`).
+
+    ``persist=True`` also installs the sources for every new kernel of this user
+    (`install` with scope ``user``): the same trust after a restart, with zero cells.
+
+    ``server=True`` also adds the certificates to the Jupyter server that started this kernel
+    (its terminals, LSP servers and new kernels of any language inherit them); where no server
+    started this process, the result says so in one line and only this process changes.
+    """
+    result = extras.add_certs(*sources, live=live, system=system, persist=persist)
+    if server:
+        from .errors import NoServerError
+
+        try:
+            result.server = add_to_server("".join(c.pem for c in result.certificates))
+        except NoServerError as exc:
+            result.notes.append(str(exc))
+        except BaseException:
+            for cert in result.added:  # all or nothing: the server refused, so this process changes nothing
+                extras.remove(cert)
+            raise
+    return result
+
+
+def add_to_server(*sources: Source) -> ServerTrust:
+    """Add the certificates in `sources` to the Jupyter server that started this process, as its
+    ``POST /sly-tls/certificates`` does; `NoServerError` where no server did."""
+    from ._jupyter import ServerTrust, ask_server, find_server
+    from ._sources import read_sources
+
+    pem = "".join(c.pem for c in read_sources(sources).certificates)  # bad input: refused here, not there
+    found = find_server()
+    answer = ask_server(found, "POST", "certificates", pem=pem)
+    return ServerTrust.from_answer(found, answer, f"the Jupyter server ({found.url}) trusts them too")
+
+
+def status(clients: bool = False, server: bool = False) -> TrustStatus:
+    """What is trusted beyond the defaults, which variables are ours, how to undo.
+
+    ``clients=True`` also lists each HTTPS library importable here (and each tool on
+    PATH) with the trust it will use right now, and flags those that will not see the extras.
+    ``server=True`` also asks the Jupyter server that started this kernel what it trusts.
+    """
+    st = extras.status(clients=clients)
+    if server:
+        from ._jupyter import ServerTrust, ask_server, find_server
+        from .errors import NoServerError
+
+        try:
+            found = find_server()
+        except NoServerError as exc:
+            st.warnings.append(str(exc).replace(": the server was not changed", ""))
+            return st
+        st.server = ServerTrust.from_answer(found, ask_server(found, "GET", "status"))
+    return st

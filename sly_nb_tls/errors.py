@@ -14,7 +14,8 @@ front-ends catch one type and show its message without a traceback::
     ├── UrlError                     a URL that `test` / `fetch` cannot use
     ├── FetchError                   `fetch` reached no server, so there is no chain
     ├── StorageError                 a file or directory that cannot be written safely
-    └── PolicyError                  the admin's policy refuses the change, or cannot be read
+    ├── PolicyError                  the admin's policy refuses the change, or cannot be read
+    └── NoServerError                `--server`, where no Jupyter server started this process
 
 Problems found while *testing a connection* are not exceptions: they are the
 `.problem` of a ConnectionReport, because finding them is the point.
@@ -26,6 +27,7 @@ __all__ = [
     "CertificateSourceError",
     "EnvFileError",
     "FetchError",
+    "NoServerError",
     "PolicyError",
     "SlyTlsError",
     "StorageError",
@@ -65,3 +67,8 @@ class StorageError(SlyTlsError):
 class PolicyError(SlyTlsError):
     """The admin's policy file refuses this change (naming the certificate, the rule and the file),
     or the policy cannot be read, which refuses every change that would trust more (fail closed)."""
+
+
+class NoServerError(SlyTlsError):
+    """``--server`` where no Jupyter server started this process (a terminal IPython, VS Code):
+    `add` says so in one line and changes this process only."""

@@ -33,10 +33,11 @@ from .helpers import controlled_env
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "sly_nb_tls"
 #: Top-level folders of the checkout that no archive may carry.
+SERVER_CONFIG = "data/etc/jupyter/jupyter_server_config.d/sly_nb_tls.json"
 NEVER_SHIPPED = {"tests", "notebooks", "benchmarks", "binder", ".ci", ".nox", ".venv", ".git", "build", "dist"}
 #: What the sdist may hold at its top, besides the license files.
 SDIST_TOP = {"CHANGELOG.md", "MANIFEST.in", "PKG-INFO", "README.md", "pyproject.toml", "setup.cfg", "sly_nb_tls",
-             "sly_nb_tls.egg-info"}  # fmt: skip
+             "sly_nb_tls.egg-info", "jupyter-config"}  # fmt: skip
 
 
 def _license_files() -> list[str]:
@@ -164,7 +165,10 @@ def test_metadata_version_is_the_packages_and_has_a_changelog_entry(built: Built
 def test_the_wheel_carries_the_package_license_and_py_typed_and_nothing_else(built: Built) -> None:
     names = built.wheel_names()
     dist_info = f"sly_nb_tls-{sly_nb_tls.__version__}.dist-info"
-    assert {n.split("/")[0] for n in names} == {"sly_nb_tls", dist_info}, sorted({n.split("/")[0] for n in names})
+    data = f"sly_nb_tls-{sly_nb_tls.__version__}.data"
+    assert {n.split("/")[0] for n in names} == {"sly_nb_tls", dist_info, data}, sorted({n.split("/")[0] for n in names})
+    # Jupyter's convention: the config file that enables the server extension, in {sys.prefix}/etc/jupyter
+    assert [n for n in names if n.startswith(data)] == [f"{data}/{SERVER_CONFIG}"]
     missing = sorted(set(_source_files()) - set(names))
     assert not missing, f"not in the wheel: {missing}"
     for sub in _subpackages():
@@ -226,6 +230,29 @@ def test_load_ext_works_from_the_wheel_in_a_real_ipython(fresh_venv: Path, tmp_p
     assert "No extra certificates are trusted" in out.stdout  # the first status
     assert "1 extra certificate(s) trusted in this kernel" in out.stdout  # the status after add
     assert "✓ Reset" in out.stdout
+
+
+@pytest.mark.slow
+def test_pip_install_enables_the_server_extension_and_disable_turns_it_off(fresh_venv: Path, tmp_path: Path) -> None:
+    env = _venv_env(fresh_venv, tmp_path / "home") | {"JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config")}
+    python = str(fresh_venv / "bin" / "python")
+    pip = [sys.executable, "-m", "pip", "--python", python]
+    _run([*pip, "install", "-q", "jupyter_server"], cwd=tmp_path, env=_tool_env(), timeout=300)
+
+    def jupyter_server_extension(*args: str) -> str:  # it writes its listing to stderr
+        out = subprocess.run([python, "-m", "jupyter", "server", "extension", *args], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)  # fmt: skip
+        assert out.returncode == 0, out.stdout
+        return re.sub(r"\x1b\[[0-9;]*m", "", out.stdout)  # its colours
+
+    listing = jupyter_server_extension("list")
+    # enabled by the file the wheel put in the venv's etc/jupyter, and it imports
+    assert f"Config dir: {fresh_venv}/etc/jupyter" in listing, listing
+    enabled_by = listing.split(f"Config dir: {fresh_venv}/etc/jupyter", 1)[1].split("Config dir:", 1)[0]
+    assert re.search(r"sly_nb_tls\s+enabled", enabled_by), listing
+    assert f"sly_nb_tls {sly_nb_tls.__version__} OK" in listing, listing
+    jupyter_server_extension("disable", "sly_nb_tls")
+    assert re.search(r"sly_nb_tls\s+disabled", jupyter_server_extension("list"))
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ from pathlib import Path
 from .._readfile import NotReadable, read_regular_file
 from .._secrets import is_secret_key, redact, secret_values
 from ..errors import CertificateSourceError, EnvFileError
-from .results import EnvKey, EnvResult
+from .envresults import EnvKey, EnvResult
 
 __all__ = ["CA_KEYS", "DEFAULT_FILES", "load_env"]
 

@@ -11,6 +11,7 @@ extras, never another client's roots.  `bases.collect_bases` finds the bases.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..clients import variables
@@ -25,6 +26,7 @@ __all__ = [
     "WGET_VARIABLE",
     "CaVariables",
     "EnvVarState",
+    "inherited_from_server",
 ]
 
 
@@ -141,3 +143,16 @@ class CaVariables:
             )
             for var in MANAGED_VARIABLES
         ]
+
+
+def inherited_from_server(original: Mapping[str, str | None] | None) -> list[tuple[str, int]]:
+    """The CA variables that named a Jupyter server's bundles before this process changed them (now,
+    if it has not): the server that started this kernel (``JPY_PARENT_PID``) applied trust at its start
+    or since, and the kernel inherited its environment.  (variable, the server's pid) pairs."""
+    from .files import written_by
+
+    parent = os.environ.get("JPY_PARENT_PID", "")
+    if not parent.isdigit():
+        return []
+    before = original if original is not None else {v: os.environ.get(v) for v in MANAGED_VARIABLES}
+    return [(var, int(parent)) for var, value in before.items() if value and written_by(value) == int(parent)]

@@ -34,7 +34,7 @@ from ..clients import variables as ca_variables
 from ..clients.base import CaSet, ClientTrust, TrustView
 from ..errors import CertificateSourceError, StorageError
 from .bases import collect_bases, default_sets, default_store_paths, replaced_base
-from .environ import CaVariables
+from .environ import CaVariables, inherited_from_server
 from .files import TrustFiles
 from .gate import AuditSource, admit, admit_narrowing, expiry_warnings, origins_as_sources, policy_or_default
 from .live import LiveTrust
@@ -302,6 +302,7 @@ class _Registry:
     def status(self) -> TrustStatus:
         with self.lock:
             st = TrustStatus(active=self.active, certificates=list(self.extras.values()))
+            st.origins = {sha: sorted(self.origins.get(sha, ())) for sha in self.extras}
             st.holding = self.live.holding(set(self.extras))
             if not self.active:
                 return st
@@ -338,21 +339,7 @@ def at_exit() -> None:
 
 
 def add_certs(*sources: CertificateSource, live: bool = True, system: bool = False, persist: bool = False) -> AddResult:
-    """Trust the certificates in `sources` in this process and its children.
-
-    A source is a file (PEM with one or many certificates, DER, PKCS#7), a
-    directory of such files, PEM text, or bytes.  All or nothing: if any
-    source is rejected, `CertificateSourceError` is raised and nothing changes.
-    ``live=False`` leaves already-existing client contexts alone.
-
-    ``system=True`` also trusts this machine's system store (OpenSSL's default
-    file, or its hashed directory) in every client, requests included, which
-    otherwise reads only certifi: the one explicit way to widen trust.  It is
-    undone like any other `add` (`remove` of that file, or `reset`).
-
-    ``persist=True`` also installs the sources for every new kernel of this user
-    (`install` with scope ``user``): the same trust after a restart, with zero cells.
-    """
+    """Trust the certificates in `sources` in this process and its children (`sly_nb_tls.add_certs` says how)."""
     if persist and system:
         raise CertificateSourceError(
             "--persist copies certificates for every new kernel; the system store changes with the machine, "
@@ -433,6 +420,8 @@ def status(clients: bool = False) -> TrustStatus:
     st = _REGISTRY.status()
     st.at_start = list(_REGISTRY.at_start)
     st.warnings += [f"at start, {r.source}: {r.problem} (skipped)" for r in st.at_start if r.problem]
+    with _REGISTRY.lock:
+        st.inherited = inherited_from_server(_REGISTRY.variables.original)
     st.policy, problems = policy_or_default()
     st.warnings += problems + expiry_warnings(st.certificates, st.policy.expiry_warning_days)
     if clients:

@@ -36,6 +36,7 @@ __all__ = [
     "named_by_live_process",
     "prune_stale_files",
     "user_dir",
+    "written_by",
 ]
 
 #: Tests and unusual setups can point the per-user directory elsewhere.
@@ -44,6 +45,14 @@ DIR_ENV = "SLY_NB_TLS_DIR"
 _OWNED_NAME = re.compile(
     r"^(?:bundle|extra|wgetrc)-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[0-9a-f]+(?:-[0-9a-f]+)?(?:\.pem)?$"
 )
+
+
+def written_by(path: str) -> int | None:
+    """The PID of the process on this machine that wrote `path`, when it is one of our trust files."""
+    m = _OWNED_NAME.match(os.path.basename(path))
+    if m is None or m.group("host") != _host():
+        return None
+    return int(m.group("pid"))
 
 
 def _host() -> str:

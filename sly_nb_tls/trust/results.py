@@ -3,7 +3,7 @@
 Every object has `__str__` (terminals, logs) and an escaped `_repr_html_`
 (notebooks); IPython's pretty printer uses the text form.  The objects:
 `AddResult`, `RemoveResult`, `ResetResult`, `TrustStatus` (trust changes),
-`EnvResult` (env files).  `test` and `fetch` have theirs in `diagnose.results`.
+`InstallResult`; `EnvResult` is in `envresults`, `test` and `fetch` have theirs in `diagnose.results`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 __all__ = [
     "AddResult",
     "ClientTrust",
-    "EnvKey",
-    "EnvResult",
     "InstallResult",
     "RemoveResult",
     "ResetResult",
@@ -101,6 +99,8 @@ class AddResult(Rendered):
     #: with ``persist=True``: what `install` wrote for every new kernel
     #: what ``persist=True`` installed
     installed: InstallResult | None = None
+    #: with ``server=True``: what the Jupyter server that started this kernel trusts now
+    server: Rendered | None = None
     #: the front-end voice `add` ran in: its commands are said in that front-end's words
     voice: str = spoken()
 
@@ -141,11 +141,13 @@ class AddResult(Rendered):
             lines.append(_cert_table(certs))
         lines += [f"  ! {visible(w)}" for w in self.warnings]
         lines += [f"  {visible(d)}" for d in self._details()]
+        if self.server is not None:
+            lines.append(str(self.server))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         certs = self.added or self.already_trusted
-        return html_table(
+        html = html_table(
             _CERT_HEADERS,
             _cert_rows(certs),
             title=self._headline(),
@@ -153,6 +155,7 @@ class AddResult(Rendered):
             warnings=self.warnings,
             notes=self._details(),
         )
+        return html + (self.server._repr_html_() if self.server is not None else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -161,6 +164,7 @@ class AddResult(Rendered):
             "total_trusted": self.total_trusted,
             "variables_set": list(self.variables_set),
             "warnings": list(self.warnings),
+            "server": getattr(self.server, "to_dict", lambda: None)(),
         }
 
 
@@ -206,6 +210,14 @@ class ResetResult(Rendered):
         lines = self._lines()
         return html_table([], [], title=lines[0], title_class="ok", notes=lines[1:])
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "was_active": self.was_active,
+            "restored": [name for name, _ in self.restored],
+            "left": [name for name, _ in self.left],
+            "notes": list(self.notes),
+        }
+
 
 @dataclass(repr=False)
 class RemoveResult(Rendered):
@@ -247,6 +259,13 @@ class RemoveResult(Rendered):
             notes=self._notes(),
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "removed": [certificate_dict(c) for c in self.removed],
+            "remaining": [certificate_dict(c) for c in self.remaining],
+            "warnings": list(self.warnings),
+        }
+
 
 _VARIABLE_HEADERS = ["variable", "read by", "trusted before (base)", "+extras", "file"]
 _CLIENT_TRUST_HEADERS = ["client", "trust it uses now", "sees the extras"]
@@ -264,6 +283,8 @@ class InstallResult(Rendered):
     notes: list[str] = field(default_factory=list)
     #: the certificates installed, for `to_dict`
     trusted: list[TrustedCertificate] = field(default_factory=list)
+    #: the CLI's ``add --server``: what the Jupyter server that started this process trusts now
+    server: Rendered | None = None
 
     @property
     def summary(self) -> str:
@@ -284,10 +305,12 @@ class InstallResult(Rendered):
         return out + self.notes
 
     def __str__(self) -> str:
-        return "\n".join([self._headline(), *(f"  {visible(x)}" for x in self._lines())])
+        lines = [self._headline(), *(f"  {visible(x)}" for x in self._lines())]
+        return "\n".join(lines + ([str(self.server)] if self.server is not None else []))
 
     def _repr_html_(self) -> str:
-        return html_table([], [], title=self._headline(), title_class="ok", notes=self._lines())
+        html = html_table([], [], title=self._headline(), title_class="ok", notes=self._lines())
+        return html + (self.server._repr_html_() if self.server is not None else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -297,6 +320,7 @@ class InstallResult(Rendered):
             "certificates": [certificate_dict(c) for c in self.trusted],
             "changed": list(self.changed),
             "notes": list(self.notes),
+            "server": getattr(self.server, "to_dict", lambda: None)(),
         }
 
 
@@ -325,6 +349,12 @@ class TrustStatus(Rendered):
     warnings: list[str] = field(default_factory=list)
     #: the admin's policy in force (`_policy`): None where `status` was not asked
     policy: Policy | None = None
+    #: fingerprint -> where it came from (files, "<PEM text>", an install scope's store)
+    origins: dict[str, list[str]] = field(default_factory=dict)
+    #: CA variables a Jupyter server's sly_nb_tls set before it started this kernel: (variable, server pid)
+    inherited: list[tuple[str, int]] = field(default_factory=list)
+    #: with ``server=True``: what the Jupyter server that started this kernel trusts
+    server: Rendered | None = None
     #: the front-end voice `status` ran in
     voice: str = spoken()
 
@@ -335,6 +365,8 @@ class TrustStatus(Rendered):
     def _headline(self) -> str:
         if not self.active and self.holding:
             return "No extra certificates are trusted by new connections (some live clients still are)."
+        if not self.active and self.inherited:
+            return f"No extra certificates added in {where(self.voice)}: its trust comes from the Jupyter server."
         if not self.active:
             return "No extra certificates are trusted (sly_nb_tls changed nothing)."
         return f"{len(self.certificates)} extra certificate(s) trusted in {where(self.voice)}"
@@ -375,6 +407,12 @@ class TrustStatus(Rendered):
 
     def _start_lines(self) -> list[str]:
         lines = [f"at start: {r.added} new certificate(s) from {r.source}" for r in self.at_start if not r.problem]
+        for pid in sorted({pid for _, pid in self.inherited}):
+            names = ", ".join(name for name, p in self.inherited if p == pid)
+            lines.append(
+                f"from the Jupyter server (pid {pid}) that started this kernel: {names} name its bundles, "
+                f"whose extras this kernel trusts too ({say(command('status', server=True), self.voice)})"
+            )
         if self.policy is not None and self.policy.path is not None:
             lines.append(self.policy.summary)
         return lines
@@ -382,9 +420,11 @@ class TrustStatus(Rendered):
     def to_dict(self) -> dict[str, Any]:
         return {
             "active": self.active,
-            "certificates": [certificate_dict(c) for c in self.certificates],
+            "certificates": [certificate_dict(c) | {"from": self.origins.get(c.sha256, [])} for c in self.certificates],
             "variables": {v.name: v.ours for v in self.variables if v.ours is not None},
             "policy": self.policy.to_dict() if self.policy is not None else None,
+            "inherited_from_server": [name for name, _ in self.inherited],
+            "server": getattr(self.server, "to_dict", lambda: None)(),
             "warnings": list(self.warnings),
         }
 
@@ -411,6 +451,8 @@ class TrustStatus(Rendered):
             lines.append(text_table(_CLIENT_TRUST_HEADERS, (c.row() for c in self.clients), "    "))
         lines += [f"  ! {visible(w)}" for w in self.warnings]
         lines += [f"  {visible(n)}" for n in self._notes()]
+        if self.server is not None:
+            lines.append(str(self.server))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -421,6 +463,8 @@ class TrustStatus(Rendered):
             warnings=self.warnings,
             notes=self._notes(),
         )
+        if self.server is not None:
+            html += self.server._repr_html_()
         rows = self._variable_rows()
         if rows:
             html += html_table(
@@ -446,52 +490,3 @@ def _readers(variable: str) -> str:
     from ..clients import variables
 
     return next((v.readers for v in variables() if v.name == variable), "")
-
-
-# -- env files ------------------------------------------------------------
-@dataclass
-class EnvKey:
-    name: str
-    action: str  # "set", "kept" (environment wins), "overridden", "registered"
-    shown: str  # the value as it may be displayed (masked for secrets)
-    source: str
-
-
-@dataclass(repr=False)
-class EnvResult(Rendered):
-    files_read: list[str] = field(default_factory=list)
-    files_missing: list[str] = field(default_factory=list)
-    keys: list[EnvKey] = field(default_factory=list)
-    certificates: AddResult | None = None
-    override: bool = False
-
-    def _headline(self) -> str:
-        if not self.files_read:
-            return "No env file found (looked for " + ", ".join(map(shown_path, self.files_missing)) + ")"
-        return "✓ Read " + ", ".join(map(shown_path, self.files_read))
-
-    def _rows(self) -> list[list[str]]:
-        return [[k.name, k.action, k.shown, shown_path(k.source) if k.source else ""] for k in self.keys]
-
-    def _notes(self) -> list[str]:
-        out = []
-        if self.files_read and self.files_missing:
-            out.append("not found (skipped): " + ", ".join(map(shown_path, self.files_missing)))
-        if any(k.action == "kept" for k in self.keys):
-            out.append("'kept': already set in the kernel; use --override to take the file's value")
-        return out
-
-    def __str__(self) -> str:
-        lines = [self._headline()]
-        if self.keys:
-            lines.append(text_table(["key", "action", "value", "from"], self._rows(), "  "))
-        lines += [f"  {visible(n)}" for n in self._notes()]
-        if self.certificates is not None:
-            lines.append(str(self.certificates))
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        html = html_table(["key", "action", "value", "from"], self._rows(), title=self._headline(), notes=self._notes())
-        if self.certificates is not None:
-            html += self.certificates._repr_html_()
-        return html

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,8 @@ class StartRecord:
     source: str  # "install (scope user)" or "SLY_NB_TLS_CA_CERTS"
     added: int
     problem: str = ""
+    #: what applying said that does not stop it (an extra that expires soon)
+    warnings: tuple[str, ...] = ()
 
 
 #: what the last load applied, for `status`
@@ -49,23 +52,36 @@ def _sources() -> list[tuple[str, list[str]]]:
     return out
 
 
-def apply_at_start() -> list[StartRecord]:
-    """Trust the installed CAs and those in SLY_NB_TLS_CA_CERTS, once per load; never raises."""
+def _to_stderr(line: str) -> None:
+    print(f"sly_nb_tls: {line}", file=sys.stderr)
+
+
+def apply_at_start(
+    report: Callable[[str], None] = _to_stderr, who: str = "the kernel", live: bool = False
+) -> list[StartRecord]:
+    """Trust the installed CAs and those in SLY_NB_TLS_CA_CERTS, once per load; never raises.
+
+    Each source skipped and each warning is one line to `report` (the kernel's stderr, the server's log).
+    ``live=True`` also gives the extras to clients that exist already: a Jupyter server has made
+    some before it loads its extensions; a kernel loading the extension has made none.
+    """
     global _applied
     if _applied:
         return records
     _applied = True
     try:
-        records.extend(_apply_installed())
+        records.extend(_apply_installed(live))
         sources = _sources()
     except Exception as exc:  # noqa: BLE001 - a broken start-up must not stop the kernel
         records.append(StartRecord("start-up", 0, f"could not look for installed CAs: {exc}"))
         sources = []
     for label, items in sources:
-        records.extend(_apply(label, items))
+        records.extend(_apply(label, items, live))
     for record in records:
         if record.problem:
-            print(f"sly_nb_tls: {record.source}: {record.problem}; the kernel started without it", file=sys.stderr)
+            report(f"{record.source}: {record.problem}; {who} started without it")
+        for warning in record.warnings:
+            report(f"{record.source}: {warning}")
     if records:  # nothing applied: spare the import (`%load_ext` stays fast)
         from .extras import started_with
 
@@ -73,7 +89,7 @@ def apply_at_start() -> list[StartRecord]:
     return records
 
 
-def _apply_installed() -> list[StartRecord]:
+def _apply_installed(live: bool) -> list[StartRecord]:
     """The installed stores, read without X.509 parsing (see `stored`): the cheap start-up path."""
     from .scopes import installed_stores
 
@@ -85,11 +101,11 @@ def _apply_installed() -> list[StartRecord]:
         loaded = read_stored([str(p) for p in sorted(store.glob("*.pem"))])
         out += [StartRecord(label, 0, problem) for problem in loaded.problems]
         if loaded.certificates:
-            out += _trust_screened(label, loaded, ("install scope", scope))
+            out += _trust_screened(label, loaded, ("install scope", scope), live)
     return out
 
 
-def _apply(label: str, items: list[str]) -> list[StartRecord]:
+def _apply(label: str, items: list[str], live: bool) -> list[StartRecord]:
     """The sources in the variable, each read on its own: a bad one is named, the others applied."""
     from .._sources import LoadedSources, read_sources
     from ..errors import SlyTlsError
@@ -109,11 +125,13 @@ def _apply(label: str, items: list[str]) -> list[StartRecord]:
         for origin, shas in loaded.origins.items():
             merged.origins.setdefault(origin, []).extend(shas)
     if merged.certificates:
-        out += _trust_screened(label, merged, ("variable", START_VARIABLE))
+        out += _trust_screened(label, merged, ("variable", START_VARIABLE), live)
     return out
 
 
-def _trust_screened(label: str, loaded: LoadedSources | StoredSources, via: tuple[str, str]) -> list[StartRecord]:
+def _trust_screened(
+    label: str, loaded: LoadedSources | StoredSources, via: tuple[str, str], live: bool
+) -> list[StartRecord]:
     """Trust what the policy allows and has not expired; each certificate skipped is one record."""
     import dataclasses
 
@@ -136,13 +154,10 @@ def _trust_screened(label: str, loaded: LoadedSources | StoredSources, via: tupl
     origins = {o: [s for s in found if s in shas] for o, found in loaded.origins.items()}
     allowed = dataclasses.replace(loaded, certificates=kept, origins=origins)  # type: ignore[arg-type]
     try:
-        # live=False: at start no client exists yet, and scanning for one costs start-up time.
-        result = trust_loaded(allowed, live=False, action="start", via=[via])
+        result = trust_loaded(allowed, live=live, action="start", via=[via])
     except Exception as exc:  # noqa: BLE001 - a broken start-up must not stop the kernel
         return [*out, StartRecord(label, 0, f"{type(exc).__name__}: {exc}")]
-    for warning in result.warnings:
-        print(f"sly_nb_tls: {label}: {warning}", file=sys.stderr)
-    return [*out, StartRecord(label, len(result.added))]
+    return [*out, StartRecord(label, len(result.added), warnings=tuple(result.warnings))]
 
 
 def forget() -> None:

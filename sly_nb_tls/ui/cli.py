@@ -40,6 +40,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             scope = getattr(args, "scope", "user")
             done = uninstall(scope=scope) if args.command == "uninstall" else install(*args.paths, scope=scope)
+            if getattr(args, "server", False):
+                from .._api import add_to_server
+                from ..errors import NoServerError
+
+                try:
+                    done.server = add_to_server(*args.paths)
+                except NoServerError as exc:  # one line, and the install stands
+                    done.notes.append(str(exc))
             _emit(done, args.json)
             return 0
         if args.command == "demo-server":
@@ -73,7 +81,7 @@ def _status(args: argparse.Namespace) -> int:
     try:
         if args.ca:
             add_certs(*args.ca, live=False)
-        _emit(status(clients=args.clients), args.json)
+        _emit(status(clients=args.clients, server=args.server), args.json)
     finally:
         _undo_registration()
     return 0

@@ -208,6 +208,12 @@ _SCOPE = Arg(
     default="user",
     help="whose new kernels: user = your profile, env = this Python environment, system = the machine (default user)",
 )
+#: the Jupyter server that started this kernel (its terminals, LSP servers, kernels of any language)
+_SERVER = Arg(
+    ("--server",),
+    action="store_true",
+    help="also the Jupyter server that started this kernel, and every process it starts from now on",
+)
 _PATHS = Arg(("paths",), metavar="PATH", nargs="*", help="certificate files or directories")
 
 
@@ -236,6 +242,7 @@ COMMANDS: tuple[Command, ...] = (
                 action="store_true",
                 help="also trust them in every new kernel of yours (install --scope user)",
             ),
+            _SERVER,
         ),
         only=MAGIC,
         cell=True,
@@ -243,7 +250,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "add",
         "Trust CA in every new IPython and kernel of yours (no kernel runs here: install --scope user).",
-        (Arg(("paths",), metavar="CA", nargs="+", help="certificate files or directories to trust"), _JSON),
+        (Arg(("paths",), metavar="CA", nargs="+", help="certificate files or directories to trust"), _SERVER, _JSON),
         only=CLI,
     ),
     # A command-line run undoes its own changes when it ends: nothing is left to remove or reset.
@@ -275,6 +282,9 @@ COMMANDS: tuple[Command, ...] = (
                 group="view",
                 help=f"instead, the last N records of the audit log (default {AUDIT_RECORDS}): "
                 "who added, removed or was refused what, and when",
+            ),
+            Arg(
+                ("--server",), action="store_true", help="also what the Jupyter server that started this kernel trusts"
             ),
             _JSON,
         ),

@@ -93,7 +93,7 @@ class SlyTlsMagics(Magics):
             raise UsageError(
                 "%sly_tls add needs a PATH (file or directory), --system, or %%sly_tls add with PEM text in the cell"
             )
-        return add_certs(*sources, live=not args.no_live, system=args.system, persist=args.persist)
+        return add_certs(*sources, live=not args.no_live, system=args.system, persist=args.persist, server=args.server)
 
     def _do_install(self, args: argparse.Namespace, cell: str | None) -> Any:
         from .._api import install
@@ -117,7 +117,7 @@ class SlyTlsMagics(Magics):
             return audit(args.audit)
         from .._api import status
 
-        return status(clients=args.clients)
+        return status(clients=args.clients, server=args.server)
 
     def _do_reset(self, args: argparse.Namespace, cell: str | None) -> Any:
         from .._api import reset

@@ -41,7 +41,7 @@ class Panel:
 
     #: bumped whenever the panel's layout changes: the README's screenshots must be retaken
     #: (``SLY_UPDATE_SCREENSHOTS=1``), and a test compares the version they were taken at
-    LAYOUT_VERSION = 2
+    LAYOUT_VERSION = 3
 
     def __init__(self) -> None:
         self._make_environment()
@@ -78,6 +78,10 @@ class Panel:
         self.cert_persist = w.Checkbox(
             value=False, description="every new kernel too", indent=False,
             tooltip="also install them for every new kernel of yours (python -m sly_nb_tls install --scope user)",
+        )  # fmt: skip
+        self.cert_server = w.Checkbox(
+            value=False, description="the Jupyter server too", indent=False,
+            tooltip="also the Jupyter server that started this kernel: its terminals, LSP servers and new kernels",
         )  # fmt: skip
         self.cert_system = w.Button(
             description="Add system store", icon="server", layout=w.Layout(width="170px"),
@@ -156,7 +160,15 @@ class Panel:
                 self.env_result,
                 section("<b>Certificates</b>"),
                 w.HBox(
-                    [self.cert_path, self.cert_upload, self.cert_add, self.cert_persist, self.cert_system], layout=rows
+                    [
+                        self.cert_path,
+                        self.cert_upload,
+                        self.cert_add,
+                        self.cert_persist,
+                        self.cert_server,
+                        self.cert_system,
+                    ],
+                    layout=rows,
                 ),
                 self.cert_result,
                 self.cert_list,
@@ -297,7 +309,9 @@ class Panel:
             if not path and not uploads:
                 raise _PanelInputError("type a certificate path or upload a file first")
             sources: list[str | bytes] = ([path] if path else []) + uploads
-            result = self.last_result = api.add_certs(*sources, persist=self.cert_persist.value)
+            result = self.last_result = api.add_certs(
+                *sources, persist=self.cert_persist.value, server=self.cert_server.value
+            )
             self.cert_result.value = result._repr_html_()
             self.cert_upload.value = ()
 

@@ -610,14 +610,13 @@ def bench_kernel_start(starts: int) -> list[Figure]:
 
 def bench_server_start(starts: int) -> list[Figure]:
     """A real `jupyter server` whose extension applies 1 installed CA at start vs the same server with it disabled."""
+    import compileall
     import json as _json
 
     import requests
 
     import sly_nb_tls
     from sly_nb_tls.demo import DemoServer
-
-    import compileall
 
     # pip byte-compiles a real install; these machines set PYTHONDONTWRITEBYTECODE, so do it here.
     compileall.compile_dir(str(ROOT / "sly_nb_tls"), quiet=1)

@@ -10,12 +10,19 @@ import functools
 import os
 import shutil
 import ssl
+from collections.abc import Iterator
+from concurrent import futures
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import sly_nb_tls
 from sly_nb_tls.trust.environ import VARIABLES_READ
+
+if TYPE_CHECKING:
+    from sly_nb_tls.demo import DemoServer
 
 #: Every variable some client reads trust from (or that `test` reads): tests set or clear
 #: all of them.  SSL_CERT_DIR and the proxy variables are read, never managed, by the package.
@@ -180,3 +187,24 @@ def assert_each_variable_holds_its_base_plus(extras: set[str], before: dict[str,
             assert len(lines) == 1, lines
             value = lines[0].split("=", 1)[1].strip()
         assert pem_shas(value) == base | extras, f"{var}: not exactly its base plus the extras"
+
+
+@contextmanager
+def grpc_echo(server: DemoServer) -> Iterator[str]:
+    """A gRPC echo service (``/demo.Echo/Ping``) on 127.0.0.1 under the demo server's PKI: its target."""
+    import grpc
+
+    pki = server.pki
+    handler = grpc.method_handlers_generic_handler(
+        "demo.Echo", {"Ping": grpc.unary_unary_rpc_method_handler(lambda request, context: request)}
+    )
+    g = grpc.server(futures.ThreadPoolExecutor(2))
+    g.add_generic_rpc_handlers([handler])
+    # The key goes to gRPC in memory, never to a file.
+    creds = grpc.ssl_server_credentials([(pki.leaf._key_pem(), (pki.leaf.pem + pki.intermediate.pem).encode())])
+    port = g.add_secure_port("127.0.0.1:0", creds)
+    g.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        g.stop(0)

@@ -41,6 +41,7 @@ __all__ = [
     "KnownFailure",
     "OwnRoots",
     "Request",
+    "RootsDefault",
     "SharedContext",
     "TrustView",
     "certifi_set",
@@ -285,6 +286,21 @@ class OwnRoots:
 
 
 @dataclass(frozen=True)
+class RootsDefault:
+    """A library function that uses roots of its own, read once per process, when it is given none
+    (gRPC's ``ssl_channel_credentials()``): wrapped at `add` so such a call gets `variable`'s bundle,
+    its readers' roots plus the extras, and put back at `reset`.  Roots passed explicitly are left alone."""
+
+    label: str
+    module: str
+    attr: str
+    #: the roots argument: its name, and its position when passed positionally
+    argument: str
+    position: int
+    variable: str
+
+
+@dataclass(frozen=True)
 class Request:
     """One request of `test --clients`: ``POST users.me`` with the token, or ``GET /`` without."""
 
@@ -352,6 +368,7 @@ class Family:
     ca_paths: tuple[CaPath, ...] = ()
     cached_opener: CachedOpener | None = None
     own_roots: OwnRoots | None = None
+    roots_defaults: tuple[RootsDefault, ...] = ()
     #: transport package -> the client users know it as (a context held by httpcore is httpx's)
     transports: Mapping[str, str] = field(default_factory=dict)
     #: files and directories a context may load and still trust "the defaults" (certifi, OpenSSL's)

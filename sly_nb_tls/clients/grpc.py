@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .base import CaSet, CaVariable, ClientTrust, Family, TrustView, importable
+from .base import CaSet, CaVariable, ClientTrust, Family, RootsDefault, TrustView, importable
 
 __all__ = ["FAMILY"]
 
@@ -35,10 +35,23 @@ def _rows(view: TrustView) -> list[ClientTrust]:
                 "grpc",
                 f"{_VARIABLE}: {os.path.basename(value or '')}",
                 True,
-                "in children, and here if no secure channel was opened before add (gRPC reads it once)",
+                "in children; here, every ssl_channel_credentials() without roots gets them "
+                "(channels made before add keep their roots: recreate them)",
             )
         ]
     return [ClientTrust("grpc", value or "gRPC's bundled roots", False, "nothing added" if not view.ours else "")]
 
 
-FAMILY = Family(name="grpc", order=60, variables=(CaVariable(_VARIABLE, "gRPC", _base),), rows=_rows)
+#: gRPC reads its default roots once per process, at the first secure channel; a call made without
+#: roots through the module (Google Cloud clients, Databricks and Spark Connect do) gets the bundle.
+_CREDENTIALS = RootsDefault(
+    "grpc.ssl_channel_credentials", "grpc", "ssl_channel_credentials", "root_certificates", 0, _VARIABLE
+)
+
+FAMILY = Family(
+    name="grpc",
+    order=60,
+    variables=(CaVariable(_VARIABLE, "gRPC", _base),),
+    rows=_rows,
+    roots_defaults=(_CREDENTIALS,),
+)

@@ -41,6 +41,7 @@ from .live import LiveTrust
 from .lookup import find_registered
 from .processes import boot_clock, children_started_before
 from .results import AddResult, RemoveResult, ResetResult, TrustStatus
+from .roots import WrappedRoots
 
 if TYPE_CHECKING:
     from .._certs import TrustedCertificate
@@ -86,6 +87,8 @@ class _Registry:
         self.exit_hook = False
         #: what loading the extension applied by itself
         self.at_start: list[StartRecord] = []
+        #: functions that read roots of their own when given none (gRPC's), wrapped while active
+        self.roots = WrappedRoots(lambda: dict(self.variables.applied))
 
     def _default_sets(self) -> list[frozenset[str]]:
         return default_sets(self.bases or {})
@@ -151,6 +154,7 @@ class _Registry:
         variables = self.variables.point_at(files)
         self.cadata = b"".join(c.der for c in self.extras.values())
         self.live.install_hooks()
+        self.roots.wrap(import_now=live)
         self.live.refresh_urllib_opener(self._default_sets(), self.ever_trusted)
         live_updates: list[str] = []
         if live:
@@ -261,6 +265,7 @@ class _Registry:
             return result
         result.restored, result.left = self.variables.restore()
         result.notes.extend(self.live.uninstall(self._default_sets(), self.ever_trusted))
+        result.notes.extend(self.roots.unwrap())
         self.extras.clear()
         self.origins.clear()
         self.cadata = b""
@@ -313,7 +318,7 @@ class _Registry:
                 {var: len(registered - set(base.blocks)) for var, base in self.bases.items()},
             )
             st.bundle_path = self.variables.applied.get("SSL_CERT_FILE")
-            st.hooks = self.live.describe_hooks()
+            st.hooks = self.live.describe_hooks() + self.roots.labels()
             st.swapped = list(self.live.swaps)
             st.live_contexts = len(self.live.given)
             _, st.pinned = self.live.update_default_store_contexts({}, self._default_sets(), self.ever_trusted)

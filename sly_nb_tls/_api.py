@@ -19,7 +19,7 @@ from .trust.stored import StoredCertificate
 
 if TYPE_CHECKING:
     from ._audit import AuditTrail
-    from ._certs import Certificate
+    from ._certs import Certificate, TrustedCertificate
     from ._jupyter import ServerTrust
     from ._pem import Source
     from ._policy import Policy
@@ -122,19 +122,37 @@ def add_certs(
     (its terminals, LSP servers and new kernels of any language inherit them); where no server
     started this process, the result says so in one line and only this process changes.
     """
-    result = extras.add_certs(*sources, live=live, system=system, persist=persist)
-    if server:
-        from .errors import NoServerError
+    if not server:
+        return extras.add_certs(*sources, live=live, system=system, persist=persist)
+    from .errors import NoServerError
 
+    # All or nothing across two processes: first what can be taken back exactly (this process's
+    # add without its live clients), then the server, then the install, and live clients last.
+    extras.refuse_persisting_the_system_store(persist, system)
+    result = extras.add_certs(*sources, live=False, system=system)
+    on_server: ServerTrust | None = None
+    try:
+        result.server = on_server = add_to_server("".join(c.pem for c in result.certificates))
+    except NoServerError as exc:
+        result.notes.append(str(exc))
+    except BaseException:
+        _take_back(result.added)
+        raise
+    if persist:
         try:
-            result.server = add_to_server("".join(c.pem for c in result.certificates))
-        except NoServerError as exc:
-            result.notes.append(str(exc))
+            result.installed = install(*sources, scope="user")
         except BaseException:
-            for cert in result.added:  # all or nothing: the server refused, so this process changes nothing
-                extras.remove(cert)
+            _take_back(result.added)
+            remove_from_server(on_server)
             raise
+    if live:
+        result.live_updated = extras.update_live()
     return result
+
+
+def _take_back(added: list[TrustedCertificate]) -> None:
+    for cert in added:
+        extras.remove(cert)
 
 
 def add_to_server(*sources: Source) -> ServerTrust:
@@ -147,6 +165,17 @@ def add_to_server(*sources: Source) -> ServerTrust:
     found = find_server()
     answer = ask_server(found, "POST", "certificates", pem=pem)
     return ServerTrust.from_answer(found, answer, f"the Jupyter server ({found.url}) trusts them too")
+
+
+def remove_from_server(added: ServerTrust | None) -> None:
+    """Take back, on the server, what `add_to_server` added there (a later step of the same change failed)."""
+    if added is None:
+        return
+    from ._jupyter import ask_server, find_server
+
+    found = find_server()
+    for cert in added.certificates:
+        ask_server(found, "DELETE", f"certificates/{cert['sha256']}")
 
 
 def status(clients: bool = False, server: bool = False) -> TrustStatus:

@@ -92,13 +92,24 @@ def ask_server(server: JupyterServer, method: str, path: str, pem: str | None = 
     import requests
 
     url = server.url.rstrip("/") + f"/{ROUTE}/{path}"
-    headers = {"Authorization": f"token {server.token}"} if server.token else {}
+    # A single-user server under JupyterHub writes no token to its info file: the kernel has the
+    # hub's token for it instead.
+    token = server.token or os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    headers = {"Authorization": f"token {token}"} if token else {}
     if pem is not None:
         headers["Content-Type"] = "application/x-pem-file"
-    try:
-        answer = requests.request(method, url, headers=headers, data=pem, timeout=_TIMEOUT)
-    except requests.RequestException as exc:
-        raise SlyTlsError(f"the Jupyter server at {server.url} did not answer ({type(exc).__name__})") from None
+    with requests.Session() as session:
+        # Never through a proxy: the server is this machine's, and the token must not travel to one.
+        session.trust_env = False
+        try:
+            answer = session.request(method, url, headers=headers, data=pem, timeout=_TIMEOUT)
+        except requests.RequestException as exc:
+            raise SlyTlsError(f"the Jupyter server at {server.url} did not answer ({type(exc).__name__})") from None
+    if answer.status_code == 403 and not token:
+        raise SlyTlsError(
+            f"the Jupyter server at {server.url} wants a token: its info file has none, "
+            "and JUPYTERHUB_API_TOKEN is not set"
+        )
     if answer.status_code == 404:
         raise SlyTlsError(
             f"the Jupyter server at {server.url} does not run the sly_nb_tls extension: "

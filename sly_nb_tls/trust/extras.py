@@ -154,7 +154,7 @@ class _Registry:
         variables = self.variables.point_at(files)
         self.cadata = b"".join(c.der for c in self.extras.values())
         self.live.install_hooks()
-        self.roots.wrap(import_now=live)
+        self.roots.wrap()
         self.live.refresh_urllib_opener(self._default_sets(), self.ever_trusted)
         live_updates: list[str] = []
         if live:
@@ -203,11 +203,6 @@ class _Registry:
         return notes
 
     # -- the operations --------------------------------------------------
-    def add(self, sources: Iterable[CertificateSource], live: bool) -> AddResult:
-        from .._sources import read_sources
-
-        return self.add_loaded(read_sources(sources), live)  # raises before anything changes
-
     def add_loaded(self, loaded: LoadedSources | StoredSources, live: bool) -> AddResult:
         with self.lock:
             read: list[TrustedCertificate] = list(loaded.certificates)
@@ -345,11 +340,7 @@ def at_exit() -> None:
 
 def add_certs(*sources: CertificateSource, live: bool = True, system: bool = False, persist: bool = False) -> AddResult:
     """Trust the certificates in `sources` in this process and its children (`sly_nb_tls.add_certs` says how)."""
-    if persist and system:
-        raise CertificateSourceError(
-            "--persist copies certificates for every new kernel; the system store changes with the machine, "
-            "so persist the CA files themselves instead of --system"
-        )
+    refuse_persisting_the_system_store(persist, system)
     if system:
         from ..clients.stores import system_store_files
 
@@ -376,6 +367,19 @@ def add_certs(*sources: CertificateSource, live: bool = True, system: bool = Fal
     if live:
         result.live_updated = _REGISTRY.update_live()
     return result
+
+
+def refuse_persisting_the_system_store(persist: bool, system: bool) -> None:
+    if persist and system:
+        raise CertificateSourceError(
+            "--persist copies certificates for every new kernel; the system store changes with the machine, "
+            "so persist the CA files themselves instead of --system"
+        )
+
+
+def update_live() -> list[str]:
+    """Give the extras to the clients that exist already (an add made with ``live=False`` first)."""
+    return _REGISTRY.update_live()
 
 
 def trust_loaded(

@@ -42,7 +42,9 @@ class RunningServer:
         headers = dict(kwargs.pop("headers", {}))
         if token:
             headers["Authorization"] = f"token {token}"
-        return requests.request(method, self.url + path, headers=headers, timeout=60, **kwargs)
+        with requests.Session() as session:
+            session.trust_env = False  # the server is on 127.0.0.1: never through a test's proxy variables
+            return session.request(method, self.url + path, headers=headers, timeout=60, **kwargs)
 
     def terminal(self, command: str, timeout: float = 60) -> tuple[int, str]:
         """Open a new terminal through the REST API, run `command` in it over its websocket: (exit code, output)."""
@@ -116,7 +118,10 @@ async def _in_terminal(url: str, name: str, command: str, timeout: float) -> tup
 
 
 def start_server(
-    tmp: Path, env: dict[str, str] | None = None, extensions: dict[str, bool] | None = None
+    tmp: Path,
+    env: dict[str, str] | None = None,
+    extensions: dict[str, bool] | None = None,
+    args: list[str] | None = None,
 ) -> RunningServer:
     """A real `jupyter server` on 127.0.0.1 with a fresh config dir, runtime dir, IPython dir and home."""
     for name in ("home", "config", "runtime", "ipython", "state", "userdir"):
@@ -141,7 +146,7 @@ def start_server(
         sys.executable, "-m", "jupyter_server", "--no-browser", "--ServerApp.ip=127.0.0.1", "--ServerApp.port=0",
         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={tmp}",
         f"--ServerApp.jpserver_extensions={json.dumps(wanted).replace('true', 'True').replace('false', 'False')}",
-        *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+        *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []), *(args or []),
     ]  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, env=server_env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp)

@@ -205,10 +205,10 @@ def test_changes_need_the_token_or_the_xsrf_cookie(plain: RunningServer, other: 
     assert plain.api("GET", "sly-tls/status").json()["certificates"] == []
 
 
-@pytest.mark.parametrize("target", ["1234", "zzzzzzzz", "00000000"])
-def test_delete_names_a_fingerprint_or_is_a_400(plain: RunningServer, target: str) -> None:
+@pytest.mark.parametrize(("target", "code"), [("1234", 400), ("zzzzzzzz", 400), ("00000000", 404)])
+def test_delete_names_a_fingerprint_or_is_refused(plain: RunningServer, target: str, code: int) -> None:
     answer = plain.api("DELETE", f"sly-tls/certificates/{target}")
-    assert answer.status_code == 400 and "\n" not in answer.json()["message"], answer.text
+    assert answer.status_code == code and "\n" not in answer.json()["message"], answer.text
 
 
 # -- from the notebook -----------------------------------------------------------------------------
@@ -319,7 +319,7 @@ def test_the_endpoints_obey_the_admins_policy(tmp_path: Path, other: DemoServer)
     server = start_server(tmp_path / "srv", env={"SLY_NB_TLS_POLICY": str(policy)})
     try:
         answer = server.api("POST", "sly-tls/certificates", json={"pem": Path(other.root_path).read_text()})
-        assert answer.status_code == 400, answer.text
+        assert answer.status_code == 403, answer.text
         message = answer.json()["message"]
         assert "deny list" in message and str(policy) in message and "\n" not in message
         assert server.api("GET", "sly-tls/status").json()["certificates"] == []
@@ -327,3 +327,45 @@ def test_the_endpoints_obey_the_admins_policy(tmp_path: Path, other: DemoServer)
         server.stop()
     records = [json.loads(line) for line in (tmp_path / "srv" / "state" / "sly-nb-tls" / "audit.jsonl").open()]
     assert [(r["action"], r["outcome"]) for r in records] == [("add", "refused")]
+
+
+def test_the_servers_authorizer_decides_who_may_change_its_trust(tmp_path: Path, other: DemoServer) -> None:
+    """A server whose Authorizer lets users read but not write (a read-only collaborator)."""
+    server = start_server(tmp_path / "srv", args=["--ServerApp.authorizer_class=server_fetch.ReadOnlyAuthorizer"])
+    try:
+        assert server.api("GET", "sly-tls/status").status_code == 200
+        answer = server.api("POST", "sly-tls/certificates", json={"pem": Path(other.root_path).read_text()})
+        assert answer.status_code == 403, answer.text
+        assert server.api("POST", "sly-tls/reset").status_code == 403
+        assert server.api("GET", "sly-tls/status").json()["certificates"] == []
+    finally:
+        server.stop()
+
+
+def test_a_refused_add_server_changes_neither_side(
+    tmp_path: Path, other: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's policy refuses: this process (a kernel of it, by JPY_PARENT_PID) keeps what it had,
+    live clients included, and the call never goes through the environment's proxy."""
+    from sly_nb_tls.errors import SlyTlsError
+
+    (sha,) = pem_shas(other.root_path)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'deny = ["{sha}"]\n')
+    server = start_server(tmp_path / "srv", env={"SLY_NB_TLS_POLICY": str(policy)})
+    try:
+        monkeypatch.setenv("JPY_PARENT_PID", str(server.pid))
+        monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(server.runtime))
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        import httpx
+
+        client = httpx.Client()  # a live client: it must not be given the refused CA
+        with pytest.raises(SlyTlsError, match="deny list"):
+            sly_nb_tls.add_certs(str(other.root_path), server=True)
+        assert not sly_nb_tls.status().active
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.get(f"{other.url}/")
+        assert server.api("GET", "sly-tls/status").json()["certificates"] == []
+    finally:
+        server.stop()

@@ -38,16 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("add", "install", "uninstall"):
             from .._api import install, uninstall
 
+            if getattr(args, "server", False):
+                return _add_with_server(args)
             scope = getattr(args, "scope", "user")
             done = uninstall(scope=scope) if args.command == "uninstall" else install(*args.paths, scope=scope)
-            if getattr(args, "server", False):
-                from .._api import add_to_server
-                from ..errors import NoServerError
-
-                try:
-                    done.server = add_to_server(*args.paths)
-                except NoServerError as exc:  # one line, and the install stands
-                    done.notes.append(str(exc))
             _emit(done, args.json)
             return 0
         if args.command == "demo-server":
@@ -68,6 +62,27 @@ def _emit(result: Any, as_json: bool) -> None:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         print(result)
+
+
+def _add_with_server(args: argparse.Namespace) -> int:
+    """``add CA --server`` in a Jupyter terminal: the server first, then the install; all or nothing."""
+    from .._api import add_to_server, install, remove_from_server
+    from ..errors import NoServerError
+
+    note, on_server = "", None
+    try:
+        on_server = add_to_server(*args.paths)
+    except NoServerError as exc:  # one line, and the install goes ahead
+        note = str(exc)
+    try:
+        done = install(*args.paths, scope="user")
+    except BaseException:
+        remove_from_server(on_server)
+        raise
+    done.server = on_server
+    done.notes += [note] if note else []
+    _emit(done, args.json)
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
@@ -23,7 +24,13 @@ _HEX = frozenset("0123456789abcdef")
 
 
 class _SlyTlsHandler(APIHandler):  # type: ignore[misc]
-    """JSON in, JSON out; a user's mistake is a 400 with one line, as the magic's UsageError is."""
+    """JSON in, JSON out; a user's mistake is a 400 with one line, as the magic's UsageError is.
+
+    The server's own rules decide who may: its authentication, XSRF for changes, and its Authorizer
+    (`auth_resource`: reading is "read", every change "write"), as for its other endpoints.
+    """
+
+    auth_resource = "sly-tls"
 
     def _reply(self, status: int, payload: dict[str, Any]) -> None:
         self.set_status(status)
@@ -34,13 +41,14 @@ class _SlyTlsHandler(APIHandler):  # type: ignore[misc]
         try:
             result = verb()
         except SlyTlsError as exc:
-            self._reply(400, {"message": str(exc).splitlines()[0] if str(exc) else type(exc).__name__})
+            self._reply(_status_of(exc), {"message": str(exc).splitlines()[0] if str(exc) else type(exc).__name__})
             return
         self._reply(200, result.to_dict())
 
 
 class StatusHandler(_SlyTlsHandler):
     @web.authenticated  # type: ignore[misc]
+    @authorized  # type: ignore[misc]
     def get(self) -> None:
         from .. import _api  # at the first request, not at the server's start
 
@@ -49,6 +57,7 @@ class StatusHandler(_SlyTlsHandler):
 
 class CertificatesHandler(_SlyTlsHandler):
     @web.authenticated  # type: ignore[misc]
+    @authorized  # type: ignore[misc]
     def post(self) -> None:
         try:
             pem = self._pem()
@@ -86,6 +95,7 @@ class CertificatesHandler(_SlyTlsHandler):
 
 class CertificateHandler(_SlyTlsHandler):
     @web.authenticated  # type: ignore[misc]
+    @authorized  # type: ignore[misc]
     def delete(self, fingerprint: str) -> None:
         from .. import _api
 
@@ -94,10 +104,18 @@ class CertificateHandler(_SlyTlsHandler):
 
 class ResetHandler(_SlyTlsHandler):
     @web.authenticated  # type: ignore[misc]
+    @authorized  # type: ignore[misc]
     def post(self) -> None:
         from .. import _api
 
         self._run(_api.reset)
+
+
+def _status_of(exc: SlyTlsError) -> int:
+    """403 for what the admin's policy refuses, 404 for a certificate that is not there, else 400."""
+    from ..errors import PolicyError, UnknownCertificateError
+
+    return 403 if isinstance(exc, PolicyError) else 404 if isinstance(exc, UnknownCertificateError) else 400
 
 
 def _registered(fingerprint: str) -> Any:
@@ -109,7 +127,9 @@ def _registered(fingerprint: str) -> Any:
         raise SlyTlsError(f"{fingerprint[:80]}: give the SHA-256 in hex, or a unique prefix of at least 8 digits")
     matches = [c for c in _api.status().certificates if c.sha256.startswith(digits)]
     if len(matches) != 1:
-        raise SlyTlsError(
+        from ..errors import UnknownCertificateError
+
+        raise (UnknownCertificateError if not matches else SlyTlsError)(
             f"{digits}: {'no' if not matches else len(matches)} registered certificate(s) have this fingerprint"
         )
     return matches[0]

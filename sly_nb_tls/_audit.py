@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import stat
 import sys
 from collections import deque
 from collections.abc import Iterable
@@ -133,9 +134,18 @@ def make_entry(
 
 
 def open_for_append(path: Path) -> int:
-    """An append-only descriptor of the log, created 0600 in a 0700 directory; `OSError` if it cannot be."""
+    """An append-only descriptor of the log, created 0600 in a 0700 directory; `OSError` if it cannot be.
+
+    Never through a symbolic link, and only a regular file: in a folder others can write to, a link
+    would make our lines land in a file of theirs choosing (a shell's rc file), and a FIFO would hang
+    every change (opened without blocking, then refused)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o600)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a regular file")
+    return fd
 
 
 def append(path: Path, entry: dict[str, Any]) -> None:

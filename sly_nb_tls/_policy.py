@@ -22,6 +22,7 @@ __all__ = ["POLICY_VARIABLE", "Policy", "policy_files", "policy_in_force"]
 POLICY_VARIABLE = "SLY_NB_TLS_POLICY"
 
 _HEX = re.compile(r"[0-9a-f]{16,128}")
+_ALLOWED_ENTRY = re.compile(r"[0-9a-f]{64}|[0-9a-f]{40}")
 _MAX_POLICY_BYTES = 1024 * 1024
 _MAX_WARNING_DAYS = 3650
 _FLAGS = ("allow_system", "allow_leaf", "allow_user_install", "require_name_constraints")
@@ -59,6 +60,8 @@ class Policy:
 
     def refusal(self, cert: TrustedCertificate) -> str:
         """The rule that refuses `cert`; "" when it may be trusted."""
+        if self.problem:  # the defaults standing in for a policy that cannot be read: never "allowed"
+            return f"the policy cannot be read ({self.problem})"
         if self.path is None:
             return ""
         if self.deny and (
@@ -145,10 +148,12 @@ def policy_in_force() -> Policy:
         except OSError as exc:
             raise PolicyError(f"{path}: the policy file cannot be read ({exc.strerror or exc})") from None
         key = (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
-        if key not in _cache:
+        policy = _cache.get(key)
+        if policy is None:  # another thread may clear the cache meanwhile: keep ours in hand
+            policy = _read(path)
             _cache.clear()
-            _cache[key] = _read(path)
-        return _cache[key]
+            _cache[key] = policy
+        return policy
     return Policy()
 
 
@@ -187,9 +192,17 @@ def _validated(path: Path, text: str, data: dict[str, Any]) -> Policy:
             if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
                 raise bad(key, "must be a list of SHA-256 fingerprints or Subject Key Identifiers (hex strings)")
             normal = [e.replace(":", "").replace(" ", "").lower() for e in entries]
-            wrong = [e for e, n in zip(entries, normal, strict=True) if not _HEX.fullmatch(n)]
+            # allow matches exactly: a SHA-256 (64 digits) or a key's identifier (SHA-1: 40); deny also
+            # matches a fingerprint's first 16+ digits, the short form status shows.
+            fits = _ALLOWED_ENTRY.fullmatch if key == "allow" else _HEX.fullmatch
+            wrong = [e for e, n in zip(entries, normal, strict=True) if not fits(n)]
             if wrong:
-                raise bad(key, f"{wrong[0]!r} is not a full SHA-256 fingerprint or Subject Key Identifier in hex")
+                what = (
+                    "the full SHA-256 (64 hex digits) or key identifier (40)"
+                    if key == "allow"
+                    else ("a SHA-256 fingerprint (16 or more of its hex digits) or a Subject Key Identifier")
+                )
+                raise bad(key, f"{wrong[0]!r} is not {what}")
             values[key] = frozenset(normal)
             rules.append((key, f"{len(normal)} certificate(s)"))
     for key in _FLAGS:

@@ -536,21 +536,24 @@ def test_a_log_that_cannot_be_written_never_blocks_a_change(
         _handshake(demo_server)
 
 
-def test_a_log_the_policy_names_must_be_writable_or_the_change_is_refused(
+def test_a_log_the_policy_names_must_be_writable_or_a_widening_change_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_server: DemoServer
 ) -> None:
     kept = issue("Audit Kept CA", ca=True)
-    sly_nb_tls.add_certs(kept.pem)  # before the policy: in the default log
+    other = issue("Audit Other Kept CA", ca=True)
+    sly_nb_tls.add_certs(kept.pem, other.pem)  # before the policy: in the default log
     _policy(monkeypatch, tmp_path, f'audit_log = "{_blocker(tmp_path)}/audit.jsonl"\n')
     with pytest.raises(PolicyError, match="audit log"):
         sly_nb_tls.add_certs(demo_server.root_path)
     with pytest.raises(ssl.SSLCertVerificationError):
         _handshake(demo_server)
-    with pytest.raises(PolicyError, match="audit log"):
-        sly_nb_tls.remove(kept.pem)
-    with pytest.raises(PolicyError, match="audit log"):
-        sly_nb_tls.reset()
-    assert [c.sha256 for c in sly_nb_tls.status().certificates] == [_sha(kept)]  # nothing changed
+    # Taking trust away is never refused (a CA someone wants gone must go): it says the log failed.
+    removed = sly_nb_tls.remove(kept.pem)
+    assert any("audit log" in w for w in removed.warnings), removed.warnings
+    assert [c.sha256 for c in sly_nb_tls.status().certificates] == [_sha(other)]
+    reset = sly_nb_tls.reset()
+    assert any("audit log" in n for n in reset.notes), reset.notes
+    assert not sly_nb_tls.status().active
     assert [r["action"] for r in _records()] == ["add"]
 
 
@@ -735,3 +738,22 @@ def test_at_start_the_installed_cas_are_applied_and_recorded_the_expired_and_ref
     for record in at_start:
         assert {"kind": "install scope", "path": "user"} in record["sources"] and FIELDS <= set(record)
     sly_nb_tls.uninstall(scope="user")
+
+
+def test_the_log_is_never_written_through_a_link_nor_into_a_fifo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a folder others can write to, a link would put our lines in a file of their choosing, and a
+    FIFO would hang every change: both are refused, and the change still goes through with a warning."""
+    victim = tmp_path / "victim-rc"
+    victim.write_text("# a user's shell rc\n")
+    log_dir = Path(os.environ["XDG_STATE_HOME"]) / "sly-nb-tls"
+    log_dir.mkdir(parents=True)
+    (log_dir / "audit.jsonl").symlink_to(victim)
+    result = sly_nb_tls.add_certs(issue("Audit Link CA", ca=True).pem)
+    assert result.added and any("audit log" in w for w in result.warnings), result.warnings
+    assert victim.read_text() == "# a user's shell rc\n"
+    (log_dir / "audit.jsonl").unlink()
+    os.mkfifo(log_dir / "audit.jsonl")
+    result = sly_nb_tls.add_certs(issue("Audit Fifo CA", ca=True).pem)  # does not hang
+    assert result.added and any("audit log" in w for w in result.warnings), result.warnings

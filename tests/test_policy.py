@@ -330,7 +330,11 @@ BROKEN = {
     "wrong type": ('expiry_warning_days = 30\nallow_leaf = "no"\n', "line 2: allow_leaf: must be true or false"),
     "not a list": ('allow_leaf = true\ndeny = "ab12"\n', "line 2: deny: must be a list"),
     "non-hex entry": ('allow_leaf = true\nallow = [\n  "corp-root",\n]\n', "line 2: allow: 'corp-root' is not"),
-    "short entry": ('deny = ["ab:cd:ef"]\n', "line 1: deny: 'ab:cd:ef' is not a full"),
+    "short entry": ('deny = ["ab:cd:ef"]\n', "line 1: deny: 'ab:cd:ef' is not a SHA-256 fingerprint"),
+    "short allow entry": (
+        'allow = ["ab:cd:ef:01:23:45:67:89"]\n',
+        "line 1: allow: 'ab:cd:ef:01:23:45:67:89' is not the full",
+    ),
     "days out of range": ("expiry_warning_days = -1\n", "line 1: expiry_warning_days"),
     "relative audit log": ('audit_log = "audit.jsonl"\n', "line 1: audit_log: must be an absolute path"),
     "not UTF-8": (b"allow_leaf = \xff\n", "not UTF-8"),

@@ -76,10 +76,17 @@ def admit(
 
 
 def admit_narrowing(action: str, sources: Iterable[AuditSource] = ()) -> tuple[Door, list[str]]:
-    """A change that only takes trust away (remove, reset, uninstall): no rule refuses it, and a
-    policy that cannot be read does not either; it is named in the warnings instead."""
+    """A change that only takes trust away (remove, reset, uninstall): nothing refuses it — neither a
+    rule, nor a policy that cannot be read, nor an audit log that cannot be written, since refusing it
+    would keep a CA trusted that someone wants gone.  Each is named in the warnings instead."""
     policy, warnings = policy_or_default()
-    return Door(action, policy, _writable_log(policy), list(sources)), warnings
+    log = audit_file(policy)
+    if policy.audit_log:
+        try:
+            os.close(open_for_append(log))
+        except OSError as exc:
+            warnings.append(f"the audit log the policy names, {log}, cannot be written ({exc.strerror or exc})")
+    return Door(action, policy, log, list(sources)), warnings
 
 
 def _writable_log(policy: Policy) -> Path:

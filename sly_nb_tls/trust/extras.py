@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING
 
 from .._fixes import command, say, where
 from .._pem import Source as CertificateSource
-from .._policy import policy_in_force
 from ..clients import variables as ca_variables
 from ..clients.base import CaSet, ClientTrust, TrustView
 from ..errors import CertificateSourceError, StorageError
@@ -480,7 +479,8 @@ def shipped_pem(*sources: CertificateSource) -> str:
         raise CertificateSourceError(
             f"nothing to ship to the workers: add certificates first ({say(command('add'))}), or pass them"
         )
-    policy_in_force().check(certificates)  # the workers check again; refuse here, before anything ships
+    # The workers check again under their own policy; refused here (and audited), nothing ships.
+    admit("add", list(certificates), [("workers", None)])
     return "".join(c.pem for c in certificates)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -132,11 +132,14 @@ def screen(
 
 
 def record_refusals(
-    action: str, refused: list[tuple[TrustedCertificate, str]], sources: list[AuditSource], policy: Policy
-) -> None:
-    """One audit line per certificate the policy refused where nothing is raised (at start)."""
+    action: str, refused: Sequence[tuple[TrustedCertificate, str]], sources: list[AuditSource], policy: Policy
+) -> list[str]:
+    """One audit line per certificate the policy refused where nothing is raised (at start); what to
+    warn about when the log cannot be written (once)."""
+    warnings: list[str] = []
     for cert, why in refused:
-        _record(audit_file(policy), make_entry(action, "refused", [cert], sources, reason=why))
+        warnings = warnings or _record(audit_file(policy), make_entry(action, "refused", [cert], sources, reason=why))
+    return warnings
 
 
 def expiry_warnings(certificates: Iterable[TrustedCertificate], days: int, now: dt.datetime | None = None) -> list[str]:

@@ -116,8 +116,9 @@ def _apply(label: str, items: list[str], live: bool) -> list[StartRecord]:
         shown = "PEM text" if "-----BEGIN" in item else item
         try:
             loaded = read_sources([item])
-        except (SlyTlsError, OSError) as exc:
-            out.append(StartRecord(f"{label}: {shown}", 0, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one bad item: named, the others applied
+            why = str(exc) if isinstance(exc, SlyTlsError) else f"{type(exc).__name__}: {exc}"
+            out.append(StartRecord(f"{label}: {shown}", 0, why))
             continue
         known = {c.sha256 for c in merged.certificates}
         merged.certificates += [c for c in loaded.certificates if c.sha256 not in known]
@@ -132,32 +133,41 @@ def _apply(label: str, items: list[str], live: bool) -> list[StartRecord]:
 def _trust_screened(
     label: str, loaded: LoadedSources | StoredSources, via: tuple[str, str], live: bool
 ) -> list[StartRecord]:
-    """Trust what the policy allows and has not expired; each certificate skipped is one record."""
+    """Trust what the policy allows and has not expired; each certificate skipped is one record.
+    Never raises: whatever goes wrong is this source's problem, and the start goes on."""
+    try:
+        return _screen_and_trust(label, loaded, via, live)
+    except Exception as exc:  # noqa: BLE001 - a broken start-up must not stop the kernel
+        return [StartRecord(label, 0, f"{type(exc).__name__}: {exc}")]
+
+
+def _screen_and_trust(
+    label: str, loaded: LoadedSources | StoredSources, via: tuple[str, str], live: bool
+) -> list[StartRecord]:
     import dataclasses
 
-    from .._policy import policy_in_force
+    from .._policy import Policy, policy_in_force
     from ..errors import SlyTlsError
     from .extras import trust_loaded
     from .gate import origins_as_sources, record_refusals, screen
 
+    sources = [via, *origins_as_sources(loaded.origins)]
     try:
         policy = policy_in_force()
     except SlyTlsError as exc:  # fail closed: a policy that cannot be read lets nothing in
-        return [StartRecord(label, 0, str(exc))]
+        everything = [(c, str(exc)) for c in loaded.certificates]
+        return [StartRecord(label, 0, str(exc), tuple(record_refusals("start", everything, sources, Policy())))]
     kept, skipped = screen(loaded.certificates, policy)
-    sources = [via, *origins_as_sources(loaded.origins)]
-    record_refusals("start", [(c, why) for c, why in skipped if why.startswith("refused")], sources, policy)
+    refused = [(c, why) for c, why in skipped if why.startswith("refused")]
+    warnings = record_refusals("start", refused, sources, policy)
     out = [StartRecord(f"{label}: {c.common_name} ({c.short_fingerprint})", 0, why) for c, why in skipped]
     if not kept:
-        return out
+        return out + ([StartRecord(label, 0, warnings=tuple(warnings))] if warnings else [])
     shas = {c.sha256 for c in kept}
     origins = {o: [s for s in found if s in shas] for o, found in loaded.origins.items()}
     allowed = dataclasses.replace(loaded, certificates=kept, origins=origins)  # type: ignore[arg-type]
-    try:
-        result = trust_loaded(allowed, live=live, action="start", via=[via])
-    except Exception as exc:  # noqa: BLE001 - a broken start-up must not stop the kernel
-        return [*out, StartRecord(label, 0, f"{type(exc).__name__}: {exc}")]
-    return [*out, StartRecord(label, len(result.added), warnings=tuple(result.warnings))]
+    result = trust_loaded(allowed, live=live, action="start", via=[via])
+    return [*out, StartRecord(label, len(result.added), warnings=tuple(warnings + result.warnings))]
 
 
 def forget() -> None:

@@ -258,20 +258,20 @@ def _cn(subject: object) -> str:
 
 
 def read_trail(path: Path, n: int) -> AuditTrail:
-    """The last `n` records of `path` (none when it does not exist yet)."""
+    """The last `n` records of `path` (none when it does not exist yet), reaching into the rotated
+    ``.1`` when the current file holds fewer."""
     from ._render import shown_path
 
     trail = AuditTrail(shown_path(path))
     if n <= 0:
         return trail
     last: deque[bytes] = deque(maxlen=n)
-    try:
-        with open(path, "rb") as fh:
-            for line in fh:
-                if line.strip():
-                    last.append(line)
-    except FileNotFoundError:
-        return trail
+    for part in (Path(f"{path}.1"), path):
+        try:
+            with open(part, "rb") as fh:
+                last.extend(line for line in fh if line.strip())
+        except FileNotFoundError:
+            continue
     for line in last:
         try:
             record = json.loads(line)

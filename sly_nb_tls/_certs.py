@@ -368,6 +368,11 @@ _GENERAL_NAME_KINDS: dict[type, str] = {
 }
 
 
+def _shown_name(name: x509.GeneralName) -> str:
+    value = name.value
+    return value.rfc4514_string() if isinstance(value, x509.Name) else str(value)
+
+
 def _name_constraints(extensions: x509.Extensions) -> NameConstraints | None:
     try:
         value = extensions.get_extension_for_class(x509.NameConstraints).value
@@ -375,7 +380,7 @@ def _name_constraints(extensions: x509.Extensions) -> NameConstraints | None:
         return None
 
     def names(subtrees: Iterable[x509.GeneralName] | None) -> tuple[str, ...]:
-        return tuple(f"{_GENERAL_NAME_KINDS.get(type(n), type(n).__name__)}:{n.value}" for n in subtrees or ())
+        return tuple(f"{_GENERAL_NAME_KINDS.get(type(n), type(n).__name__)}:{_shown_name(n)}" for n in subtrees or ())
 
     return NameConstraints(names(value.permitted_subtrees), names(value.excluded_subtrees))
 

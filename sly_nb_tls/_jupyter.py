@@ -187,4 +187,9 @@ class ServerTrust(Rendered):
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "certificates": self.certificates, "variables": self.variables}
+        return {
+            "url": self.url,
+            "certificates": self.certificates,
+            "variables": self.variables,
+            "warnings": self.warnings,
+        }

@@ -74,8 +74,10 @@ class Policy:
             return "it is not in the allow list"
         if not self.allow_leaf and not _full(cert).is_ca:
             return "it is not a CA certificate, and allow_leaf = false"
-        if self.require_name_constraints and _full(cert).is_ca and _full(cert).name_constraints is None:
-            return "a CA without nameConstraints, and require_name_constraints = true"
+        if self.require_name_constraints and _full(cert).is_ca:
+            constraints = _full(cert).name_constraints
+            if constraints is None or not constraints.permitted:  # exclusions alone leave almost any site
+                return "a CA without nameConstraints naming where it may vouch, and require_name_constraints = true"
         return ""
 
     def check(self, certificates: Sequence[TrustedCertificate]) -> None:

@@ -113,9 +113,15 @@ def trusted() -> set[str]:
     return {c.sha256 for c in sly_nb_tls.status().certificates}
 
 
-def make_ca(name: str, *, permitted: list[x509.GeneralName] | None = None, claimed_ski: str = "") -> IssuedCert:
-    """A self-signed root CA; `permitted`: its nameConstraints; `claimed_ski`: a Subject Key Identifier
-    it claims that is not its own key's (a forged CA copying a trusted CA's)."""
+def make_ca(
+    name: str,
+    *,
+    permitted: list[x509.GeneralName] | None = None,
+    excluded: list[x509.GeneralName] | None = None,
+    claimed_ski: str = "",
+) -> IssuedCert:
+    """A self-signed root CA; `permitted`, `excluded`: its nameConstraints; `claimed_ski`: a Subject Key
+    Identifier it claims that is not its own key's (a forged CA copying a trusted CA's)."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.timezone.utc)
@@ -136,8 +142,8 @@ def make_ca(name: str, *, permitted: list[x509.GeneralName] | None = None, claim
         .add_extension(usage, critical=True)
         .add_extension(ski or x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
-    if permitted is not None:
-        builder = builder.add_extension(x509.NameConstraints(permitted, None), critical=True)
+    if permitted is not None or excluded is not None:
+        builder = builder.add_extension(x509.NameConstraints(permitted, excluded), critical=True)
     return IssuedCert(builder.sign(key, hashes.SHA256()), key)
 
 
@@ -301,6 +307,19 @@ def test_require_name_constraints(tmp_path: Path, demo_server: DemoServer) -> No
         added = sly_nb_tls.add_certs(server.root_path)
         assert added.added[0].name_constraints is not None and "corp.example" in added.added[0].vouches_for
         assert reach(server.url) == "200"
+
+
+def test_required_name_constraints_must_say_where_a_ca_may_vouch(tmp_path: Path) -> None:
+    """Exclusions alone leave a CA free to vouch for almost any site: they do not meet the rule."""
+    only_excluded = make_ca("Excluding Root", excluded=[x509.DNSName("bank.example")])
+    path = use_policy(tmp_path, "require_name_constraints = true\n")
+    refused(lambda: sly_nb_tls.add_certs(only_excluded.pem), "Excluding Root", "require_name_constraints", str(path))
+    named = make_ca(
+        "Directory Root",
+        permitted=[x509.DirectoryName(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Corp")]))],
+    )
+    result = sly_nb_tls.add_certs(named.pem)
+    assert result.added and result.added[0].vouches_for == "only dirName:O=Corp", result.added[0].vouches_for
 
 
 def test_expiry_warning_days_sets_the_warning_window(tmp_path: Path) -> None:

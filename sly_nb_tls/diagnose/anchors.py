@@ -122,7 +122,7 @@ class Rotation(Rendered):
     def headline(self) -> str:
         return (
             f"rotated: {self.what} has a new key — the chain is signed with the new one, "
-            "the one trusted here has the old one"
+            "the one trusted here has the old one (a re-keyed CA, or an impersonation: check with IT)"
         )
 
     def _old_line(self) -> str:

@@ -164,6 +164,7 @@ class AddResult(Rendered):
             "total_trusted": self.total_trusted,
             "variables_set": list(self.variables_set),
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
             "server": getattr(self.server, "to_dict", lambda: None)(),
         }
 

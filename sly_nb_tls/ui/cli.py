@@ -26,6 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "status" and args.audit is not None and args.ca:
         # the log says what happened; --ca imagines a change: together they would mean neither
         parsers["status"].error("--audit shows the audit log; it takes no --ca")
+    if args.command == "status" and args.audit is not None and args.server:
+        parsers["status"].error("--audit shows this machine's audit log; it takes no --server")
     from ..errors import SlyTlsError
 
     try:

@@ -114,6 +114,8 @@ class SlyTlsMagics(Magics):
         if args.audit is not None:
             from .._api import audit
 
+            if args.server:
+                raise UsageError("%sly_tls status --audit shows this machine's audit log; it takes no --server")
             return audit(args.audit)
         from .._api import status
 

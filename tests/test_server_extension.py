@@ -369,3 +369,19 @@ def test_a_refused_add_server_changes_neither_side(
         assert server.api("GET", "sly-tls/status").json()["certificates"] == []
     finally:
         server.stop()
+
+
+def test_a_browser_session_needs_the_xsrf_token_to_change_trust(fresh: RunningServer, other: DemoServer) -> None:
+    """Logged in by cookie, as JupyterLab is: a change without the XSRF token is refused, one with it works."""
+    pem = {"pem": Path(other.root_path).read_text()}
+    with requests.Session() as browser:
+        browser.trust_env = False
+        assert browser.get(f"{fresh.url}?token={fresh.token}", timeout=30).ok  # the login sets the cookies
+        xsrf = browser.cookies.get("_xsrf")
+        assert xsrf, browser.cookies
+        assert browser.get(f"{fresh.url}sly-tls/status", timeout=30).status_code == 200
+        refused = browser.post(f"{fresh.url}sly-tls/certificates", json=pem, timeout=30)
+        assert refused.status_code == 403, refused.text
+        assert fresh.api("GET", "sly-tls/status").json()["certificates"] == []
+        allowed = browser.post(f"{fresh.url}sly-tls/certificates", json=pem, headers={"X-XSRFToken": xsrf}, timeout=30)
+        assert allowed.status_code == 200, allowed.text

@@ -101,7 +101,12 @@ def policy() -> Policy:
 
 
 def add_certs(
-    *sources: Source, live: bool = True, system: bool = False, persist: bool = False, server: bool = False
+    *sources: Source,
+    live: bool = True,
+    system: bool = False,
+    persist: bool = False,
+    server: bool = False,
+    as_is: bool = False,
 ) -> AddResult:
     """Trust the certificates in `sources` in this process and its children.
 
@@ -121,15 +126,20 @@ def add_certs(
     ``server=True`` also adds the certificates to the Jupyter server that started this kernel
     (its terminals, LSP servers and new kernels of any language inherit them); where no server
     started this process, the result says so in one line and only this process changes.
+
+    A root CA that Python 3.13's strict X.509 checks reject only for its own structure (basicConstraints
+    not critical, no keyUsage, no Subject Key Identifier) is trusted as its *equivalent anchor*: the same
+    name, key, serial, validity and constraints, with only that corrected, so strict and lax clients
+    decide alike; the result names both fingerprints.  ``as_is=True`` trusts the original instead.
     """
     if not server:
-        return extras.add_certs(*sources, live=live, system=system, persist=persist)
+        return extras.add_certs(*sources, live=live, system=system, persist=persist, as_is=as_is)
     from .errors import NoServerError
 
     # All or nothing across two processes: first what can be taken back exactly (this process's
     # add without its live clients), then the server, then the install, and live clients last.
     extras.refuse_persisting_the_system_store(persist, system)
-    result = extras.add_certs(*sources, live=False, system=system)
+    result = extras.add_certs(*sources, live=False, system=system, as_is=as_is)
     on_server: ServerTrust | None = None
     try:
         result.server = on_server = add_to_server("".join(c.pem for c in result.certificates))
@@ -140,7 +150,7 @@ def add_certs(
         raise
     if persist:
         try:
-            result.installed = install(*sources, scope="user")
+            result.installed = install(*sources, scope="user", as_is=as_is)
         except BaseException:
             _take_back(result.added)
             remove_from_server(on_server)

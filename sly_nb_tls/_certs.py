@@ -99,6 +99,14 @@ def strict_x509_defects(cert: x509.Certificate) -> list[str]:
     return defects
 
 
+#: each strict defect an equivalent anchor corrects (`_anchors`), said as its correction
+_CORRECTED = {
+    "basicConstraints is not marked critical": "basicConstraints made critical",
+    "a CA without a keyUsage extension": "keyUsage added",
+    "a CA without a Subject Key Identifier": "SKI added",
+}
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Certificate(Rendered):
     """One X.509 certificate, with what a user needs to judge it.
@@ -131,6 +139,9 @@ class Certificate(Rendered):
     name_constraints: NameConstraints | None = None
     #: the key identifier computed from the key itself (RFC 5280 method 1), whatever the SKI claims
     key_identifier: str = ""
+    #: an equivalent anchor (`_anchors`): the SHA-256 of the root it stands for, and the strict defects it corrects
+    original_sha256: str = ""
+    original_defects: tuple[str, ...] = ()
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate, source: str = "") -> Certificate:
@@ -248,10 +259,25 @@ class Certificate(Rendered):
         return hash(self.sha256)
 
     # -- rendering ------------------------------------------------------
+    @property
+    def equivalent_of(self) -> dict[str, object] | None:
+        """An equivalent anchor's original: its SHA-256 and what was corrected (`_anchors`); None for any other."""
+        if not self.original_sha256:
+            return None
+        return {"sha256": self.original_sha256, "corrected": list(self.original_defects)}
+
+    @property
+    def corrections(self) -> str:
+        """What an equivalent anchor corrected in its original, in a few words ("" for any other)."""
+        return ", ".join(_CORRECTED.get(d, d) for d in self.original_defects)
+
     def summary_row(self) -> list[str]:
+        kind = self.kind
+        if self.original_sha256:
+            kind += f", equivalent of {_colons(self.original_sha256)[:23]}… ({self.corrections})"
         return [
             self.common_name,
-            self.kind,
+            kind,
             f"{self.not_after:%Y-%m-%d}",
             self.short_fingerprint,
             self.vouches_for,
@@ -275,6 +301,8 @@ class Certificate(Rendered):
             rows.append(("names", ", ".join(self.names)))
         if self.source:
             rows.append(("from", self.source))
+        if self.original_sha256:
+            rows.append(("equivalent of", f"{_colons(self.original_sha256)} (the same root; {self.corrections})"))
         return rows
 
     def _repr_html_(self) -> str:
@@ -408,6 +436,10 @@ def _common_name(name: x509.Name) -> str:
         value = attrs[0].value
         return value if isinstance(value, str) else value.decode("utf-8", "replace")
     return name.rfc4514_string() or "(empty name)"
+
+
+def _colons(sha256: str) -> str:
+    return ":".join(sha256[i : i + 2] for i in range(0, 64, 2)).upper()
 
 
 def _short(exc: Exception) -> str:

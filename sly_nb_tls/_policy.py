@@ -64,13 +64,18 @@ class Policy:
             return f"the policy cannot be read ({self.problem})"
         if self.path is None:
             return ""
+        # An equivalent anchor (`_anchors`) is the root it stands for: either fingerprint names it.
         if self.deny and (
-            any(cert.sha256.startswith(entry) for entry in self.deny)  # the short form status shows denies too
+            any(sha.startswith(entry) for entry in self.deny for sha in _fingerprints(cert) if sha)
             or {_full(cert).ski, _full(cert).key_identifier} & self.deny
         ):
             return "it is in the deny list"
         # By its key's own identifier, never the SKI it claims: a forged CA may claim any SKI.
-        if self.allow is not None and cert.sha256 not in self.allow and _full(cert).key_identifier not in self.allow:
+        if (
+            self.allow is not None
+            and not set(_fingerprints(cert)) & self.allow
+            and _full(cert).key_identifier not in self.allow
+        ):
             return "it is not in the allow list"
         if not self.allow_leaf and not _full(cert).is_ca:
             return "it is not a CA certificate, and allow_leaf = false"
@@ -112,6 +117,11 @@ class Policy:
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "rules": dict(self.rules), "error": self.problem or None}
+
+
+def _fingerprints(cert: TrustedCertificate) -> tuple[str, str]:
+    """Its SHA-256, and that of the root it stands for when it is an equivalent anchor ("" otherwise)."""
+    return cert.sha256, getattr(cert, "original_sha256", "")
 
 
 def _full(cert: TrustedCertificate) -> Certificate:

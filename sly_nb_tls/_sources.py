@@ -16,7 +16,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,10 +57,15 @@ class LoadedSources:
     origins: dict[str, list[str]] = field(default_factory=dict)
 
 
-def read_sources(sources: Iterable[Source], *, cwd: str | None = None) -> LoadedSources:
+def read_sources(
+    sources: Iterable[Source], *, cwd: str | None = None, as_is: bool | Collection[str] = False
+) -> LoadedSources:
     """Read every source, or raise `CertificateSourceError` for the first bad one.
 
-    All or nothing: on error, nothing is returned, so the caller changes nothing.
+    All or nothing: on error, nothing is returned, so the caller changes nothing.  A root that
+    strict X.509 checks reject only for its own structure is replaced by its equivalent anchor
+    (`_anchors`), with a note naming both, unless `as_is` is true, or names that source (the
+    machine's own store, which ``add --system`` trusts as it is).
     """
     out = LoadedSources()
     seen: set[str] = set()
@@ -69,6 +74,8 @@ def read_sources(sources: Iterable[Source], *, cwd: str | None = None) -> Loaded
         any_source = True
         origin, certs, warnings = _read_one(source, cwd)
         out.warnings.extend(warnings)
+        if not (as_is is True or (not isinstance(as_is, bool) and isinstance(source, str) and source in as_is)):
+            certs = _equivalents(certs, out.warnings)
         fps = out.origins.setdefault(origin, [])
         for cert in certs:
             if cert.sha256 not in fps:
@@ -80,6 +87,30 @@ def read_sources(sources: Iterable[Source], *, cwd: str | None = None) -> Loaded
     if not any_source:
         raise CertificateSourceError("no certificate source given: pass a file, a directory or PEM text")
     return out
+
+
+def _equivalents(certs: list[Certificate], notes: list[str]) -> list[Certificate]:
+    """`certs`, each root strict checks reject for its own structure replaced by its equivalent anchor."""
+    from ._anchors import equivalent_anchor
+
+    out = []
+    for cert in certs:
+        equivalent = equivalent_anchor(cert)
+        if equivalent is not None:
+            notes.append(equivalent_note(cert, equivalent))
+        out.append(equivalent or cert)
+    return out
+
+
+def equivalent_note(original: Certificate, equivalent: Certificate) -> str:
+    """The one line that says an equivalent anchor is trusted in place of a root, and why."""
+    return (
+        f"{original.common_name}: strict X.509 checks (Python 3.13) reject this root ("
+        + "; ".join(original.strict_defects)
+        + f"); trusting its equivalent anchor SHA-256 {equivalent.short_fingerprint}… in place of "
+        f"{original.short_fingerprint}… (the same name, key, validity and constraints, only that corrected; "
+        "--as-is keeps the original)"
+    )
 
 
 def resolve_path(text: str, cwd: str | None = None) -> Path:

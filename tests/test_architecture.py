@@ -19,8 +19,8 @@ PACKAGE = ROOT / "sly_nb_tls"
 #: The foundation every layer may use: certificates and their sources, PEM, secrets, rendering, fixes and
 #: their words, bounded reads, waits and atomic writes, the admin's policy and the audit log, the errors.
 FOUNDATION = {
-    "_audit", "_bounded", "_certs", "_expiry", "_fixes", "_objects", "_pem", "_policy", "_readfile", "_render",
-    "_secrets", "_sources", "_tls", "_words", "_writefile", "errors",
+    "_anchors", "_audit", "_bounded", "_certs", "_expiry", "_fixes", "_objects", "_pem", "_policy", "_readfile",
+    "_render", "_secrets", "_sources", "_tls", "_words", "_writefile", "errors",
 }  # fmt: skip
 #: The public API: what the front-ends may call.
 PUBLIC = {"__init__", "_api", "errors", "demo", "workers"}

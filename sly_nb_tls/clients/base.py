@@ -116,8 +116,12 @@ class CaSet:
     def content(self) -> bytes:
         return b"".join(self.blocks.values())
 
-    def merged_with(self, extras: Iterable[tuple[str, bytes]]) -> bytes:
+    def merged_with(self, extras: Iterable[tuple[str, bytes]], dropping: Iterable[str] = ()) -> bytes:
+        """The base's blocks plus the extras; without those in `dropping` (roots an extra stands in for:
+        OpenSSL picks between two anchors of one name in its own order, so only the extra may remain)."""
         blocks = dict(self.blocks)
+        for sha in dropping:
+            blocks.pop(sha, None)
         for sha, block in extras:
             blocks.setdefault(sha, block)
         return b"".join(blocks.values())

@@ -273,10 +273,20 @@ def _weigh_extras(report: ConnectionReport, probe: Probe, target: Target) -> Non
         report.cause += f"; {report.rotation.what} trusted here has that name but another key: it was re-keyed"
         report.remedy = report.rotation.remedy(target.text)
     used = extras_in_use(probe.verified_chain or path, extras)
+    equivalent = next((c for c in used if c.original_sha256), None)
+    if report.ok and equivalent is not None:  # trusted in place of a root strict checks reject (`_anchors`)
+        report.verified_by = (
+            f"{report.verified_by or equivalent.common_name}, via the equivalent anchor of the root SHA-256 "
+            f"{_short_sha(equivalent.original_sha256)}… ({equivalent.corrections})"
+        )
     anchor = expired_anchor(probe.chain, used) if report.problem == "expired" else None
     if anchor is not None:  # OpenSSL says "certificate has expired" of the trusted CA too
         report.cause, report.remedy = expired_anchor_fix(anchor)
     report.warnings += expiry_notes([c for c in used if c != anchor], warning_days())
+
+
+def _short_sha(sha256: str) -> str:
+    return ":".join(sha256[i : i + 2] for i in range(0, 16, 2)).upper()
 
 
 def fetch_chain(

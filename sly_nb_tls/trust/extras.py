@@ -137,9 +137,11 @@ class _Registry:
         for var, base in self.bases.items():
             notes += [f"{var}: {problem}; its bundle holds the extras without it" for problem in base.problems]
         extra_blocks = [(sha, cert.pem.encode("ascii")) for sha, cert in self.extras.items()]
+        # An equivalent anchor stands in for its original root wherever a base holds that root.
+        replaced = {getattr(cert, "original_sha256", "") for cert in self.extras.values()} - {""}
         contents: dict[str, bytes] = {}
         for base in self.bases.values():
-            contents[base.key] = base.merged_with(extra_blocks)
+            contents[base.key] = base.merged_with(extra_blocks, dropping=replaced)
             self.reset_contents[base.key] = base.content()
         paths = self.files.write(contents)
         files = {var: str(paths[base.key]) for var, base in self.bases.items()}
@@ -337,9 +339,12 @@ def at_exit() -> None:
     _REGISTRY.at_exit()
 
 
-def add_certs(*sources: CertificateSource, live: bool = True, system: bool = False, persist: bool = False) -> AddResult:
+def add_certs(
+    *sources: CertificateSource, live: bool = True, system: bool = False, persist: bool = False, as_is: bool = False
+) -> AddResult:
     """Trust the certificates in `sources` in this process and its children (`sly_nb_tls.add_certs` says how)."""
     refuse_persisting_the_system_store(persist, system)
+    store: list[str] = []
     if system:
         from ..clients.stores import system_store_files
 
@@ -349,7 +354,8 @@ def add_certs(*sources: CertificateSource, live: bool = True, system: bool = Fal
         sources = (*sources, *store)
     from .._sources import read_sources
 
-    loaded = read_sources(sources)  # raises before anything changes
+    # The machine's own roots are trusted as they are: only a root the user names becomes its equivalent.
+    loaded = read_sources(sources, as_is=as_is or frozenset(store))  # raises before anything changes
     if not persist:
         return trust_loaded(loaded, live, system=system)
     from .install import install
@@ -358,7 +364,7 @@ def add_certs(*sources: CertificateSource, live: bool = True, system: bool = Fal
     # back, so they come last; until then this add is undone exactly by removing what it added.
     result = trust_loaded(loaded, live=False, user_install=True)
     try:
-        result.installed = install(*sources, scope="user")
+        result.installed = install(*sources, scope="user", as_is=as_is)
     except BaseException:
         for cert in result.added:
             remove(cert)

@@ -39,6 +39,7 @@ from .._writefile import write_atomically
 from ..errors import StorageError
 from .results import InstallResult
 from .scopes import SCOPES, STORE, installed_stores, scope_dir
+from .stored import stored_text
 
 __all__ = ["SCOPES", "install", "installed_stores", "scope_dir", "uninstall"]
 
@@ -71,7 +72,7 @@ def _writable_dir(directory: Path, scope: str) -> None:
         )
 
 
-def install(*sources: str | bytes | os.PathLike[str], scope: str = "user") -> InstallResult:
+def install(*sources: str | bytes | os.PathLike[str], scope: str = "user", as_is: bool = False) -> InstallResult:
     """Make every new IPython/ipykernel of `scope` load sly_nb_tls and trust the CAs in `sources`.
 
     All or nothing: every source is read (and rejected with `CertificateSourceError`),
@@ -83,7 +84,7 @@ def install(*sources: str | bytes | os.PathLike[str], scope: str = "user") -> In
     from .gate import admit, expiry_warnings, origins_as_sources
 
     directory = scope_dir(scope)
-    loaded = read_sources(sources) if sources else None
+    loaded = read_sources(sources, as_is=as_is) if sources else None  # equivalent anchors stored, unless as_is
     door = admit(
         "install",
         list(loaded.certificates) if loaded else [],
@@ -101,7 +102,7 @@ def install(*sources: str | bytes | os.PathLike[str], scope: str = "user") -> In
         for cert in loaded.certificates:
             path = store / f"{cert.sha256[:16]}.pem"
             if create_store or not _already_stored(path):
-                pending.append((path, cert.pem.encode("ascii")))
+                pending.append((path, stored_text(cert).encode("ascii")))
             result.certificates.append(f"{cert.common_name} ({cert.short_fingerprint}): {cert.vouches_for}")
             result.trusted.append(cert)
         result.notes += [f"! {w}" for w in loaded.warnings]

@@ -27,14 +27,16 @@ def find_registered(
 
     if not isinstance(target, (str, os.PathLike)) and hasattr(target, "sha256"):
         # a Certificate, or a certificate read from an installed store (parsed on first use)
-        if target.sha256 not in extras:
+        found = _named(extras, target.sha256)
+        if not found:
             raise UnknownCertificateError(f"{target.common_name} is not registered")
-        return [extras[target.sha256]]
+        return found
     assert isinstance(target, (str, os.PathLike))
     text = os.fspath(target).strip()
     hexed = text.replace(":", "").lower()
     if _HEX.fullmatch(hexed) and len(hexed) >= 8 and not os.path.exists(text):
-        matches = [c for sha, c in extras.items() if sha.startswith(hexed)]
+        # An equivalent anchor is named by its own fingerprint or by that of the root it stands for.
+        matches = [c for sha, c in extras.items() if sha.startswith(hexed) or _original(c).startswith(hexed)]
         if len(matches) == 1:
             return matches
         if not matches:
@@ -54,15 +56,27 @@ def find_registered(
     if by_origin:
         return by_origin
     try:
-        loaded = read_sources([text])
+        loaded = read_sources([text], as_is=True)  # the file's own certificates, or the roots an extra stands for
     except CertificateSourceError as exc:
         raise UnknownCertificateError(f"{exc}; nothing was removed") from None
-    found = [extras[c.sha256] for c in loaded.certificates if c.sha256 in extras]
+    found = list({id(e): e for c in loaded.certificates for e in _named(extras, c.sha256)}.values())
     if not found:
         raise UnknownCertificateError(
             f"{label}: none of its certificates is registered; registered: {_listing(extras)}"
         )
     return found
+
+
+def _original(cert: TrustedCertificate) -> str:
+    """The fingerprint of the root an equivalent anchor stands for (`_anchors`); "" for any other."""
+    return str(getattr(cert, "original_sha256", ""))
+
+
+def _named(extras: dict[str, TrustedCertificate], sha256: str) -> list[TrustedCertificate]:
+    """The registered certificate with this fingerprint, or the equivalent anchors standing for it."""
+    if sha256 in extras:
+        return [extras[sha256]]
+    return [c for c in extras.values() if _original(c) == sha256]
 
 
 def _listing(extras: dict[str, TrustedCertificate]) -> str:

@@ -81,6 +81,7 @@ def certificate_dict(cert: TrustedCertificate) -> dict[str, Any]:
         if constraints is None
         else {"permitted": list(constraints.permitted), "excluded": list(constraints.excluded)},
         "vouches_for": cert.vouches_for,
+        "equivalent_of": getattr(cert, "equivalent_of", None),  # an equivalent anchor: the root it stands for
     }
 
 

@@ -10,9 +10,11 @@ shows them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
+import re
 import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,9 +23,30 @@ from .._pem import certificate_ders, pem_encode
 from .._readfile import CERTIFICATE_FILE_LIMIT, NotReadable, read_regular_file
 
 if TYPE_CHECKING:
-    from .._certs import Certificate, NameConstraints
+    from .._certs import Certificate, NameConstraints, TrustedCertificate
 
-__all__ = ["StoredCertificate", "StoredSources", "read_stored"]
+__all__ = ["StoredCertificate", "StoredSources", "read_stored", "stored_text"]
+
+#: the line `install` writes above an equivalent anchor's PEM block: which root it stands for (the DER
+#: cannot say: its signature is the original's), read back at start without parsing anything
+_EQUIVALENT = re.compile(rb"^# sly_nb_tls: equivalent of ([0-9a-f]{64})((?: [\w-]+)*)$", re.M)
+
+
+def stored_text(cert: TrustedCertificate) -> str:
+    """What `install` writes for `cert`: its PEM, after a line naming the root it stands for, if any."""
+    original = getattr(cert, "original_sha256", "")
+    if not original:
+        return cert.pem
+    defects = " ".join(_DEFECT_WORDS[d] for d in getattr(cert, "original_defects", ()) if d in _DEFECT_WORDS)
+    return f"# sly_nb_tls: equivalent of {original} {defects}".rstrip() + "\n" + cert.pem
+
+
+#: the strict defects an equivalent corrects, as one word each on the stored line
+_DEFECT_WORDS = {
+    "basicConstraints is not marked critical": "basic-constraints-not-critical",
+    "a CA without a keyUsage extension": "no-key-usage",
+    "a CA without a Subject Key Identifier": "no-subject-key-identifier",
+}
 
 
 class StoredCertificate:
@@ -37,6 +60,9 @@ class StoredCertificate:
         self.source = source
         self.sha256 = hashlib.sha256(der).hexdigest()
         self._parsed: Certificate | None = None
+        #: the root this one is the equivalent anchor of (`install` wrote it above the PEM block)
+        self.original_sha256 = ""
+        self.original_defects: tuple[str, ...] = ()
         #: what OpenSSL decoded of a CA certificate (`ssl.SSLContext.get_ca_certs`): the start-up's
         #: expiry check and audit line need no parsing then; None for a leaf
         self.decoded: dict[str, object] | None = None
@@ -47,7 +73,16 @@ class StoredCertificate:
         if self._parsed is None:
             from .._certs import Certificate, load_der_certificate
 
-            self._parsed = Certificate.from_x509(load_der_certificate(self.der), self.source)
+            parsed = Certificate.from_x509(load_der_certificate(self.der), self.source)
+            if self.original_sha256:
+                # Its signature is the original's: only what `install` wrote says it is a root.
+                parsed = dataclasses.replace(
+                    parsed,
+                    self_signed=True,
+                    original_sha256=self.original_sha256,
+                    original_defects=self.original_defects,
+                )
+            self._parsed = parsed
         return self._parsed
 
     @property
@@ -93,6 +128,10 @@ class StoredCertificate:
         return self.parsed.vouches_for
 
     @property
+    def equivalent_of(self) -> dict[str, object] | None:
+        return self.parsed.equivalent_of if self.original_sha256 else None
+
+    @property
     def name_constraints(self) -> NameConstraints | None:
         return self.parsed.name_constraints
 
@@ -128,7 +167,8 @@ def read_stored(paths: list[str]) -> StoredSources:
     for path in paths:
         try:
             # An admin's store may hold anything: a FIFO would block the kernel's start for good.
-            ders = certificate_ders(read_regular_file(path, CERTIFICATE_FILE_LIMIT))
+            data = read_regular_file(path, CERTIFICATE_FILE_LIMIT)
+            ders = certificate_ders(data)
         except NotReadable as exc:
             out.problems.append(f"{path}: {exc.reason}")
             continue
@@ -142,6 +182,11 @@ def read_stored(paths: list[str]) -> StoredSources:
                 out.problems.append(f"{path}: not a usable certificate ({exc})")
                 continue
             cert = StoredCertificate(der, os.path.realpath(path))
+            marked = _EQUIVALENT.search(data) if len(ders) == 1 else None
+            if marked:
+                cert.original_sha256 = marked.group(1).decode()
+                words = marked.group(2).decode().split()
+                cert.original_defects = tuple(d for d, w in _DEFECT_WORDS.items() if w in words)
             out.origins.setdefault(cert.source, []).append(cert.sha256)
             if cert.sha256 not in seen:
                 seen.add(cert.sha256)

@@ -43,7 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if getattr(args, "server", False):
                 return _add_with_server(args)
             scope = getattr(args, "scope", "user")
-            done = uninstall(scope=scope) if args.command == "uninstall" else install(*args.paths, scope=scope)
+            as_is = getattr(args, "as_is", False)
+            done = (
+                uninstall(scope=scope)
+                if args.command == "uninstall"
+                else install(*args.paths, scope=scope, as_is=as_is)
+            )
             _emit(done, args.json)
             return 0
         if args.command == "demo-server":
@@ -77,7 +82,7 @@ def _add_with_server(args: argparse.Namespace) -> int:
     except NoServerError as exc:  # one line, and the install goes ahead
         note = str(exc)
     try:
-        done = install(*args.paths, scope="user")
+        done = install(*args.paths, scope="user", as_is=args.as_is)
     except BaseException:
         remove_from_server(on_server)
         raise

@@ -215,6 +215,13 @@ _SERVER = Arg(
     help="also the Jupyter server that started this kernel, and every process it starts from now on",
 )
 _PATHS = Arg(("paths",), metavar="PATH", nargs="*", help="certificate files or directories")
+#: a root that strict checks reject for its own structure is otherwise trusted as its equivalent anchor
+_AS_IS = Arg(
+    ("--as-is",),
+    action="store_true",
+    help="trust a root that strict X.509 checks reject as it is, not its equivalent anchor (same name and key, "
+    "the defect corrected)",
+)
 
 
 def _timeout(what: str) -> Arg:
@@ -243,6 +250,7 @@ COMMANDS: tuple[Command, ...] = (
                 help="also trust them in every new kernel of yours (install --scope user)",
             ),
             _SERVER,
+            _AS_IS,
         ),
         only=MAGIC,
         cell=True,
@@ -250,7 +258,12 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "add",
         "Trust CA in every new IPython and kernel of yours (no kernel runs here: install --scope user).",
-        (Arg(("paths",), metavar="CA", nargs="+", help="certificate files or directories to trust"), _SERVER, _JSON),
+        (
+            Arg(("paths",), metavar="CA", nargs="+", help="certificate files or directories to trust"),
+            _SERVER,
+            _AS_IS,
+            _JSON,
+        ),
         only=CLI,
     ),
     # A command-line run undoes its own changes when it ends: nothing is left to remove or reset.
@@ -344,7 +357,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "install",
         "Load sly_nb_tls and trust these CAs in every new IPython/kernel of a scope, with zero cells.",
-        (_PATHS, _SCOPE, _JSON),
+        (_PATHS, _SCOPE, _AS_IS, _JSON),
     ),
     Command("uninstall", "Remove exactly what install added to a scope.", (_SCOPE, _JSON)),
     # Widgets need a notebook to show them.

@@ -93,12 +93,19 @@ class SlyTlsMagics(Magics):
             raise UsageError(
                 "%sly_tls add needs a PATH (file or directory), --system, or %%sly_tls add with PEM text in the cell"
             )
-        return add_certs(*sources, live=not args.no_live, system=args.system, persist=args.persist, server=args.server)
+        return add_certs(
+            *sources,
+            live=not args.no_live,
+            system=args.system,
+            persist=args.persist,
+            server=args.server,
+            as_is=args.as_is,
+        )
 
     def _do_install(self, args: argparse.Namespace, cell: str | None) -> Any:
         from .._api import install
 
-        return install(*args.paths, scope=args.scope)
+        return install(*args.paths, scope=args.scope, as_is=args.as_is)
 
     def _do_uninstall(self, args: argparse.Namespace, cell: str | None) -> Any:
         from .._api import uninstall

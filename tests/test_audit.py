@@ -447,6 +447,7 @@ def _assert_intact(records: list[dict[str, Any]], pids: dict[int, str], count: i
         assert all(FIELDS <= set(r) and r["sources"][-1]["path"] == ca for r in own)
 
 
+@pytest.mark.slow
 def test_four_processes_appending_500_records_each_give_2000_intact_lines(tmp_path: Path) -> None:
     pids = _append_from_processes(tmp_path, "direct", processes=4, count=500)
     records = _records()
@@ -455,7 +456,8 @@ def test_four_processes_appending_500_records_each_give_2000_intact_lines(tmp_pa
         assert [r["seq"] for r in records if r["pid"] == pid] == list(range(500))
 
 
-@pytest.mark.parametrize("count", [pytest.param(500, marks=pytest.mark.slow), 20], ids=["500-each", "20-each"])
+@pytest.mark.slow
+@pytest.mark.parametrize("count", [500, 20], ids=["500-each", "20-each"])
 def test_four_processes_making_real_changes_at_once_give_every_line_intact(tmp_path: Path, count: int) -> None:
     pids = _append_from_processes(tmp_path, "changes", processes=4, count=count)
     records = _records()

@@ -575,6 +575,7 @@ def test_start_skips_a_refused_ca_with_one_line_and_applies_the_rest(
     assert trusted() == set() and reach(demo_server.url) == "cert-fail"
 
 
+@pytest.mark.slow
 def test_ray_ships_nothing_refused_and_its_workers_apply_under_their_own_policy(
     tmp_path: Path, demo_server: DemoServer, other: IssuedCert, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -597,6 +598,7 @@ def test_ray_ships_nothing_refused_and_its_workers_apply_under_their_own_policy(
     assert reach(demo_server.url) == "200"
 
 
+@pytest.mark.slow
 def test_dask_ships_nothing_refused_and_its_workers_apply_under_their_own_policy(
     tmp_path: Path, demo_server: DemoServer, other: IssuedCert
 ) -> None:

@@ -191,6 +191,7 @@ def test_the_fix_is_said_in_the_front_ends_words(ca: Rekeyed, sends_root: DemoSe
     assert f'sly_nb_tls.remove("{prefix}")' in report.fix
 
 
+@pytest.mark.slow
 def test_an_inspecting_proxy_whose_ca_is_rekeyed(ca: Rekeyed, tmp_path: Path) -> None:
     # mitmproxy re-signs with IT's new key and presents its leaf alone; the old key is the one trusted here
     with (

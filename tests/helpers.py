@@ -6,15 +6,20 @@ the fixtures and hooks that use them live in conftest.py, which pytest loads its
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import io
 import os
+import re
 import shutil
 import ssl
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -22,7 +27,7 @@ import sly_nb_tls
 from sly_nb_tls.trust.environ import VARIABLES_READ
 
 if TYPE_CHECKING:
-    from sly_nb_tls.demo import DemoServer
+    from sly_nb_tls.demo import DemoServer, Response
 
 #: Every variable some client reads trust from (or that `test` reads): tests set or clear
 #: all of them.  SSL_CERT_DIR and the proxy variables are read, never managed, by the package.
@@ -208,3 +213,62 @@ def grpc_echo(server: DemoServer) -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         g.stop(0)
+
+
+# -- files the native clients fetch (uv, polars, pyarrow) -------------------------------------
+MATRIX_CSV = b"a,b\n1,hello\n"
+MATRIX_PACKAGE = "matrix-hello"
+
+
+def _http_date() -> str:
+    return "Thu, 01 Jan 2026 00:00:00 GMT"
+
+
+def ranged_file(data: bytes, content_type: str = "text/csv") -> Callable[[Any], Response]:
+    """A demo-server answer for a file that honours ``Range`` (object_store and the AWS SDK ask for ranges)
+    and carries what an S3 GetObject/HeadObject answer does (ETag, Last-Modified)."""
+    from sly_nb_tls.demo import Response
+
+    def answer(handler: Any) -> Response:
+        headers = {"Content-Type": content_type, "Last-Modified": _http_date(), "ETag": '"matrix"',
+                   "Accept-Ranges": "bytes"}  # fmt: skip
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", handler.headers.get("Range") or "")
+        if m and handler.command == "GET" and int(m.group(1)) < len(data):
+            first = int(m.group(1))
+            last = min(int(m.group(2)) if m.group(2) else len(data) - 1, len(data) - 1)
+            headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
+            return Response(206, data[first : last + 1], headers)
+        return Response(200, data, headers)
+
+    return answer
+
+
+def tiny_wheel(name: str = MATRIX_PACKAGE, version: str = "1.0") -> tuple[str, bytes]:
+    """A pure-Python wheel (file name, bytes) whose module holds ``GREETING = 'hello'``, built in memory."""
+    module = name.replace("-", "_")
+    dist = f"{module}-{version}.dist-info"
+    files = {
+        f"{module}/__init__.py": b"GREETING = 'hello'\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: sly-nb-tls-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+        for path, data in files.items()
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as wheel:
+        for path, data in files.items():
+            wheel.writestr(path, data)
+        wheel.writestr(f"{dist}/RECORD", record + f"{dist}/RECORD,,\n")
+    return f"{module}-{version}-py3-none-any.whl", buffer.getvalue()
+
+
+def private_index(name: str = MATRIX_PACKAGE) -> dict[str, Response]:
+    """A PEP 503 simple index holding one tiny wheel, as demo-server responses (``/simple/<name>/``)."""
+    from sly_nb_tls.demo import Response
+
+    filename, wheel = tiny_wheel(name)
+    page = (f'<!DOCTYPE html><html><body><a href="/files/{filename}#sha256={hashlib.sha256(wheel).hexdigest()}">'
+            f"{filename}</a></body></html>")  # fmt: skip
+    return {f"/simple/{name}/": Response(200, page), f"/files/{filename}": Response(200, wheel)}

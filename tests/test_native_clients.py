@@ -1,0 +1,165 @@
+"""uv, polars and pyarrow: their rows in `status --clients`, nothing of theirs imported by `add`,
+and what their clients keep across `add` and `reset`, with real handshakes against the demo server.
+
+Their rows before `add`, after it and after `reset`, in this process and in children, are the
+client matrix's (tests/client_matrix_more.ipy); these are the rules the matrix cannot show:
+which module a status row looks at, and what a client built after `add` does at `reset`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sly_nb_tls
+from sly_nb_tls.clients.base import ClientTrust
+from sly_nb_tls.demo import DemoServer, Response
+
+from .helpers import MATRIX_CSV, controlled_env, ranged_file
+
+ROOT = Path(__file__).resolve().parents[1]
+#: package -> its row in status --clients
+ROWS = {"polars": "polars", "pyarrow": "pyarrow.fs S3", "uv": "uv (child)"}
+
+
+def _installed(package: str) -> bool:
+    """Installed here, found without importing it (pyarrow's row depends on what is imported)."""
+    return importlib.util.find_spec(package) is not None or (package == "uv" and shutil.which("uv") is not None)
+
+
+def _rows() -> dict[str, ClientTrust]:
+    return {row.client: row for row in sly_nb_tls.status(clients=True).clients}
+
+
+@pytest.fixture(scope="module")
+def csv_server() -> Iterator[DemoServer]:
+    """The demo server with a CSV (https://) and the same bytes as an S3 object, both answering ranges."""
+    answer = ranged_file(MATRIX_CSV)
+    responses: dict[str, Response | Callable[[Any], Response]] = {
+        "/data.csv": answer,
+        "/matrix-bucket/data.csv": answer,
+    }
+    with DemoServer(responses=responses) as server:
+        yield server
+
+
+@pytest.mark.parametrize("package", sorted(ROWS))
+def test_each_native_client_has_a_row_that_follows_add_and_reset(
+    package: str, ca_env: bool, csv_server: DemoServer
+) -> None:
+    if not _installed(package):
+        pytest.skip(f"{package} is not installed")
+    client = ROWS[package]
+    before = _rows()[client]
+    assert before.sees_extras is False, before
+    assert ("names a file of its own" if ca_env else "nothing added") in before.why, before
+    sly_nb_tls.add_certs(csv_server.root_path)
+    after = _rows()[client]
+    assert os.path.basename(os.environ["SSL_CERT_FILE"]) in after.trust, after
+    if package == "pyarrow" and "pyarrow._fs" in sys.modules:
+        # its filesystems loaded in this process before: which roots it holds cannot be seen from here
+        assert after.sees_extras is None and "restart the kernel" in after.why, after
+    else:
+        assert after.sees_extras is True, after
+    sly_nb_tls.reset()
+    assert _rows()[client].sees_extras is False
+
+
+def _run(code: str, env: dict[str, str]) -> str:
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
+                         timeout=120, cwd=ROOT)  # fmt: skip
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    return out.stdout
+
+
+def _child_env(preset: bool, tmp_path: Path, server: DemoServer) -> dict[str, str]:
+    env = controlled_env(preset)
+    env.update(SLY_NB_TLS_DIR=str(tmp_path / "userdir"), MATRIX_URL=server.url, MATRIX_ROOT=server.root_path,
+               XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(ROOT))  # fmt: skip
+    return env
+
+
+def test_add_and_status_import_none_of_them(csv_server: DemoServer, tmp_path: Path) -> None:
+    """Families are discovered at every add (kernel start included): their rows look, never import."""
+    code = """
+        import os, sys
+        import sly_nb_tls
+        sly_nb_tls.add_certs(os.environ["MATRIX_ROOT"])
+        rows = {r.client for r in sly_nb_tls.status(clients=True).clients}
+        print("ROWS", sorted(rows & {"polars", "pyarrow.fs S3", "uv (child)"}))
+        print("IMPORTED", sorted({m.split(".")[0] for m in sys.modules} & {"polars", "pyarrow", "uv", "fsspec"}))
+    """
+    out = _run(code, _child_env(False, tmp_path, csv_server))
+    installed = sorted(row for package, row in ROWS.items() if _installed(package))
+    assert f"ROWS {installed}" in out, out
+    assert "IMPORTED []" in out, out
+
+
+#: pyarrow, its filesystems loaded after add: the path it holds is our bundle's, which add, remove and
+#: reset rewrite in place, so it follows each of them (a filesystem is made for each read)
+PYARROW_AFTER_ADD = """
+    import os, sly_nb_tls
+    url = os.environ["MATRIX_URL"]
+    sly_nb_tls.add_certs(os.environ["MATRIX_ROOT"])
+    import pyarrow.fs as pafs
+
+    def read():
+        fs = pafs.S3FileSystem(endpoint_override=url.removeprefix("https://"), scheme="https", access_key="m",
+                               secret_key="m", region="us-east-1",
+                               retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1))
+        try:
+            with fs.open_input_stream("matrix-bucket/data.csv") as f:
+                return "ok" if f.read().endswith(b"hello\\n") else "?"
+        except OSError as e:
+            return "cert-fail" if "unable to get local issuer certificate" in str(e) else f"error: {e}"
+
+    print("after add", read())
+    rows = {r.client: r for r in sly_nb_tls.status(clients=True).clients}
+    print("row", rows["pyarrow.fs S3"].sees_extras)
+    sly_nb_tls.reset()
+    print("after reset", read())
+    sly_nb_tls.add_certs(os.environ["MATRIX_ROOT"])
+    print("after a second add", read())
+"""
+
+
+@pytest.mark.parametrize("preset", [False, True], ids=["ca-vars-unset", "ca-vars-preset"])
+def test_pyarrow_loaded_after_add_follows_the_bundle(preset: bool, csv_server: DemoServer, tmp_path: Path) -> None:
+    if not _installed("pyarrow"):
+        pytest.skip("pyarrow is not installed")
+    out = _run(PYARROW_AFTER_ADD, _child_env(preset, tmp_path, csv_server))
+    lines = out.splitlines()
+    assert lines == ["after add ok", "row None", "after reset cert-fail", "after a second add ok"], out
+
+
+#: polars, an https:// origin first read after add: its client keeps the extras past reset, as a
+#: requests session made after add does (the file cache is off: every read goes to the server)
+POLARS_PAST_RESET = """
+    import os, sly_nb_tls
+    import polars as pl
+    url = os.environ["MATRIX_URL"] + "/data.csv"
+    sly_nb_tls.add_certs(os.environ["MATRIX_ROOT"])
+    print("after add", pl.read_csv(url, storage_options={"file_cache_ttl": 0})["b"][0])
+    sly_nb_tls.reset()
+    print("SSL_CERT_FILE", os.environ.get("SSL_CERT_FILE"))
+    print("after reset", pl.read_csv(url, storage_options={"file_cache_ttl": 0})["b"][0])
+"""
+
+
+def test_a_polars_client_built_after_add_keeps_the_extras_past_reset(csv_server: DemoServer, tmp_path: Path) -> None:
+    if not _installed("polars"):
+        pytest.skip("polars is not installed")
+    served = len(csv_server.requests)
+    out = _run(POLARS_PAST_RESET, _child_env(False, tmp_path, csv_server))
+    assert "after add hello" in out and "SSL_CERT_FILE None" in out and "after reset hello" in out, out
+    gets = [r for r in csv_server.requests[served:] if r == ("GET", "/data.csv")]
+    assert len(gets) >= 2, f"the read after reset did not reach the server: {csv_server.requests[served:]}"

@@ -559,25 +559,30 @@ server.stop()
 
 
 # --- kernel start ------------------------------------------------------------------
-def bench_kernel_start(starts: int) -> list[Figure]:
-    """A real kernel (jupyter_client) starting with `install` (the extension + 1 CA) vs one without it."""
+def _byte_compiled_with_one_installed_ca(ipython_dir: Path) -> None:
+    """The package byte-compiled (pip does that for a real install; these machines set
+    PYTHONDONTWRITEBYTECODE), and one demo CA `install`ed for the user of `ipython_dir`."""
     import compileall
-
-    from jupyter_client.manager import KernelManager
 
     import sly_nb_tls
     from sly_nb_tls.demo import DemoServer
 
-    # pip byte-compiles a real install; these machines set PYTHONDONTWRITEBYTECODE, so do it here.
     compileall.compile_dir(str(ROOT / "sly_nb_tls"), quiet=1)
-    tmp = Path(tempfile.mkdtemp(prefix="sly-nb-tls-bench-start-"))
-    plain, installed = tmp / "plain", tmp / "installed"
     with DemoServer() as server:
-        os.environ["IPYTHONDIR"] = str(installed)
+        os.environ["IPYTHONDIR"] = str(ipython_dir)
         try:
             sly_nb_tls.install(server.root_path, scope="user")
         finally:
             del os.environ["IPYTHONDIR"]
+
+
+def bench_kernel_start(starts: int) -> list[Figure]:
+    """A real kernel (jupyter_client) starting with `install` (the extension + 1 CA) vs one without it."""
+    from jupyter_client.manager import KernelManager
+
+    tmp = Path(tempfile.mkdtemp(prefix="sly-nb-tls-bench-start-"))
+    plain, installed = tmp / "plain", tmp / "installed"
+    _byte_compiled_with_one_installed_ca(installed)
 
     def start(ipython_dir: Path) -> Callable[[], float]:
         def run() -> float:
@@ -610,24 +615,13 @@ def bench_kernel_start(starts: int) -> list[Figure]:
 
 def bench_server_start(starts: int) -> list[Figure]:
     """A real `jupyter server` whose extension applies 1 installed CA at start vs the same server with it disabled."""
-    import compileall
     import json as _json
 
     import requests
 
-    import sly_nb_tls
-    from sly_nb_tls.demo import DemoServer
-
-    # pip byte-compiles a real install; these machines set PYTHONDONTWRITEBYTECODE, so do it here.
-    compileall.compile_dir(str(ROOT / "sly_nb_tls"), quiet=1)
     tmp = Path(tempfile.mkdtemp(prefix="sly-nb-tls-bench-server-"))
     ipython_dir = tmp / "ipython"
-    with DemoServer() as server:
-        os.environ["IPYTHONDIR"] = str(ipython_dir)
-        try:
-            sly_nb_tls.install(server.root_path, scope="user")
-        finally:
-            del os.environ["IPYTHONDIR"]
+    _byte_compiled_with_one_installed_ca(ipython_dir)
     root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
 
     def start(enabled: bool) -> Callable[[], float]:

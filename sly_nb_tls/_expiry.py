@@ -6,7 +6,7 @@ import datetime as dt
 
 from ._render import visible
 
-__all__ = ["EXPIRY_WARNING_DAYS", "expires_within", "expiry_warning"]
+__all__ = ["EXPIRY_WARNING_DAYS", "expires_within", "expiry_warning", "warns"]
 
 #: how far ahead an expiry is warned about when no policy says otherwise (`_policy`)
 EXPIRY_WARNING_DAYS = 30
@@ -20,6 +20,12 @@ def expires_within(not_after: dt.datetime, days: int, now: dt.datetime | None = 
     """Not expired at `now`, but will be within `days` days."""
     now = now or _utcnow()
     return now <= not_after < now + dt.timedelta(days=days)
+
+
+def warns(not_after: dt.datetime, days: int, now: dt.datetime | None = None) -> bool:
+    """Expired, or expiring within `days` days: what `expiry_warning` has a line for."""
+    now = now or _utcnow()
+    return not_after < now + dt.timedelta(days=days)
 
 
 def expiry_warning(name: str, not_after: dt.datetime, days: int, now: dt.datetime | None = None) -> str:

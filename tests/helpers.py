@@ -7,6 +7,7 @@ the fixtures and hooks that use them live in conftest.py, which pytest loads its
 from __future__ import annotations
 
 import base64
+import datetime
 import functools
 import hashlib
 import io
@@ -27,7 +28,9 @@ import sly_nb_tls
 from sly_nb_tls.trust.environ import VARIABLES_READ
 
 if TYPE_CHECKING:
-    from sly_nb_tls.demo import DemoServer, Response
+    from cryptography import x509
+
+    from sly_nb_tls.demo import DemoServer, IssuedCert, Response
 
 #: Every variable some client reads trust from (or that `test` reads): tests set or clear
 #: all of them.  SSL_CERT_DIR and the proxy variables are read, never managed, by the package.
@@ -272,3 +275,45 @@ def private_index(name: str = MATRIX_PACKAGE) -> dict[str, Response]:
     page = (f'<!DOCTYPE html><html><body><a href="/files/{filename}#sha256={hashlib.sha256(wheel).hexdigest()}">'
             f"{filename}</a></body></html>")  # fmt: skip
     return {f"/simple/{name}/": Response(200, page), f"/files/{filename}": Response(200, wheel)}
+
+
+def root_ca(
+    name: str,
+    *,
+    permitted: list[x509.GeneralName] | None = None,
+    excluded: list[x509.GeneralName] | None = None,
+    claimed_ski: str = "",
+) -> IssuedCert:
+    """A self-signed, RFC 5280-strict root CA, its key in memory.  `permitted`, `excluded`: its
+    nameConstraints; `claimed_ski`: a Subject Key Identifier it claims that is not its own key's (a
+    forged CA copying a trusted CA's)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from sly_nb_tls.demo import IssuedCert
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    usage = x509.KeyUsage(
+        digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+        key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+    )  # fmt: skip
+    ski = x509.SubjectKeyIdentifier(bytes.fromhex(claimed_ski)) if claimed_ski else None
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(ski or x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if permitted is not None or excluded is not None:
+        builder = builder.add_extension(x509.NameConstraints(permitted, excluded), critical=True)
+    return IssuedCert(builder.sign(key, hashes.SHA256()), key)

@@ -32,7 +32,8 @@ VERSION_SENSITIVE = [
     f"tests/{name}.py"
     for name in ("test_trust", "test_every_client", "test_client_matrix", "test_client_matrix_more", "test_certs",
                  "test_diagnose", "test_complete", "test_hardening", "test_hardening_v3", "test_install_hardening",
-                 "test_secrets", "test_bad_input", "test_magic", "test_proxy", "test_model")
+                 "test_secrets", "test_bad_input", "test_magic", "test_proxy", "test_model",
+                 "test_equivalent_anchors")
 ]  # fmt: skip
 nox.options.error_on_missing_interpreters = False
 nox.options.reuse_existing_virtualenvs = True

@@ -24,9 +24,6 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 import sly_nb_tls
 from sly_nb_tls import _audit
@@ -36,7 +33,7 @@ from sly_nb_tls.demo import DemoServer, IssuedCert, issue
 from sly_nb_tls.errors import PolicyError, SlyTlsError
 from sly_nb_tls.trust.gate import expiry_warnings
 
-from .helpers import controlled_env
+from .helpers import controlled_env, root_ca
 from .test_hardening import DSN_PASSWORD, OTHER_SECRETS, PROXY_PASSWORD, TOKEN
 from .test_hardening_v3 import PASSWORD as V3_PASSWORD
 from .test_hardening_v3 import TOKEN as V3_TOKEN
@@ -100,32 +97,11 @@ def _handshake(server: DemoServer) -> None:
 
 def constrained_ca(name: str, permitted: Sequence[str] = (), excluded: Sequence[str] = ()) -> IssuedCert:
     """A root CA with a nameConstraints extension (DNS names), RFC 5280-strict like the demo's."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    usage = x509.KeyUsage(
-        digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-        key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
-    )  # fmt: skip
-    constraints = x509.NameConstraints(
-        permitted_subtrees=[x509.DNSName(n) for n in permitted] or None,
-        excluded_subtrees=[x509.DNSName(n) for n in excluded] or None,
+    return root_ca(
+        name,
+        permitted=[x509.DNSName(n) for n in permitted] or None,
+        excluded=[x509.DNSName(n) for n in excluded] or None,
     )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_now() - dt.timedelta(hours=1))
-        .not_valid_after(_now() + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
-        .add_extension(usage, critical=True)
-        .add_extension(constraints, critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return IssuedCert(cert, key)
 
 
 def _assert_certificate_entry(entry: dict[str, Any], cert: IssuedCert) -> None:

@@ -23,8 +23,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from IPython.core.interactiveshell import InteractiveShell
 
@@ -33,7 +32,7 @@ import sly_nb_tls.workers
 from sly_nb_tls.demo import DemoPKI, DemoServer, IssuedCert, issue
 from sly_nb_tls.errors import PolicyError
 
-from .helpers import controlled_env
+from .helpers import controlled_env, root_ca
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_ROOT = "sly_nb_tls Demo Root CA"
@@ -111,40 +110,6 @@ def installed_nothing(profile: Path) -> bool:
 
 def trusted() -> set[str]:
     return {c.sha256 for c in sly_nb_tls.status().certificates}
-
-
-def make_ca(
-    name: str,
-    *,
-    permitted: list[x509.GeneralName] | None = None,
-    excluded: list[x509.GeneralName] | None = None,
-    claimed_ski: str = "",
-) -> IssuedCert:
-    """A self-signed root CA; `permitted`, `excluded`: its nameConstraints; `claimed_ski`: a Subject Key
-    Identifier it claims that is not its own key's (a forged CA copying a trusted CA's)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.timezone.utc)
-    usage = x509.KeyUsage(
-        digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-        key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
-    )  # fmt: skip
-    ski = x509.SubjectKeyIdentifier(bytes.fromhex(claimed_ski)) if claimed_ski else None
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(usage, critical=True)
-        .add_extension(ski or x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-    )
-    if permitted is not None or excluded is not None:
-        builder = builder.add_extension(x509.NameConstraints(permitted, excluded), critical=True)
-    return IssuedCert(builder.sign(key, hashes.SHA256()), key)
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +201,7 @@ def test_allow_by_subject_key_identifier_and_deny_wins_over_allow(
     assert reach(demo_server.url) == "cert-fail"
     assert sly_nb_tls.add_certs(other_path).added  # the allow list still lets the other in
     # A CA that claims an allowed SKI for a key of its own is not allowed by it; one claiming a denied SKI is denied.
-    forged = write_pem(tmp_path, make_ca("Forged Root", claimed_ski=ski), "forged.pem")
+    forged = write_pem(tmp_path, root_ca("Forged Root", claimed_ski=ski), "forged.pem")
     sly_nb_tls.reset()
     use_policy(tmp_path, f'allow = ["{ski}"]\n')
     refused(lambda: sly_nb_tls.add_certs(forged), "Forged Root", "not in the allow list")
@@ -287,7 +252,7 @@ def test_allow_user_install_false_refuses_user_scope_and_persist_not_env_scope(
 
 
 def test_require_name_constraints(tmp_path: Path, demo_server: DemoServer) -> None:
-    corp = make_ca(
+    corp = root_ca(
         "Constrained Corp Root",
         permitted=[x509.DNSName("corp.example"), x509.IPAddress(ipaddress.ip_network("127.0.0.1/32"))],
     )
@@ -311,10 +276,10 @@ def test_require_name_constraints(tmp_path: Path, demo_server: DemoServer) -> No
 
 def test_required_name_constraints_must_say_where_a_ca_may_vouch(tmp_path: Path) -> None:
     """Exclusions alone leave a CA free to vouch for almost any site: they do not meet the rule."""
-    only_excluded = make_ca("Excluding Root", excluded=[x509.DNSName("bank.example")])
+    only_excluded = root_ca("Excluding Root", excluded=[x509.DNSName("bank.example")])
     path = use_policy(tmp_path, "require_name_constraints = true\n")
     refused(lambda: sly_nb_tls.add_certs(only_excluded.pem), "Excluding Root", "require_name_constraints", str(path))
-    named = make_ca(
+    named = root_ca(
         "Directory Root",
         permitted=[x509.DirectoryName(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Corp")]))],
     )

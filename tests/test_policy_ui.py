@@ -18,15 +18,13 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from IPython.core.interactiveshell import InteractiveShell
 
 import sly_nb_tls
 from sly_nb_tls.demo import issue
 from sly_nb_tls.trust.results import InstallResult
 
-from .helpers import controlled_env
+from .helpers import controlled_env, root_ca
 
 # -- certificates and policies ---------------------------------------------
 
@@ -41,32 +39,9 @@ def _pem(tmp_path: Path, name: str, *, days: float = 365) -> tuple[Path, str]:
 
 def _constrained(tmp_path: Path, name: str = "Constrained CA") -> Path:
     """A root CA that may vouch only for corp.example, and never for secret.corp.example."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.NameConstraints(
-                permitted_subtrees=[x509.DNSName("corp.example")],
-                excluded_subtrees=[x509.DNSName("secret.corp.example")],
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    from cryptography.hazmat.primitives import serialization
-
+    ca = root_ca(name, permitted=[x509.DNSName("corp.example")], excluded=[x509.DNSName("secret.corp.example")])
     path = tmp_path / "constrained.pem"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    path.write_text(ca.pem)
     return path
 
 

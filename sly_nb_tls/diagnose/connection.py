@@ -270,7 +270,7 @@ def _weigh_extras(report: ConnectionReport, probe: Probe, target: Target) -> Non
     if report.problem in _ENDS_UNTRUSTED:
         report.rotation = find_rotation(path, extras)
     if report.rotation is not None:
-        report.cause += f"; {report.rotation.what} trusted here has that name but another key: it was re-keyed"
+        report.cause += f"; {report.rotation.what} trusted here has that name but another key: re-keyed or impersonated"
         report.remedy = report.rotation.remedy(target.text)
     used = extras_in_use(probe.verified_chain or path, extras)
     equivalent = next((c for c in used if c.original_sha256), None)

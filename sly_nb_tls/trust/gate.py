@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._audit import append, audit_file, make_entry, open_for_append
-from .._expiry import expiry_warning
+from .._expiry import expiry_warning, warns
 from .._policy import Policy, policy_in_force
 from ..errors import PolicyError
 
@@ -147,7 +147,7 @@ def expiry_warnings(certificates: Iterable[TrustedCertificate], days: int, now: 
     none that the certificate's own warnings say already."""
     out = []
     for cert in certificates:
-        if not expiry_warning("", cert.not_after, days, now):
+        if not warns(cert.not_after, days, now):
             continue  # the name is read only for a warning: a stored certificate parses to give it
         line = expiry_warning(cert.common_name, cert.not_after, days, now)
         if line and not (line.endswith(f"expired on {cert.not_after:%Y-%m-%d}") and line in cert.warnings):

@@ -70,13 +70,11 @@ def _cert_table(certs: list[TrustedCertificate], indent: str = "  ") -> str:
 
 def certificate_dict(cert: TrustedCertificate) -> dict[str, Any]:
     """A trusted certificate as JSON shows it: its names, dates and what it may vouch for; no PEM."""
+    from .._audit import certificate_entry
+
     constraints = cert.name_constraints
     return {
-        "sha256": cert.sha256,
-        "subject": cert.subject,
-        "issuer": cert.issuer,
-        "kind": cert.kind,
-        "not_after": f"{cert.not_after:%Y-%m-%dT%H:%M:%SZ}",
+        **certificate_entry(cert),  # what the audit log says of it, and then what it may vouch for
         "name_constraints": None
         if constraints is None
         else {"permitted": list(constraints.permitted), "excluded": list(constraints.excluded)},

@@ -10,11 +10,13 @@ import base64
 import datetime
 import functools
 import hashlib
+import http.server
 import io
 import os
 import re
 import shutil
 import ssl
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -244,6 +246,74 @@ def ranged_file(data: bytes, content_type: str = "text/csv") -> Callable[[Any], 
         return Response(200, data, headers)
 
     return answer
+
+
+class _Witness(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    context: ssl.SSLContext
+    answer: Callable[[Any], Response]
+    log: Path
+
+    def get_request(self) -> tuple[Any, Any]:
+        raw, address = self.socket.accept()
+        raw.settimeout(10)
+        try:
+            tls = self.context.wrap_socket(raw, server_side=True)
+        except OSError as exc:  # ssl.SSLError among them: the client's alert is its reason
+            self._record(getattr(exc, "reason", None) or type(exc).__name__)
+            raw.close()
+            raise
+        self._record("ok")
+        return tls, address
+
+    def _record(self, outcome: str) -> None:
+        with self.log.open("a") as f:
+            f.write(outcome + "\n")
+
+
+class _WitnessHandler(http.server.BaseHTTPRequestHandler):
+    server: _Witness
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        response = self.server.answer(self)
+        body, content_type = response.encoded()
+        self.send_response(response.status)
+        for name, value in {"Content-Type": content_type, "Content-Length": str(len(body)), **response.headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_HEAD = _answer
+
+
+@contextmanager
+def handshake_witness(server: DemoServer, log: Path, data: bytes = MATRIX_CSV) -> Iterator[str]:
+    """An HTTPS origin of its own under the demo server's PKI, serving `data` at any path, that appends
+    each TLS handshake's outcome to `log`: ``ok``, or the alert the client sent (``TLSV1_ALERT_UNKNOWN_CA``:
+    it did not trust the chain).  A client that retries a failed handshake for seconds (polars) is judged
+    on the wire at its first attempt, from another process too.  Yields its URL."""
+    from sly_nb_tls.demo import server_context
+
+    pki = server.pki
+    httpd = _Witness(("127.0.0.1", 0), _WitnessHandler)
+    # The key goes to OpenSSL through a pipe (demo.server_context), never to a file.
+    httpd.context = server_context([pki.leaf, pki.intermediate], pki.leaf)
+    httpd.answer = ranged_file(data)
+    httpd.log = log
+    log.write_text("")
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
 
 
 def tiny_wheel(name: str = MATRIX_PACKAGE, version: str = "1.0") -> tuple[str, bytes]:

@@ -239,6 +239,8 @@ def test_more_clients_before_add_after_add_and_after_reset(
     # the second origin polars read before add (the after-reset cell reads it) failed there as the first did
     if importlib.util.find_spec("polars") is not None:
         assert results["polars, second origin read before add"] == CF
+        # it asked for no retries (max_retries 0, retry_timeout_ms 100): polars retried as it always does
+        assert "max_retries: 10" in results["polars, error of a read before add"]
     # status --clients named each library, and the reset said which live clients keep the extras
     named = ["botocore", "httplib2", "grpc", "tornado", "websockets"]
     named += [row for package, row in (("websocket", "websocket-client"), ("polars", "polars"),

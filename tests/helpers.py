@@ -292,18 +292,28 @@ class _WitnessHandler(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def handshake_witness(server: DemoServer, log: Path, data: bytes = MATRIX_CSV) -> Iterator[str]:
+def handshake_witness(
+    server: DemoServer, log: Path, data: bytes = MATRIX_CSV, requests: list[str] | None = None
+) -> Iterator[str]:
     """An HTTPS origin of its own under the demo server's PKI, serving `data` at any path, that appends
     each TLS handshake's outcome to `log`: ``ok``, or the alert the client sent (``TLSV1_ALERT_UNKNOWN_CA``:
     it did not trust the chain).  A client that retries a failed handshake for seconds (polars) is judged
-    on the wire at its first attempt, from another process too.  Yields its URL."""
+    on the wire at its first attempt, from another process too.  `requests` collects "METHOD path" of each
+    request.  Yields its URL."""
     from sly_nb_tls.demo import server_context
 
     pki = server.pki
     httpd = _Witness(("127.0.0.1", 0), _WitnessHandler)
     # The key goes to OpenSSL through a pipe (demo.server_context), never to a file.
     httpd.context = server_context([pki.leaf, pki.intermediate], pki.leaf)
-    httpd.answer = ranged_file(data)
+    answer = ranged_file(data)
+
+    def recorded(handler: Any) -> Response:
+        if requests is not None:
+            requests.append(f"{handler.command} {handler.path}")
+        return answer(handler)
+
+    httpd.answer = recorded
     httpd.log = log
     log.write_text("")
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

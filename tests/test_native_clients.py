@@ -9,11 +9,13 @@ which module a status row looks at, and what a client built after `add` does at 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ import sly_nb_tls
 from sly_nb_tls.clients.base import ClientTrust
 from sly_nb_tls.demo import DemoServer, Response
 
-from .helpers import MATRIX_CSV, controlled_env, ranged_file
+from .helpers import MATRIX_CSV, controlled_env, handshake_witness, has_tool, ranged_file
 
 ROOT = Path(__file__).resolve().parents[1]
 #: package -> its row in status --clients
@@ -142,24 +144,100 @@ def test_pyarrow_loaded_after_add_follows_the_bundle(preset: bool, csv_server: D
 
 
 #: polars, an https:// origin first read after add: its client keeps the extras past reset, as a
-#: requests session made after add does (the file cache is off: every read goes to the server)
+#: requests session made after add does; other storage_options for the same origin build another client,
+#: which reads SSL_CERT_FILE as it is then (the file cache is off: every read goes to the server)
 POLARS_PAST_RESET = """
-    import os, sly_nb_tls
+    import os, sys, sly_nb_tls
     import polars as pl
     url = os.environ["MATRIX_URL"] + "/data.csv"
     sly_nb_tls.add_certs(os.environ["MATRIX_ROOT"])
-    print("after add", pl.read_csv(url, storage_options={"file_cache_ttl": 0})["b"][0])
+    print("after add", pl.read_csv(url, storage_options={"file_cache_ttl": 0})["b"][0], flush=True)
     sly_nb_tls.reset()
-    print("SSL_CERT_FILE", os.environ.get("SSL_CERT_FILE"))
-    print("after reset", pl.read_csv(url, storage_options={"file_cache_ttl": 0})["b"][0])
+    print("SSL_CERT_FILE", os.environ.get("SSL_CERT_FILE"), flush=True)
+    print("after reset", pl.read_csv(url, storage_options={"file_cache_ttl": 0})["b"][0], flush=True)
+    pl.read_csv(url, storage_options={"file_cache_ttl": 0, "max_retries": 3})  # a new client: it fails
 """
 
 
-def test_a_polars_client_built_after_add_keeps_the_extras_past_reset(csv_server: DemoServer, tmp_path: Path) -> None:
+def test_a_polars_client_is_kept_per_origin_and_storage_options(tmp_path: Path) -> None:
+    """Built after add, it keeps the extras past reset; other storage_options get a new client."""
     if not _installed("polars"):
         pytest.skip("polars is not installed")
-    served = len(csv_server.requests)
-    out = _run(POLARS_PAST_RESET, _child_env(False, tmp_path, csv_server))
-    assert "after add hello" in out and "SSL_CERT_FILE None" in out and "after reset hello" in out, out
-    gets = [r for r in csv_server.requests[served:] if r == ("GET", "/data.csv")]
-    assert len(gets) >= 2, f"the read after reset did not reach the server: {csv_server.requests[served:]}"
+    log, served = tmp_path / "handshakes.log", []
+    with DemoServer() as server, handshake_witness(server, log, requests=served) as origin:
+        env = _child_env(False, tmp_path, server)
+        env["MATRIX_URL"] = origin
+        with subprocess.Popen([sys.executable, "-c", textwrap.dedent(POLARS_PAST_RESET)], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:  # fmt: skip
+            # the third read fails, and polars retries it for 8-25 s: its first rejected handshake is the verdict
+            deadline = time.monotonic() + 60
+            while child.poll() is None and time.monotonic() < deadline and "ALERT" not in log.read_text():
+                time.sleep(0.05)
+            child.kill()
+            out, err = child.communicate()
+    assert "after add hello" in out and "SSL_CERT_FILE None" in out and "after reset hello" in out, out + err
+    # the read after reset reached the server (two GETs), through the client built after add: no handshake
+    # was refused until the third read, whose client is new
+    assert len([r for r in served if r.startswith("GET")]) >= 2, served
+    outcomes = log.read_text().split()
+    assert "TLSV1_ALERT_UNKNOWN_CA" in outcomes, outcomes
+    assert set(outcomes[: outcomes.index("TLSV1_ALERT_UNKNOWN_CA")]) == {"ok"}, outcomes
+
+
+def _clients(report: Any) -> dict[str, str]:
+    """The native clients' rows of `test --clients`: name -> "ok" or the problem."""
+    return {c.client: c.problem or "ok" for c in report.clients if c.client in ATTEMPTS.values()}
+
+
+#: package -> its row in `test --clients`
+ATTEMPTS = {"polars": "polars", "pyarrow": "pyarrow.fs S3", "uv": "uv"}
+
+
+def test_test_clients_has_each_native_client_and_follows_add_and_reset(ca_env: bool, demo_server: DemoServer) -> None:
+    installed = {row for package, row in ATTEMPTS.items() if importlib.util.find_spec(package) is not None}
+    if not installed:
+        pytest.skip("none of uv, polars, pyarrow is installed")
+    loaded = "pyarrow._fs" in sys.modules
+    results = []
+    for step in ("before add", "after add", "after reset"):
+        if step == "after add":
+            sly_nb_tls.add_certs(demo_server.root_path)
+        elif step == "after reset":
+            sly_nb_tls.reset()
+        results.append(_clients(sly_nb_tls.test_connection(demo_server.url, clients=True, timeout=20)))
+    assert results == [dict.fromkeys(installed, "untrusted_root"), dict.fromkeys(installed, "ok"),
+                       dict.fromkeys(installed, "untrusted_root")]  # fmt: skip
+    # pyarrow's attempt ran in a child: loading pyarrow.fs here would have fixed this process's roots
+    assert ("pyarrow._fs" in sys.modules) == loaded
+
+
+#: a child's `test --clients` rows for the native clients, as JSON
+CHILD_TEST = """
+    import json, os, sly_nb_tls
+    report = sly_nb_tls.test_connection(os.environ["MATRIX_URL"], clients=True, timeout=20)
+    print(json.dumps({c.client: c.problem or "ok" for c in report.clients}))
+"""
+
+
+@pytest.mark.parametrize("variable", ["AWS_CA_BUNDLE", "SSL_CERT_DIR"])
+def test_none_reads_aws_ca_bundle_and_each_reads_ssl_cert_dir(
+    variable: str, demo_server: DemoServer, tmp_path: Path
+) -> None:
+    """The only variable set names the demo root: none trusts it through AWS_CA_BUNDLE, each through SSL_CERT_DIR."""
+    installed = {row for package, row in ATTEMPTS.items() if importlib.util.find_spec(package) is not None}
+    if not installed:
+        pytest.skip("none of uv, polars, pyarrow is installed")
+    env = _child_env(False, tmp_path, demo_server)
+    if variable == "SSL_CERT_DIR":
+        if not has_tool("openssl"):
+            pytest.skip("openssl is not on PATH (OpenSSL looks certificates up by subject hash)")
+        certs = tmp_path / "certs"
+        certs.mkdir()
+        shutil.copy(demo_server.root_path, certs / "root.pem")
+        subprocess.run(["openssl", "rehash", str(certs)], check=True, capture_output=True)
+        env["SSL_CERT_DIR"] = str(certs)
+    else:
+        env["AWS_CA_BUNDLE"] = demo_server.root_path
+    rows = json.loads(_run(CHILD_TEST, env).strip().splitlines()[-1])
+    expected = "untrusted_root" if variable == "AWS_CA_BUNDLE" else "ok"
+    assert {row: rows.get(row) for row in installed} == dict.fromkeys(installed, expected), rows

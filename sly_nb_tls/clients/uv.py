@@ -1,23 +1,38 @@
-"""uv (``!uv pip install``): a child process whose rustls reads SSL_CERT_FILE and SSL_CERT_DIR at start.
+"""uv (``!uv pip install``): a child process whose rustls reads SSL_CERT_FILE and SSL_CERT_DIR at its start.
 
-Measured with uv 0.13 against a private index on the demo server: unset, uv trusts the
-Mozilla roots built into its binary (``--system-certs``/UV_SYSTEM_CERTS: the platform's
-store).  Either variable set replaces those roots with what the files hold (uv's
-``Certificates::from_env``: "the environment override remains authoritative"), with or
-without UV_SYSTEM_CERTS.  It reads neither again: a uv started after `add` gets the
-bundle, one running at `add` does not.  It reads no variable of its own, so it shares
-SSL_CERT_FILE (declared by the OpenSSL family): after `add` uv trusts OpenSSL's
-default file plus the extras in place of its Mozilla copy.
+What it reads, and when (uv 0.13, against a private index on the demo server; each point is
+shown by the client matrix or tests/test_native_clients.py):
+
+- uv reads SSL_CERT_FILE and SSL_CERT_DIR when it starts, and trusts what they hold; it reads
+  neither again, so a uv started after `add` gets our bundle and one running at `add` does not.
+  Unset, it trusts the Mozilla roots built into it.  It reads no CA variable of its own (nor
+  AWS_CA_BUNDLE), so it shares SSL_CERT_FILE, declared by the OpenSSL family.
+- uv's documentation says either variable replaces those built-in roots ("TLS certificates"),
+  with or without ``--system-certs``/UV_SYSTEM_CERTS: after `add` uv trusts OpenSSL's default
+  file plus the extras in place of its Mozilla copy.  That part is not measured here: no server
+  on this machine has a certificate from a Mozilla root.
+
+`test --clients` runs ``uv pip install --dry-run`` against the server as a package index: uv
+cannot fetch an arbitrary URL (it asks an index for ``<index>/<project>/``, and downloads only
+archives), and it words every answer of an index alike ("not found in the package registry"),
+so only its connection and trust are judged.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 
-from .base import ClientTrust, Family, TrustView, by_variable, importable
+from . import _rustls
+from .base import Answer, Attempt, ClientTrust, Family, KnownFailure, Request, TrustView, by_variable, importable
 
 __all__ = ["FAMILY"]
+
+#: the project `test --clients` asks the server's "index" for (any answer means a verified connection)
+_PROJECT = "sly-nb-tls-test"
 
 
 def _default() -> str:
@@ -37,9 +52,31 @@ def _rows(view: TrustView) -> list[ClientTrust]:
     return [row]
 
 
+def _via_uv(request: Request, seconds: float) -> Answer:
+    from uv import find_uv_bin
+
+    index = (request.server or request.url).rstrip("/") + "/"
+    # one request, no retries, within the test's time; the user's uv.toml is read, as their uv would
+    env = {**os.environ, "UV_HTTP_RETRIES": "0", "UV_HTTP_TIMEOUT": str(max(1, int(seconds)))}
+    with tempfile.TemporaryDirectory(prefix="sly-nb-tls-uv-") as target:
+        out = subprocess.run(
+            [find_uv_bin(), "pip", "install", "--dry-run", "--no-cache", "--no-deps", "--target", target,
+             "--python", sys.executable, "--index-url", index, _PROJECT],
+            capture_output=True, text=True, timeout=seconds, env=env,
+        )  # fmt: skip
+    text = out.stderr.strip()
+    failed = _rustls.failure(text)
+    if failed is not None:
+        raise failed
+    if out.returncode == 0 or "not found in the package registry" in text:
+        return Answer(0)
+    raise KnownFailure("http_error", f"uv exit {out.returncode}: {text.splitlines()[-1] if text else ''}"[:300])
+
+
 FAMILY = Family(
     name="uv",
     order=72,
     # SSL_CERT_FILE is the OpenSSL family's variable: one bundle serves every reader
     rows=_rows,
+    attempts=(Attempt("uv", _via_uv, module="uv", proxy="own", reads="openssl", tls_only=True, slow=True),),
 )

@@ -106,24 +106,34 @@ def test_add_and_status_import_none_of_them(csv_server: DemoServer, tmp_path: Pa
     assert "IMPORTED []" in out, out
 
 
-#: pyarrow, its filesystems loaded after add: the path it holds is our bundle's, which add, remove and
-#: reset rewrite in place, so it follows each of them (a filesystem is made for each read)
-PYARROW_AFTER_ADD = """
-    import os, sly_nb_tls
-    url = os.environ["MATRIX_URL"]
-    sly_nb_tls.add_certs(os.environ["MATRIX_ROOT"])
-    import pyarrow.fs as pafs
-
-    def read():
+#: a child's read of the S3 object through a new pyarrow filesystem: "ok" or "cert-fail"
+PYARROW_READ = """
+    def read(**ca):
+        import pyarrow.fs as pafs
         fs = pafs.S3FileSystem(endpoint_override=url.removeprefix("https://"), scheme="https", access_key="m",
                                secret_key="m", region="us-east-1",
-                               retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1))
+                               retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1), **ca)
         try:
             with fs.open_input_stream("matrix-bucket/data.csv") as f:
                 return "ok" if f.read().endswith(b"hello\\n") else "?"
         except OSError as e:
             return "cert-fail" if "unable to get local issuer certificate" in str(e) else f"error: {e}"
+"""
 
+#: pyarrow, its filesystems loaded after add: the path it holds is our bundle's, which add, remove and
+#: reset rewrite in place, so it follows each of them (a filesystem is made for each read)
+PYARROW_AFTER_ADD = (
+    """
+    import os, sys, sly_nb_tls
+    url = os.environ["MATRIX_URL"]
+    import pyarrow  # loads no filesystem: pyarrow has read nothing yet
+    print("import pyarrow loads pyarrow._fs:", "pyarrow._fs" in sys.modules)
+    sly_nb_tls.add_certs(os.environ["MATRIX_ROOT"])
+    import pyarrow.parquet
+    print("import pyarrow.parquet loads pyarrow._fs:", "pyarrow._fs" in sys.modules)
+"""
+    + PYARROW_READ
+    + """
     print("after add", read())
     rows = {r.client: r for r in sly_nb_tls.status(clients=True).clients}
     print("row", rows["pyarrow.fs S3"].sees_extras)
@@ -132,6 +142,23 @@ PYARROW_AFTER_ADD = """
     sly_nb_tls.add_certs(os.environ["MATRIX_ROOT"])
     print("after a second add", read())
 """
+)
+
+#: pyarrow, its filesystems loaded before add: they keep the old roots, and a filesystem given the
+#: bundle's path (tls_ca_file_path) reaches the server: the way out the status row names
+PYARROW_BEFORE_ADD = (
+    """
+    import os, sly_nb_tls
+    import pyarrow.fs
+    url = os.environ["MATRIX_URL"]
+    sly_nb_tls.add_certs(os.environ["MATRIX_ROOT"])
+"""
+    + PYARROW_READ
+    + """
+    print("default", read())
+    print("tls_ca_file_path", read(tls_ca_file_path=os.environ["SSL_CERT_FILE"]))
+"""
+)
 
 
 @pytest.mark.parametrize("preset", [False, True], ids=["ca-vars-unset", "ca-vars-preset"])
@@ -140,7 +167,17 @@ def test_pyarrow_loaded_after_add_follows_the_bundle(preset: bool, csv_server: D
         pytest.skip("pyarrow is not installed")
     out = _run(PYARROW_AFTER_ADD, _child_env(preset, tmp_path, csv_server))
     lines = out.splitlines()
-    assert lines == ["after add ok", "row None", "after reset cert-fail", "after a second add ok"], out
+    assert lines == ["import pyarrow loads pyarrow._fs: False", "import pyarrow.parquet loads pyarrow._fs: True",
+                     "after add ok", "row None", "after reset cert-fail", "after a second add ok"], out  # fmt: skip
+
+
+def test_pyarrow_loaded_before_add_reaches_the_server_given_the_bundle_path(
+    csv_server: DemoServer, tmp_path: Path
+) -> None:
+    if not _installed("pyarrow"):
+        pytest.skip("pyarrow is not installed")
+    out = _run(PYARROW_BEFORE_ADD, _child_env(False, tmp_path, csv_server))
+    assert out.splitlines() == ["default cert-fail", "tls_ca_file_path ok"], out
 
 
 #: polars, an https:// origin first read after add: its client keeps the extras past reset, as a
@@ -219,11 +256,12 @@ CHILD_TEST = """
 """
 
 
-@pytest.mark.parametrize("variable", ["AWS_CA_BUNDLE", "SSL_CERT_DIR"])
-def test_none_reads_aws_ca_bundle_and_each_reads_ssl_cert_dir(
+@pytest.mark.parametrize("variable", ["AWS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_DIR"])
+def test_none_reads_aws_or_curl_ca_bundle_and_each_reads_ssl_cert_dir(
     variable: str, demo_server: DemoServer, tmp_path: Path
 ) -> None:
-    """The only variable set names the demo root: none trusts it through AWS_CA_BUNDLE, each through SSL_CERT_DIR."""
+    """The only variable set names the demo root: none trusts it through AWS_CA_BUNDLE or CURL_CA_BUNDLE (pyarrow's
+    S3 runs on curl), each through SSL_CERT_DIR."""
     installed = {row for package, row in ATTEMPTS.items() if importlib.util.find_spec(package) is not None}
     if not installed:
         pytest.skip("none of uv, polars, pyarrow is installed")
@@ -237,7 +275,7 @@ def test_none_reads_aws_ca_bundle_and_each_reads_ssl_cert_dir(
         subprocess.run(["openssl", "rehash", str(certs)], check=True, capture_output=True)
         env["SSL_CERT_DIR"] = str(certs)
     else:
-        env["AWS_CA_BUNDLE"] = demo_server.root_path
+        env[variable] = demo_server.root_path
     rows = json.loads(_run(CHILD_TEST, env).strip().splitlines()[-1])
-    expected = "untrusted_root" if variable == "AWS_CA_BUNDLE" else "ok"
+    expected = "ok" if variable == "SSL_CERT_DIR" else "untrusted_root"
     assert {row: rows.get(row) for row in installed} == dict.fromkeys(installed, expected), rows

@@ -1,22 +1,22 @@
 """polars: Rust HTTP clients (object_store, reqwest, rustls) that read SSL_CERT_FILE when polars builds one.
 
 What each reads, and when (polars 2.1, against the demo server, in this process and in
-children; each point is shown by the client matrix or tests/test_native_clients.py):
+children; shown by the client matrix and tests/test_native_clients.py unless marked):
 
 - ``pl.read_csv("https://…")`` and every ``scan_*``/``read_*`` of an https:// or s3:// path go
-  through Rust, never Python's ssl: the hooks do not reach them.  (``read_csv(use_pyarrow=True)``
-  and non-UTF-8 encodings fetch through Python instead: read in polars' source, not measured.)
+  through Rust, never Python's ssl: the hooks do not reach them.
 - Each client reads SSL_CERT_FILE or SSL_CERT_DIR when it is built, and trusts what they hold;
-  with neither set, the system's store.  AWS_CA_BUNDLE is never read, not even for s3://.
+  with neither set, the system's store (not measured: no root in it is ours).  AWS_CA_BUNDLE
+  is never read, not even for s3://.
 - https://: one client per origin and storage_options, built at the first read and kept, even
-  after its read failed; no Python API drops it.  So an origin read before `add` keeps its old
-  roots until the kernel restarts (or until it is read with storage_options not used for it
-  before, which builds a new client), and one first read after `add` keeps the extras past
-  `reset`.  A failed read costs 8-25 s: object_store retries about 20 times, whatever
-  ``max_retries`` or ``retry_timeout_ms`` say.
-- s3:// (and the other clouds): one store per bucket and storage_options, rebuilt after an error,
-  and ``max_retries`` is honoured: the first read after `add` of a store that failed before it
-  fails over to a new store that holds the extras.
+  after its read failed.  So an origin read before `add` keeps its old roots until the kernel
+  restarts, or until it is read with storage_options not used for it before (a new client);
+  one first read after `add` keeps the extras past `reset`.  A failed read retries for seconds
+  (8-25 s measured) whatever ``max_retries`` or ``retry_timeout_ms`` say: polars applies no
+  retry setting to https://.
+- s3:// (and the other clouds, not measured): one store per bucket and storage_options, rebuilt
+  after an error, ``max_retries`` honoured: the first read after `add` of a store that failed
+  before it fails over to a new store that holds the extras.
 
 `test --clients` reads one S3 object from the server (a store of its own, no retries) rather
 than an https:// URL: it fails in milliseconds with the same TLS verdict, where an https:// read

@@ -1,15 +1,15 @@
 """pyarrow's S3 filesystem (C++: the AWS SDK over curl and OpenSSL): the SSL_CERT_FILE path, read once per process.
 
 What it reads, and when (pyarrow 26, against the demo server playing S3, in this process and
-in children; each point is shown by the client matrix or tests/test_native_clients.py):
+in children; shown by the client matrix and tests/test_native_clients.py unless marked):
 
-- The path SSL_CERT_FILE names is read once, when ``pyarrow._fs`` loads (``import pyarrow.fs``,
-  ``pyarrow.parquet``, ``pyarrow.dataset``; plain ``import pyarrow`` does not load it), and kept
-  for the life of the process; unset, the system's CA file (SSL_CERT_DIR is honoured too).
-  AWS_CA_BUNDLE and CURL_CA_BUNDLE are never read, nor a later SSL_CERT_FILE.  The file itself
-  is read at each new connection.
-- So a kernel that loaded pyarrow.fs before `add` keeps its roots until it restarts (or until a
-  filesystem is made with ``tls_ca_file_path=os.environ["SSL_CERT_FILE"]``); one that loads it
+- The path SSL_CERT_FILE names is read once, when ``pyarrow._fs`` loads (``import pyarrow.fs``
+  or ``pyarrow.parquet``; a plain ``import pyarrow`` does not load it), and kept for the life
+  of the process; a later SSL_CERT_FILE is never read.  SSL_CERT_DIR is honoured too; with
+  neither set, the system's CA file (not measured: no root in it is ours).  AWS_CA_BUNDLE and
+  CURL_CA_BUNDLE are never read.  The file itself is read at each new connection.
+- So a kernel that loaded pyarrow.fs before `add` keeps its roots until it restarts, or until a
+  filesystem is made with ``tls_ca_file_path=os.environ["SSL_CERT_FILE"]``; one that loads it
   after `add` holds our bundle's path and follows every later add, remove and reset, which
   rewrite that file in place.  Children started after `add` get the extras.
 - pyarrow has no HTTPS filesystem of its own: https:// goes through fsspec (aiohttp, Python's

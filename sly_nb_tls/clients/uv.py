@@ -1,16 +1,15 @@
 """uv (``!uv pip install``): a child process whose rustls reads SSL_CERT_FILE and SSL_CERT_DIR at its start.
 
-What it reads, and when (uv 0.13, against a private index on the demo server; each point is
-shown by the client matrix or tests/test_native_clients.py):
+What it reads, and when (uv 0.13, against a private index on the demo server; shown by the
+client matrix and tests/test_native_clients.py unless marked):
 
-- uv reads SSL_CERT_FILE and SSL_CERT_DIR when it starts, and trusts what they hold; it reads
-  neither again, so a uv started after `add` gets our bundle and one running at `add` does not.
-  Unset, it trusts the Mozilla roots built into it.  It reads no CA variable of its own (nor
-  AWS_CA_BUNDLE), so it shares SSL_CERT_FILE, declared by the OpenSSL family.
-- uv's documentation says either variable replaces those built-in roots ("TLS certificates"),
-  with or without ``--system-certs``/UV_SYSTEM_CERTS: after `add` uv trusts OpenSSL's default
-  file plus the extras in place of its Mozilla copy.  That part is not measured here: no server
-  on this machine has a certificate from a Mozilla root.
+- uv reads SSL_CERT_FILE and SSL_CERT_DIR when it starts, and trusts what they hold; a uv
+  started after `add` gets our bundle, one running at `add` does not.  AWS_CA_BUNDLE and
+  CURL_CA_BUNDLE are not read.  So it shares SSL_CERT_FILE, declared by the OpenSSL family.
+- Unset, uv trusts the Mozilla roots built into it, and either variable replaces them, with or
+  without ``--system-certs``/UV_SYSTEM_CERTS: after `add` it trusts OpenSSL's default file plus
+  the extras in place of its Mozilla copy.  That is uv's documentation ("TLS certificates"),
+  not measured here: no server on this machine has a certificate from a Mozilla root.
 
 `test --clients` runs ``uv pip install --dry-run`` against the server as a package index: uv
 cannot fetch an arbitrary URL (it asks an index for ``<index>/<project>/``, and downloads only

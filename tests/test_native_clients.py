@@ -256,6 +256,7 @@ CHILD_TEST = """
 """
 
 
+@pytest.mark.slow  # three children, about 1 s each: -m 'not slow' stays under a minute
 @pytest.mark.parametrize("variable", ["AWS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_DIR"])
 def test_none_reads_aws_or_curl_ca_bundle_and_each_reads_ssl_cert_dir(
     variable: str, demo_server: DemoServer, tmp_path: Path

@@ -116,7 +116,7 @@ class CaSet:
     def content(self) -> bytes:
         return b"".join(self.blocks.values())
 
-    def merged_with(self, extras: Iterable[tuple[str, bytes]], dropping: Iterable[str] = ()) -> bytes:
+    def merged_with(self, extras: Iterable[tuple[str, bytes]], dropping: Iterable[str] = ()) -> dict[str, bytes]:
         """The base's blocks plus the extras; without those in `dropping` (roots an extra stands in for:
         OpenSSL picks between two anchors of one name in its own order, so only the extra may remain)."""
         blocks = dict(self.blocks)
@@ -124,7 +124,7 @@ class CaSet:
             blocks.pop(sha, None)
         for sha, block in extras:
             blocks.setdefault(sha, block)
-        return b"".join(blocks.values())
+        return blocks
 
 
 #: (real path, mtime, size) -> its certificate blocks: certifi's and OpenSSL's files are the base of
@@ -205,6 +205,12 @@ class CaVariable:
     config: Callable[[str, str], bytes] | None = None
     #: in-process clients read it: a context loaded from its preset file trusts "the defaults"
     in_process: bool = False
+    #: its readers need another format than PEM (the JVM's PKCS#12): the file's bytes from the blocks;
+    #: `keep`: also store them where a later process's start looks first (`install` prepares it so)
+    encode: Callable[[Mapping[str, bytes], bool], bytes] | None = None
+    #: its value is not the file's path (JAVA_TOOL_OPTIONS: options naming the file): the value from
+    #: the one before `add` and the file's path.  Its base reads that earlier value itself.
+    value: Callable[[str | None, str], str] | None = None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from .lookup import find_registered
 from .processes import boot_clock, children_started_before
 from .results import AddResult, RemoveResult, ResetResult, TrustStatus
 from .roots import WrappedRoots
+from .writing import prepare_start_files, variable_values, write_variable_files
 
 if TYPE_CHECKING:
     from .._certs import TrustedCertificate
@@ -72,6 +73,8 @@ class _Registry:
         self.ever_trusted: set[str] = set()
         self.cadata = b""
         self.files = TrustFiles()
+        #: variable -> the file it names now (its value, but for options that name it)
+        self.paths: dict[str, str] = {}
         self.variables = CaVariables()
         self.live = LiveTrust(
             lambda: (self.cadata, frozenset(self.extras)),
@@ -139,20 +142,8 @@ class _Registry:
         extra_blocks = [(sha, cert.pem.encode("ascii")) for sha, cert in self.extras.items()]
         # An equivalent anchor stands in for its original root wherever a base holds that root.
         replaced = {getattr(cert, "original_sha256", "") for cert in self.extras.values()} - {""}
-        contents: dict[str, bytes] = {}
-        for base in self.bases.values():
-            contents[base.key] = base.merged_with(extra_blocks, dropping=replaced)
-            self.reset_contents[base.key] = base.content()
-        paths = self.files.write(contents)
-        files = {var: str(paths[base.key]) for var, base in self.bases.items()}
-        for variable in ca_variables():
-            config = self.bases.get(variable.name)
-            if variable.config is not None and config is not None:
-                # The variable names a configuration file (a wgetrc) that names the bundle.
-                text = variable.config(config.config or "", str(paths[config.key]))
-                files[variable.name] = str(self.files.write({"wgetrc": text})["wgetrc"])
-                self.reset_contents["wgetrc"] = (config.original_config or "").encode()
-        variables = self.variables.point_at(files)
+        self.paths = write_variable_files(self.bases, extra_blocks, replaced, self.files, self.reset_contents)
+        variables = self.variables.point_at(variable_values(self.paths, self.variables.original or {}))
         self.cadata = b"".join(c.der for c in self.extras.values())
         self.live.install_hooks()
         self.roots.wrap()
@@ -312,6 +303,7 @@ class _Registry:
             st.variables = self.variables.states(
                 {var: base.label for var, base in self.bases.items()},
                 {var: len(registered - set(base.blocks)) for var, base in self.bases.items()},
+                self.paths,
             )
             st.bundle_path = self.variables.applied.get("SSL_CERT_FILE")
             st.hooks = self.live.describe_hooks() + self.roots.labels()
@@ -365,6 +357,7 @@ def add_certs(
     result = trust_loaded(loaded, live=False, user_install=True)
     try:
         result.installed = install(*sources, scope="user", as_is=as_is)
+        prepare_start_files(values_before_add())
     except BaseException:
         for cert in result.added:
             remove(cert)
@@ -462,17 +455,21 @@ def reset() -> ResetResult:
 def files_written() -> list[str]:
     """The trust files this process wrote and the variables name now."""
     with _REGISTRY.lock:
-        return sorted(set(_REGISTRY.variables.applied.values()))
+        return sorted(set(_REGISTRY.paths.values())) if _REGISTRY.active else []
 
 
-def files_named_before_add() -> list[str]:
-    """The files the CA variables named before the first `add` (now, if nothing was added)."""
+def values_before_add() -> dict[str, str | None]:
+    """The CA variables' values before the first `add` (now, if nothing was added)."""
     from .environ import MANAGED_VARIABLES
 
     with _REGISTRY.lock:
         original = _REGISTRY.variables.original
-        values = original.values() if original is not None else (os.environ.get(v) for v in MANAGED_VARIABLES)
-        return sorted({v for v in values if v and os.path.isfile(v)})
+        return dict(original) if original is not None else {v: os.environ.get(v) for v in MANAGED_VARIABLES}
+
+
+def files_named_before_add() -> list[str]:
+    """The files the CA variables named before the first `add` (now, if nothing was added)."""
+    return sorted({v for v in values_before_add().values() if v and os.path.isfile(v)})
 
 
 def shipped_pem(*sources: CertificateSource) -> str:

@@ -33,7 +33,7 @@ ALLOWED = {
     "trust": {"foundation", "clients"},
     "diagnose": {"foundation", "clients"},
     "demo": {"foundation"},
-    "integrations": {"foundation", "trust"},
+    "integrations": {"foundation", "clients", "trust"},
     "ui": {"foundation", "public", "results"},
     "top": {"foundation", "clients", "trust", "diagnose", "demo", "integrations", "ui", "public", "results", "top"},
 }

@@ -235,3 +235,26 @@ def test_a_truststore_keytool_cannot_read_leaves_the_jvm_alone_and_status_says_w
     row = next(r for r in sly_nb_tls.status(clients=True).clients if r.client == "java")
     assert row.sees_extras is False and f"keytool cannot read {store}" in row.why, row.why
     assert "wrong-pw" not in str(sly_nb_tls.status(clients=True))
+
+
+def test_spark_conf_ships_the_truststore_through_spark_files_and_names_it_by_its_bare_name() -> None:
+    from sly_nb_tls.errors import CertificateSourceError
+    from sly_nb_tls.workers import spark_conf
+
+    with pytest.raises(CertificateSourceError, match="add certificates first"):
+        spark_conf()
+    sly_nb_tls.add_certs(issue("Spark Conf Root CA", ca=True).pem)
+    store = truststore_path(os.environ[JVM_VARIABLE])
+    name = os.path.basename(store)
+    conf = spark_conf({"spark.files": "data.csv", "spark.executor.extraJavaOptions": "-Xss4m", "spark.app.name": "x"})
+    assert conf["spark.files"] == f"data.csv,{store}" and Path(store).is_file()
+    assert conf["spark.executor.extraJavaOptions"] == (
+        f"-Xss4m -Djavax.net.ssl.trustStore={name} -Djavax.net.ssl.trustStoreType=PKCS12 "
+        "-Djavax.net.ssl.trustStorePassword=changeit"
+    )
+    assert conf["spark.app.name"] == "x" and "spark.driver.extraJavaOptions" not in conf  # it reads JAVA_TOOL_OPTIONS
+    cluster = spark_conf({"spark.submit.deployMode": "cluster"})
+    assert cluster["spark.driver.extraJavaOptions"] == cluster["spark.executor.extraJavaOptions"]
+    sly_nb_tls.reset()
+    with pytest.raises(CertificateSourceError):
+        spark_conf()

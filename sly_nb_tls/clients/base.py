@@ -42,6 +42,7 @@ __all__ = [
     "OwnRoots",
     "Request",
     "RootsDefault",
+    "RunningJvm",
     "SharedContext",
     "TrustView",
     "certifi_set",
@@ -222,6 +223,8 @@ class TrustView:
     extras: frozenset[str] = frozenset()
     #: something in this process made urllib's default context unverified
     urllib_unverified: bool = False
+    #: running JVMs (`RunningJvm.label`) -> whether they were given the extras live
+    jvms: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -311,6 +314,23 @@ class RootsDefault:
 
 
 @dataclass(frozen=True)
+class RunningJvm:
+    """A JVM this process drives through a gateway (PySpark's driver, over py4j).  It fixed its trust
+    when it started, and stopping the session does not stop it, so `add` gives it a default SSL
+    context built from `variable`'s truststore, and `reset` puts its own back."""
+
+    label: str
+    #: where the gateway's view of the JVM lives: ``getattr(module.owner, attr)``, None while none runs
+    module: str
+    owner: str
+    attr: str
+    variable: str
+    #: how the JVM opens the variable's truststore
+    store_type: str = "PKCS12"
+    password: str = ""
+
+
+@dataclass(frozen=True)
 class Request:
     """One request of `test --clients`: ``POST users.me`` with the token, or ``GET /`` without."""
 
@@ -379,6 +399,7 @@ class Family:
     cached_opener: CachedOpener | None = None
     own_roots: OwnRoots | None = None
     roots_defaults: tuple[RootsDefault, ...] = ()
+    running_jvms: tuple[RunningJvm, ...] = ()
     #: transport package -> the client users know it as (a context held by httpcore is httpx's)
     transports: Mapping[str, str] = field(default_factory=dict)
     #: files and directories a context may load and still trust "the defaults" (certifi, OpenSSL's)

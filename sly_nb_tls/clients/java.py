@@ -30,9 +30,9 @@ from .._userdir import cache_dir
 from .._writefile import write_atomically
 from .base import CaSet, CaVariable, ClientTrust, Family, TrustView
 
-__all__ = ["FAMILY", "java_home", "jdk_cacerts", "truststore_options"]
+__all__ = ["FAMILY", "PASSWORD", "VARIABLE", "java_home", "jdk_cacerts", "truststore_options"]
 
-_VARIABLE = "JAVA_TOOL_OPTIONS"
+VARIABLE = "JAVA_TOOL_OPTIONS"
 #: The JDK's own convention; a truststore holds public certificates only, and its password just
 #: keys the integrity check keytool and the JVM make when they are given one.
 PASSWORD = "changeit"
@@ -158,7 +158,7 @@ def _run_keytool(home: Path, store: str, storetype: str, password: str) -> bytes
     if storetype:
         args += ["-storetype", storetype]
     # The user's JVM options are not keytool's business (and ours may name a file of a past add).
-    env = {k: v for k, v in os.environ.items() if k not in (_VARIABLE, *_LATER_OPTIONS)}
+    env = {k: v for k, v in os.environ.items() if k not in (VARIABLE, *_LATER_OPTIONS)}
     env["SLY_NB_TLS_STOREPASS"] = password
     try:
         out = subprocess.run(args, capture_output=True, env=env, stdin=subprocess.DEVNULL, timeout=60)
@@ -179,9 +179,9 @@ def _base(original: Mapping[str, str | None]) -> CaSet | None:
     home = java_home()
     if home is None:
         return None  # no Java here: nothing to give it
-    theirs = _their_store(original.get(_VARIABLE) or "")
+    theirs = _their_store(original.get(VARIABLE) or "")
     if "" in theirs:
-        store, label = theirs[""], f"{_VARIABLE} trustStore: {theirs['']}"
+        store, label = theirs[""], f"{VARIABLE} trustStore: {theirs['']}"
     else:
         cacerts = jdk_cacerts(home)
         if cacerts is None:
@@ -228,16 +228,16 @@ def _rows(view: TrustView) -> list[ClientTrust]:
     home = java_home()
     if home is None:
         return [ClientTrust("java", "no Java here (no JAVA_HOME, no java on PATH)", None, "nothing changed")]
-    value = os.environ.get(_VARIABLE, "")
+    value = os.environ.get(VARIABLE, "")
     store = _their_store(value).get("", "")
     for later in _LATER_OPTIONS:
         if _their_store(os.environ.get(later, "")).get(""):
-            return [ClientTrust("java", f"{later} names a truststore", False, f"{later} wins over {_VARIABLE}")]
+            return [ClientTrust("java", f"{later} names a truststore", False, f"{later} wins over {VARIABLE}")]
     if store and value in view.ours:
         return [
             ClientTrust(
                 "java",
-                f"{_VARIABLE}: {os.path.basename(store)}",
+                f"{VARIABLE}: {os.path.basename(store)}",
                 True,
                 "in JVMs started from now on (PySpark, JDBC tools); one running since before add keeps "
                 "its trust: restart it",
@@ -245,14 +245,14 @@ def _rows(view: TrustView) -> list[ClientTrust]:
         ]
     if store:
         why = f"a truststore of its own ({_problem}): left as it is" if _problem else "a truststore of its own"
-        return [ClientTrust("java", f"{_VARIABLE} trustStore: {store}", False, why)]
-    why = _problem or ("nothing added" if not view.ours else f"{_VARIABLE} names no truststore")
+        return [ClientTrust("java", f"{VARIABLE} trustStore: {store}", False, why)]
+    why = _problem or ("nothing added" if not view.ours else f"{VARIABLE} names no truststore")
     return [ClientTrust("java", "the JDK's cacerts", False, why)]
 
 
 FAMILY = Family(
     name="java",
     order=70,
-    variables=(CaVariable(_VARIABLE, "JVMs (java, PySpark, JDBC tools)", _base, encode=_encode, value=_value),),
+    variables=(CaVariable(VARIABLE, "JVMs (java, PySpark, JDBC tools)", _base, encode=_encode, value=_value),),
     rows=_rows,
 )

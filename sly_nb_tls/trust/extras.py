@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .._fixes import command, say, where
+from .._fixes import where
 from .._pem import Source as CertificateSource
 from ..clients import variables as ca_variables
 from ..clients.base import CaSet, ClientTrust, TrustView
@@ -36,6 +36,7 @@ from .bases import collect_bases, default_sets, default_store_paths, replaced_ba
 from .environ import CaVariables, inherited_from_server
 from .files import TrustFiles
 from .gate import AuditSource, admit, admit_narrowing, expiry_warnings, origins_as_sources, policy_or_default
+from .jvms import RunningJvms
 from .live import LiveTrust
 from .lookup import find_registered
 from .processes import boot_clock, children_started_before
@@ -91,6 +92,8 @@ class _Registry:
         self.at_start: list[StartRecord] = []
         #: functions that read roots of their own when given none (gRPC's), wrapped while active
         self.roots = WrappedRoots(lambda: dict(self.variables.applied))
+        #: JVMs this process drives (PySpark's driver), given the extras live
+        self.jvms = RunningJvms(lambda: dict(self.paths))
 
     def _default_sets(self) -> list[frozenset[str]]:
         return default_sets(self.bases or {})
@@ -151,9 +154,12 @@ class _Registry:
         live_updates: list[str] = []
         if live:
             live_updates = self.update_live()
-        elif self.live.swaps:
+        else:
             # Contexts we swapped in earlier hold the old set; keep them current.
-            self.live.refresh_swaps({sha: c.der for sha, c in self.extras.items()})
+            if self.live.swaps:
+                self.live.refresh_swaps({sha: c.der for sha, c in self.extras.items()})
+            if self.jvms.saved:
+                notes += self.jvms.update()[1]
         return variables, live_updates, notes
 
     def update_live(self) -> list[str]:
@@ -165,7 +171,7 @@ class _Registry:
             updated, _ = self.live.update_default_store_contexts(ders, self._default_sets(), self.ever_trusted)
             updates += updated + self.live.refresh_path_swaps(dict(self.variables.applied), self._accepted_paths())
             self.live.clear_cached_defaults()
-            return updates
+            return updates + self.jvms.update()[0]
 
     def _take_over_rewritten(self) -> list[str]:
         """Variables something else pointed elsewhere since our last `add`, before this one re-points them.
@@ -263,6 +269,7 @@ class _Registry:
             self.files.rewrite(self.reset_contents)
         except (OSError, StorageError) as exc:
             result.notes.append(f"could not rewrite the trust files to their bases: {exc}")
+        result.notes.extend(self.jvms.restore())  # after the rewrite: a JVM started on ours reads its base
         self.bases = None
         self.added_at = None
         self.ever_registered = set()
@@ -283,7 +290,7 @@ class _Registry:
 
         with self.lock:
             ours = frozenset(self.variables.applied.values()) if self.active else frozenset()
-            view = TrustView(ours, hooked, frozenset(self.extras), self.live.urllib_unverified())
+            view = TrustView(ours, hooked, frozenset(self.extras), self.live.urllib_unverified(), self.jvms.state())
         rows = [row for family in families() for row in family.rows(view)]
         if pinned:
             rows.append(
@@ -307,7 +314,7 @@ class _Registry:
             )
             st.bundle_path = self.variables.applied.get("SSL_CERT_FILE")
             st.hooks = self.live.describe_hooks() + self.roots.labels()
-            st.swapped = list(self.live.swaps)
+            st.swapped = list(self.live.swaps) + [f"{label} (default SSL context)" for label in self.jvms.saved]
             st.live_contexts = len(self.live.given)
             _, st.pinned = self.live.update_default_store_contexts({}, self._default_sets(), self.ever_trusted)
             st.children_before_add = children_started_before(self.added_at)
@@ -452,6 +459,12 @@ def reset() -> ResetResult:
     return result
 
 
+def files_written_by_variable() -> dict[str, str]:
+    """variable -> the trust file this process wrote for it, while `add` is in force."""
+    with _REGISTRY.lock:
+        return dict(_REGISTRY.paths) if _REGISTRY.active else {}
+
+
 def files_written() -> list[str]:
     """The trust files this process wrote and the variables name now."""
     with _REGISTRY.lock:
@@ -470,21 +483,6 @@ def values_before_add() -> dict[str, str | None]:
 def files_named_before_add() -> list[str]:
     """The files the CA variables named before the first `add` (now, if nothing was added)."""
     return sorted({v for v in values_before_add().values() if v and os.path.isfile(v)})
-
-
-def shipped_pem(*sources: CertificateSource) -> str:
-    """The PEM text of `sources`, or of every certificate registered now: what goes to remote workers,
-    which have none of this host's files."""
-    from .._sources import read_sources
-
-    certificates = read_sources(sources).certificates if sources else registered()
-    if not certificates:
-        raise CertificateSourceError(
-            f"nothing to ship to the workers: add certificates first ({say(command('add'))}), or pass them"
-        )
-    # The workers check again under their own policy; refused here (and audited), nothing ships.
-    admit("add", list(certificates), [("workers", None)])
-    return "".join(c.pem for c in certificates)
 
 
 def registered() -> list[TrustedCertificate]:

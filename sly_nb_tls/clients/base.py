@@ -374,7 +374,8 @@ class Attempt:
     #: how it picks a proxy: "requests" (requests' rules), "curl" (HTTPS_PROXY, NO_PROXY without
     #: CIDR), "no-cidr" (requests' rules minus NO_PROXY's CIDR entries), "none" (reads no variables)
     proxy: str = "requests"
-    #: whose trust it reads: "requests" (REQUESTS_CA_BUNDLE/certifi) or "openssl" (SSL_CERT_FILE)
+    #: whose trust it reads: "requests" (REQUESTS_CA_BUNDLE/certifi), "openssl" (SSL_CERT_FILE) or
+    #: "java" (the JVM's truststore)
     reads: str = "requests"
     #: why it reads no proxy variables, as called here (for the notes on disagreements)
     ignores_proxy_because: str = ""

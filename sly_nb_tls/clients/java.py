@@ -25,10 +25,11 @@ import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from .._bounded import MAX_BODY
 from .._pem import certificate_blocks
 from .._userdir import cache_dir
 from .._writefile import write_atomically
-from .base import CaSet, CaVariable, ClientTrust, Family, TrustView
+from .base import Answer, Attempt, CaSet, CaVariable, ClientTrust, Family, KnownFailure, Request, TrustView
 
 __all__ = ["FAMILY", "PASSWORD", "VARIABLE", "java_home", "jdk_cacerts", "truststore_options"]
 
@@ -250,9 +251,99 @@ def _rows(view: TrustView) -> list[ClientTrust]:
     return [ClientTrust("java", "the JDK's cacerts", False, why)]
 
 
+# -- the attempt of `test --clients` ------------------------------------------------------------
+#: One request from a JVM, as a Java program makes it (java.net.http, the JDK's own client): run by
+#: java's source launcher, so nothing is compiled ahead.  The headers (the token among them) come on
+#: stdin, never on the command line; the body is cut at the cap; redirects are not followed.
+_FETCH = r"""
+import java.io.*; import java.net.URI; import java.net.http.*; import java.time.Duration;
+public class SlyNbTlsFetch {
+  public static void main(String[] a) throws Exception {
+    Duration limit = Duration.ofMillis(Long.parseLong(a[2]));
+    HttpRequest.Builder r = HttpRequest.newBuilder(URI.create(a[1])).timeout(limit);
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, "UTF-8"));
+    for (String line; (line = in.readLine()) != null && !line.isEmpty(); ) {
+      int colon = line.indexOf(':'); r.header(line.substring(0, colon).trim(), line.substring(colon + 1).trim());
+    }
+    byte[] body = a.length > 4 ? a[4].getBytes("UTF-8") : new byte[0];
+    r.method(a[0], body.length > 0 ? HttpRequest.BodyPublishers.ofByteArray(body)
+                                   : HttpRequest.BodyPublishers.noBody());
+    HttpClient c = HttpClient.newBuilder().connectTimeout(limit).followRedirects(HttpClient.Redirect.NEVER).build();
+    try {
+      HttpResponse<InputStream> s = c.send(r.build(), HttpResponse.BodyHandlers.ofInputStream());
+      System.out.print("STATUS " + s.statusCode() + "\nTYPE " + s.headers().firstValue("content-type").orElse("")
+          + "\nLOCATION " + s.headers().firstValue("location").orElse("") + "\n\n");
+      System.out.write(s.body().readNBytes(Integer.parseInt(a[3]))); System.out.flush();
+    } catch (Exception e) {
+      Throwable t = e; while (t.getCause() != null) t = t.getCause();
+      System.out.print("ERROR " + e.getClass().getName() + " " + t.getClass().getName() + " " + e.getMessage() + "\n");
+    }
+  }
+}
+"""
+#: What the JVM's exception says -> the problem code `test` uses
+_JAVA_PROBLEMS = (
+    ("PKIX path building failed", "untrusted_root"),
+    ("CertificateExpiredException", "expired"),
+    ("No subject alternative", "hostname_mismatch"),
+    ("doesn't match any of the subject alternative names", "hostname_mismatch"),
+    ("ConnectException", "connection_refused"),
+    ("UnresolvedAddressException", "dns_failure"),
+    ("UnknownHostException", "dns_failure"),
+    ("HttpTimeoutException", "timeout"),
+    ("HttpConnectTimeoutException", "timeout"),
+    ("SSLHandshakeException", "tls_error"),
+)
+
+
+def _via_java(request: Request, seconds: float) -> Answer:
+    home = java_home()
+    if home is None:
+        raise KnownFailure("not_run", "no Java here")
+    source = cache_dir() / f"jvm-fetch-{hashlib.sha256(_FETCH.encode()).hexdigest()[:12]}.java"
+    if not source.exists():
+        write_atomically(source, _FETCH.encode())
+    args = [
+        str(home / "bin" / "java"),
+        str(source),
+        request.method,
+        request.url,
+        str(int(seconds * 1000)),
+        str(MAX_BODY),
+    ]
+    if request.body is not None:
+        args.append(request.body.decode())
+    headers = "".join(f"{k}: {v}\n" for k, v in request.headers.items()) + "\n"
+    try:
+        done = subprocess.run(args, input=headers.encode(), capture_output=True, timeout=seconds + 5)
+    except subprocess.TimeoutExpired:
+        raise KnownFailure("timeout", "the JVM did not answer in time") from None
+    head, _, body = done.stdout.partition(b"\n\n")
+    text = head.decode("utf-8", "replace")
+    if text.startswith("ERROR "):
+        code = next((c for marker, c in _JAVA_PROBLEMS if marker in text), "http_error")
+        raise KnownFailure(code, text.removeprefix("ERROR ").strip())
+    fields = dict(line.partition(" ")[::2] for line in text.splitlines())
+    if not fields.get("STATUS", "").isdigit():
+        said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RuntimeError(f"the JVM printed no answer: {said[-1] if said else f'exit {done.returncode}'}")
+    return Answer(int(fields["STATUS"]), body[:MAX_BODY], "", fields.get("TYPE", ""), fields.get("LOCATION", ""))
+
+
 FAMILY = Family(
     name="java",
     order=70,
     variables=(CaVariable(VARIABLE, "JVMs (java, PySpark, JDBC tools)", _base, encode=_encode, value=_value),),
     rows=_rows,
+    attempts=(
+        Attempt(
+            "java (child JVM)",
+            _via_java,
+            tool="java",
+            proxy="none",
+            reads="java",
+            slow=True,
+            ignores_proxy_because="a JVM reads -Dhttps.proxyHost, never HTTPS_PROXY",
+        ),
+    ),
 )

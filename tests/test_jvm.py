@@ -271,3 +271,21 @@ def test_test_clients_runs_a_child_jvm_that_fails_before_add_and_works_after(dem
     assert problem == "untrusted_root" and "PKIX path building failed" in detail, detail
     sly_nb_tls.add_certs(demo_server.root_path)
     assert java_check()[0] is None
+
+
+@pytest.mark.slow  # two JVM starts
+def test_java_home_picks_the_jdk_whose_roots_and_java_are_used(
+    client: str, demo_server: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = Path("/usr/lib/jvm/temurin-25-jdk-amd64")  # these machines have a second JDK besides Debian's 17
+    if not (other / "bin" / "java").is_file():
+        pytest.skip("no second JDK here")
+    monkeypatch.setenv("JAVA_HOME", str(other))
+    assert java.java_home() == other
+    sly_nb_tls.add_certs(demo_server.root_path)
+    base = next(v for v in sly_nb_tls.status().variables if v.name == JVM_VARIABLE)
+    assert base.base == "the JDK's cacerts" and base.extras == 1
+    url = demo_server.url + "/public/api/v3/instance.version"
+    done = subprocess.run([str(other / "bin" / "java"), "-cp", client, "Fetch", url], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert "STATUS " in done.stdout and "Picked up JAVA_TOOL_OPTIONS" in done.stderr, done.stdout + done.stderr

@@ -6,6 +6,7 @@ call them here, never in the halves.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, cast
 
 from .diagnose.anchors import tell_trusted_extras
@@ -14,8 +15,10 @@ from .diagnose.issuers import KnownFiles, tell_known_files
 from .trust import extras
 from .trust.envfile import load_env
 from .trust.extras import files_named_before_add, files_written, registered, remove, reset
-from .trust.install import install, uninstall
+from .trust.install import install as install_for_scope
+from .trust.install import uninstall
 from .trust.stored import StoredCertificate
+from .trust.writing import prepare_start_files
 
 if TYPE_CHECKING:
     from ._audit import AuditTrail
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
     from ._jupyter import ServerTrust
     from ._pem import Source
     from ._policy import Policy
-    from .trust.results import AddResult, TrustStatus
+    from .trust.results import AddResult, InstallResult, TrustStatus
 
 __all__ = [
     "add_certs",
@@ -55,6 +58,14 @@ def _trusted_extras() -> list[Certificate]:
 
 
 tell_trusted_extras(_trusted_extras)
+
+
+def install(*sources: str | bytes | os.PathLike[str], scope: str = "user", as_is: bool = False) -> InstallResult:
+    """Make every new IPython/ipykernel of `scope` load sly_nb_tls and trust the CAs in `sources`
+    (all or nothing: `sly_nb_tls.trust.install.install`), and encode now what their start will need."""
+    result = install_for_scope(*sources, scope=scope, as_is=as_is)
+    prepare_start_files(extras.values_before_add())
+    return result
 
 
 def proxy_for(url: str | None = None) -> str | None:

@@ -11,6 +11,7 @@ Fixtures and hooks only: pytest loads this file itself, and tests never import i
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +24,28 @@ from sly_nb_tls.demo import DemoServer
 from .helpers import CA_VARIABLES, ORIGINAL_SSL, SYSTEM_BUNDLE, apply_env, ssl_hooks
 
 
+@pytest.fixture(scope="session")
+def _warm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A per-user cache as a machine has it after its first `add`: the JDK's roots already read by
+    keytool (0.3 s a run) and their truststore written.  Each test's fresh directory gets a copy,
+    so its child processes do not each run keytool; the JVM's tests start cold on purpose."""
+    from sly_nb_tls.clients import java
+
+    saved = os.environ.get("SLY_NB_TLS_DIR")
+    os.environ["SLY_NB_TLS_DIR"] = str(tmp_path_factory.mktemp("warm"))
+    try:
+        base = java.FAMILY.variables[0].base({})
+        if base is not None:
+            java.FAMILY.variables[0].encode(base.blocks, True)  # type: ignore[misc]
+        return Path(os.environ["SLY_NB_TLS_DIR"]) / "cache"
+    finally:
+        os.environ.pop("SLY_NB_TLS_DIR")
+        if saved is not None:
+            os.environ["SLY_NB_TLS_DIR"] = saved
+
+
 @pytest.fixture(autouse=True)
-def _clean_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _clean_state(tmp_path_factory: pytest.TempPathFactory, _warm_cache: Path) -> Iterator[None]:
     """Clear the CA variables, isolate the per-user dir and the audit log, reset afterwards, restore the environment.
 
     The whole environment is restored, not only what monkeypatch touched: `load_env`
@@ -37,6 +58,9 @@ def _clean_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     for var in CA_VARIABLES:
         os.environ.pop(var, None)
     os.environ["SLY_NB_TLS_DIR"] = str(tmp_path_factory.mktemp("userdir"))
+    if _warm_cache.is_dir():
+        # Hard links: cache files are replaced, never changed in place, so sharing them is safe.
+        shutil.copytree(_warm_cache, Path(os.environ["SLY_NB_TLS_DIR"]) / "cache", copy_function=os.link)
     # The audit log goes to the test's own state dir, and no admin's policy applies unless a test sets one.
     os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
     os.environ.pop("SLY_NB_TLS_POLICY", None)

@@ -17,6 +17,7 @@ import re
 import shutil
 import ssl
 import threading
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -99,6 +100,61 @@ def pem_shas(path: str | os.PathLike[str]) -> set[str]:
     return set(_file_shas(str(p))) if p.is_file() else set()
 
 
+JVM_VARIABLE = "JAVA_TOOL_OPTIONS"
+
+
+def truststore_path(options: str) -> str:
+    """The file ``-Djavax.net.ssl.trustStore=`` names in JVM options ("" if none)."""
+    import shlex
+
+    found = [w.split("=", 1)[1] for w in shlex.split(options) if w.startswith("-Djavax.net.ssl.trustStore=")]
+    return found[-1] if found else ""
+
+
+def truststore_shas(path: str | os.PathLike[str], password: bytes = b"changeit") -> set[str]:
+    """The fingerprints of a PKCS#12 truststore's trusted certificates (read by cryptography, not by us)."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
+
+    with warnings.catch_warnings():  # a JDK's old roots with a negative serial number
+        warnings.simplefilter("ignore")
+        store = pkcs12.load_pkcs12(Path(path).read_bytes(), password)
+    return {hashlib.sha256(c.certificate.public_bytes(Encoding.DER)).hexdigest() for c in store.additional_certs}
+
+
+@functools.lru_cache(maxsize=1)
+def jdk_root_shas() -> frozenset[str]:
+    """The JDK's own roots, as its keytool lists them from cacerts."""
+    import subprocess
+
+    out = subprocess.run(["keytool", "-list", "-rfc", "-cacerts", "-storepass", "changeit"], capture_output=True,
+                         timeout=120, env={k: v for k, v in os.environ.items() if k != JVM_VARIABLE})  # fmt: skip
+    return frozenset(_shas_of_pem(out.stdout))
+
+
+def _shas_of_pem(data: bytes) -> list[str]:
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        certs = x509.load_pem_x509_certificates(data)
+    return [hashlib.sha256(c.public_bytes(Encoding.DER)).hexdigest() for c in certs]
+
+
+def variable_shas(var: str, value: str) -> set[str]:
+    """What the file a CA variable's value names holds: a PEM bundle, or the JVM's truststore."""
+    return truststore_shas(truststore_path(value)) if var == JVM_VARIABLE else pem_shas(value)
+
+
+def variable_file(var: str, value: str) -> str:
+    """The file a CA variable's value names."""
+    return truststore_path(value) if var == JVM_VARIABLE else value
+
+
 def _file_shas(path: str) -> frozenset[str]:
     st = os.stat(path)
     return _file_shas_cached(path, st.st_mtime_ns, st.st_size)
@@ -152,6 +208,8 @@ def expected_base(var: str, before: dict[str, str]) -> set[str] | None:
 
     openssl = ssl.get_default_verify_paths().openssl_cafile
     preset = before.get(var)
+    if var == JVM_VARIABLE:  # the JVM: the JDK's own cacerts (these machines' options name no truststore)
+        return set(jdk_root_shas()) if shutil.which("java") else None
     if var == "WGETRC":
         return set()  # no wgetrc of the user's sets a ca_certificate on these machines
     if preset and os.path.isdir(preset):
@@ -196,7 +254,7 @@ def assert_each_variable_holds_its_base_plus(extras: set[str], before: dict[str,
             lines = [ln for ln in Path(value).read_text().splitlines() if ln.startswith("ca_certificate")]
             assert len(lines) == 1, lines
             value = lines[0].split("=", 1)[1].strip()
-        assert pem_shas(value) == base | extras, f"{var}: not exactly its base plus the extras"
+        assert variable_shas(var, value) == base | extras, f"{var}: not exactly its base plus the extras"
 
 
 @contextmanager

@@ -20,7 +20,7 @@ PACKAGE = ROOT / "sly_nb_tls"
 #: their words, bounded reads, waits and atomic writes, the admin's policy and the audit log, the errors.
 FOUNDATION = {
     "_anchors", "_audit", "_bounded", "_certs", "_expiry", "_fixes", "_objects", "_pem", "_policy", "_readfile",
-    "_render", "_secrets", "_sources", "_tls", "_words", "_writefile", "errors",
+    "_render", "_secrets", "_sources", "_tls", "_userdir", "_words", "_writefile", "errors",
 }  # fmt: skip
 #: The public API: what the front-ends may call.
 PUBLIC = {"__init__", "_api", "errors", "demo", "workers"}
@@ -33,7 +33,7 @@ ALLOWED = {
     "trust": {"foundation", "clients"},
     "diagnose": {"foundation", "clients"},
     "demo": {"foundation"},
-    "integrations": {"foundation", "trust"},
+    "integrations": {"foundation", "clients", "trust"},
     "ui": {"foundation", "public", "results"},
     "top": {"foundation", "clients", "trust", "diagnose", "demo", "integrations", "ui", "public", "results", "top"},
 }

@@ -97,6 +97,7 @@ def test_a_certificate_with_the_issuers_name_but_another_key_is_not_its_issuer()
     assert r.completion.root is None and r.completion.missing == "AIA Test Root CA"
 
 
+@pytest.mark.slow  # waits out bounded fetches, ~2.5 s: the full run has it, the quick part does not
 def test_aia_edge_cases_are_reported_and_bounded() -> None:
     # over 64 KiB
     with aia_pki(answer=b"\x30" * (70 * 1024)) as (server, _root, _url):

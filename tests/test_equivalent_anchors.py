@@ -19,7 +19,6 @@ import sys
 import textwrap
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +26,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 import sly_nb_tls
@@ -484,34 +482,27 @@ public class Fetch {
 """
 
 
-def _truststore(bundle: str, path: Path) -> list[str]:
-    """A PKCS#12 truststore of the certificates in `bundle` (cryptography writes trustedCertEntry ones)."""
-    with warnings.catch_warnings():  # old system roots with a negative serial
-        warnings.simplefilter("ignore")
-        certs = x509.load_pem_x509_certificates(Path(bundle).read_bytes())
-    entries = [pkcs12.PKCS12Certificate(c, f"ca{n}".encode()) for n, c in enumerate(certs)]
-    path.write_bytes(pkcs12.serialize_java_truststore(entries, serialization.BestAvailableEncryption(b"changeit")))
-    return ["-Djavax.net.ssl.trustStore=" + str(path), "-Djavax.net.ssl.trustStoreType=PKCS12",
-            "-Djavax.net.ssl.trustStorePassword=changeit"]  # fmt: skip
-
-
 @pytest.mark.slow
 def test_a_jvm_trusts_the_equivalent_anchor(lax_server: DemoServer, tmp_path: Path) -> None:
+    """A child JVM, through the truststore `add` names in JAVA_TOOL_OPTIONS (the JDK's roots plus the equivalent)."""
     if not (has_tool("java") and has_tool("javac")):
         pytest.skip("no JDK")
     (tmp_path / "Fetch.java").write_text(_JAVA_CLIENT)
     subprocess.run(["javac", "-d", str(tmp_path), str(tmp_path / "Fetch.java")], check=True, timeout=120)
-    env = {k: v for k, v in os.environ.items() if k != "JAVA_TOOL_OPTIONS"}
     url = lax_server.url + "/public/api/v3/instance.version"
 
-    def fetch(options: list[str]) -> str:
-        done = subprocess.run(["java", *options, "-cp", str(tmp_path), "Fetch", url], capture_output=True,
-                              text=True, env=env, timeout=120)  # fmt: skip
+    def fetch() -> str:  # a child of this process: it inherits os.environ, JAVA_TOOL_OPTIONS included
+        done = subprocess.run(["java", "-cp", str(tmp_path), "Fetch", url], capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
         return done.stdout.strip() or done.stderr.strip()
 
-    assert fetch(_truststore(SYSTEM_BUNDLE, tmp_path / "before.p12")).startswith("TLS:")
-    sly_nb_tls.add_certs(lax_server.root_path)
-    assert fetch(_truststore(os.environ["SSL_CERT_FILE"], tmp_path / "after.p12")).isdigit()  # an HTTP answer
+    os.environ.pop("JAVA_TOOL_OPTIONS", None)
+    assert fetch().startswith("TLS:")
+    result = sly_nb_tls.add_certs(lax_server.root_path)
+    assert result.added[0].equivalent_of is not None  # the JVM got the equivalent, not the original
+    assert fetch().isdigit()  # an HTTP answer
+    sly_nb_tls.reset()
+    assert fetch().startswith("TLS:")
 
 
 def test_openssl_sees_the_equivalent_as_self_signed(lax_pki: DemoPKI, tmp_path: Path) -> None:

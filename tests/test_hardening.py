@@ -317,6 +317,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow  # forks and child processes, ~3 s: the full run has it, the quick part does not
 def test_forked_processes_adding_at_once_in_one_directory_each_keep_their_own_bundle(tmp_path: Path) -> None:
     barrier = tmp_path / "go"
     env = controlled_env(True) | {"SLY_NB_TLS_DIR": str(tmp_path / "shared-userdir"), "PYTHONPATH": str(ROOT)}

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 import sly_nb_tls
+from sly_nb_tls import install, uninstall
 from sly_nb_tls.demo import DemoServer, issue
 from sly_nb_tls.errors import CertificateSourceError, StorageError
-from sly_nb_tls.trust.install import install, scope_dir, uninstall
+from sly_nb_tls.trust.install import scope_dir
 
 from .helpers import controlled_env
 from .kernels import run_in_fresh_kernel
@@ -48,6 +49,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
     }
     os.environ["IPYTHONDIR"] = e["IPYTHONDIR"]  # install() in this process writes there too
+    os.environ["SLY_NB_TLS_DIR"] = e["SLY_NB_TLS_DIR"]  # and prepares the start's files in the same cache
     return e
 
 

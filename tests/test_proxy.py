@@ -345,6 +345,7 @@ def test_mitmproxy_as_a_plain_tunnel_with_proxyauth(trusted: DemoServer, auth_tu
     assert PASSWORD not in _everything(without) + _everything(with_creds)
 
 
+@pytest.mark.slow  # every command through two proxies, ~2.5 s: the full run has it, the quick part does not
 def test_no_output_shows_the_proxy_password(server: DemoServer, auth_tunnel: str, inspecting: str) -> None:
     """Text, HTML, JSON, steps, warnings and exceptions, for every outcome through a proxy."""
     outputs: list[str] = []
@@ -440,6 +441,7 @@ def test_the_client_check_is_bounded_by_the_timeout(server: DemoServer) -> None:
     assert report.clients and {c.problem for c in report.clients} == {"timeout"}, report.clients
 
 
+@pytest.mark.slow  # every client in turn, ~2 s: the full run has it, the quick part does not
 def test_the_client_check_never_puts_the_token_on_a_command_line_nor_follows_a_redirect(
     trusted: DemoServer, tmp_path: Path
 ) -> None:

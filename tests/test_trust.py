@@ -28,6 +28,8 @@ from .helpers import (
     expected_base,
     pem_shas,
     ssl_hooks,
+    variable_file,
+    variable_shas,
     variables_we_set,
 )
 
@@ -101,19 +103,19 @@ def test_reset_rewrites_every_file_to_its_base_and_deletes_nothing_until_exit(
     assert not str(bundle).startswith("/tmp/sly")  # per-user dir, not a fixed name in /tmp
     assert [p.name for p in bundle.parent.iterdir() if p.name.startswith(".tmp-")] == []
     sly_nb_tls.reset()
-    for var, path in ours.items():
-        assert Path(path).exists(), f"reset deleted {var}'s file, which a running process may still read"
+    for var, value in ours.items():
+        assert Path(variable_file(var, value)).exists(), f"reset deleted {var}'s file, which a process may read"
         if var != "WGETRC":
             base = expected_base(var, before)
             assert base is not None
-            assert pem_shas(path) == base, f"{var}: reset left the extras in its file"
+            assert variable_shas(var, value) == base, f"{var}: reset left the extras in its file"
     assert "ca_certificate" not in Path(ours["WGETRC"]).read_text()
     # a second add reuses the same files: nothing piles up over add/reset cycles
     sly_nb_tls.add_certs(root[0])
     assert {var: os.environ[var] for var in variables_we_set()} == ours
     sly_nb_tls.reset()
     at_exit()  # the interpreter ends: nothing names the files any more
-    assert not any(Path(p).exists() for p in ours.values())
+    assert not any(Path(variable_file(var, value)).exists() for var, value in ours.items())
 
 
 def test_new_contexts_trust_the_extras_until_reset(root: tuple[str, str]) -> None:

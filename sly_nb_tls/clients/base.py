@@ -42,6 +42,7 @@ __all__ = [
     "OwnRoots",
     "Request",
     "RootsDefault",
+    "RunningJvm",
     "SharedContext",
     "TrustView",
     "certifi_set",
@@ -116,7 +117,7 @@ class CaSet:
     def content(self) -> bytes:
         return b"".join(self.blocks.values())
 
-    def merged_with(self, extras: Iterable[tuple[str, bytes]], dropping: Iterable[str] = ()) -> bytes:
+    def merged_with(self, extras: Iterable[tuple[str, bytes]], dropping: Iterable[str] = ()) -> dict[str, bytes]:
         """The base's blocks plus the extras; without those in `dropping` (roots an extra stands in for:
         OpenSSL picks between two anchors of one name in its own order, so only the extra may remain)."""
         blocks = dict(self.blocks)
@@ -124,7 +125,7 @@ class CaSet:
             blocks.pop(sha, None)
         for sha, block in extras:
             blocks.setdefault(sha, block)
-        return b"".join(blocks.values())
+        return blocks
 
 
 #: (real path, mtime, size) -> its certificate blocks: certifi's and OpenSSL's files are the base of
@@ -205,6 +206,12 @@ class CaVariable:
     config: Callable[[str, str], bytes] | None = None
     #: in-process clients read it: a context loaded from its preset file trusts "the defaults"
     in_process: bool = False
+    #: its readers need another format than PEM (the JVM's PKCS#12): the file's bytes from the blocks;
+    #: `keep`: also store them where a later process's start looks first (`install` prepares it so)
+    encode: Callable[[Mapping[str, bytes], bool], bytes] | None = None
+    #: its value is not the file's path (JAVA_TOOL_OPTIONS: options naming the file): the value from
+    #: the one before `add` and the file's path.  Its base reads that earlier value itself.
+    value: Callable[[str | None, str], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +223,8 @@ class TrustView:
     extras: frozenset[str] = frozenset()
     #: something in this process made urllib's default context unverified
     urllib_unverified: bool = False
+    #: running JVMs (`RunningJvm.label`) -> whether they were given the extras live
+    jvms: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -305,6 +314,23 @@ class RootsDefault:
 
 
 @dataclass(frozen=True)
+class RunningJvm:
+    """A JVM this process drives through a gateway (PySpark's driver, over py4j).  It fixed its trust
+    when it started, and stopping the session does not stop it, so `add` gives it a default SSL
+    context built from `variable`'s truststore, and `reset` puts its own back."""
+
+    label: str
+    #: where the gateway's view of the JVM lives: ``getattr(module.owner, attr)``, None while none runs
+    module: str
+    owner: str
+    attr: str
+    variable: str
+    #: how the JVM opens the variable's truststore
+    store_type: str = "PKCS12"
+    password: str = ""
+
+
+@dataclass(frozen=True)
 class Request:
     """One request of `test --clients`: ``POST users.me`` with the token, or ``GET /`` without."""
 
@@ -349,7 +375,8 @@ class Attempt:
     #: CIDR), "no-cidr" (requests' rules minus NO_PROXY's CIDR entries), "none" (reads no variables),
     #: "own" (rules of its own, not checked here)
     proxy: str = "requests"
-    #: whose trust it reads: "requests" (REQUESTS_CA_BUNDLE/certifi) or "openssl" (SSL_CERT_FILE)
+    #: whose trust it reads: "requests" (REQUESTS_CA_BUNDLE/certifi), "openssl" (SSL_CERT_FILE) or
+    #: "java" (the JVM's truststore)
     reads: str = "requests"
     #: why it reads no proxy variables, as called here (for the notes on disagreements)
     ignores_proxy_because: str = ""
@@ -377,6 +404,7 @@ class Family:
     cached_opener: CachedOpener | None = None
     own_roots: OwnRoots | None = None
     roots_defaults: tuple[RootsDefault, ...] = ()
+    running_jvms: tuple[RunningJvm, ...] = ()
     #: transport package -> the client users know it as (a context held by httpcore is httpx's)
     transports: Mapping[str, str] = field(default_factory=dict)
     #: files and directories a context may load and still trust "the defaults" (certifi, OpenSSL's)

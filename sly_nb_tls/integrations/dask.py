@@ -105,6 +105,6 @@ class SlyTlsWorkerPlugin(WorkerPlugin):  # type: ignore[misc]
 
 def dask_plugin(*sources: Source) -> SlyTlsWorkerPlugin:
     """A worker plugin that trusts `sources` (default: what this process trusts now) on every worker."""
-    from ..trust.extras import shipped_pem
+    from ..trust.shipping import shipped_pem
 
     return SlyTlsWorkerPlugin(shipped_pem(*sources))

@@ -34,7 +34,7 @@ def ray_runtime_env(*sources: Source, base: dict[str, Any] | None = None) -> dic
     `base` is another runtime_env to extend; its ``env_vars`` are kept, and its own
     ``worker_process_setup_hook`` ("module.func" or a callable) runs after ours.
     """
-    from ..trust.extras import shipped_pem
+    from ..trust.shipping import shipped_pem
 
     env = dict(base or {})
     env_vars = {**env.get("env_vars", {}), VARIABLE: shipped_pem(*sources)}

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from ..clients import families
 from ..clients.base import CaSet, CaVariable
 
-__all__ = ["collect_bases", "default_sets", "default_store_paths", "replaced_base"]
+__all__ = ["base_of", "collect_bases", "default_sets", "default_store_paths", "replaced_base"]
 
 
 def collect_bases(original: Mapping[str, str | None]) -> dict[str, CaSet]:
@@ -19,16 +19,16 @@ def collect_bases(original: Mapping[str, str | None]) -> dict[str, CaSet]:
     bases: dict[str, CaSet] = {}
     for family in families():
         for var in family.variables:
-            base = _base_of(var, original)
+            base = base_of(var, original)
             if base is not None:
                 bases[var.name] = base
     return bases
 
 
-def _base_of(var: CaVariable, original: Mapping[str, str | None]) -> CaSet | None:
+def base_of(var: CaVariable, original: Mapping[str, str | None]) -> CaSet | None:
     preset = original.get(var.name)
-    if not preset or var.config is not None:
-        return var.base(original)  # a config-file variable's base reads the preset file itself
+    if not preset or var.config is not None or var.value is not None:
+        return var.base(original)  # a config-file or options variable's base reads the preset itself
     if os.path.isdir(preset):
         # A directory in a *file* variable: what its readers make of it differs (OpenSSL loads
         # nothing, requests a hashed directory); pointing it at a bundle would change that.
@@ -38,6 +38,8 @@ def _base_of(var: CaVariable, original: Mapping[str, str | None]) -> CaSet | Non
 
 def replaced_base(var: CaVariable, current: str, exclude: set[str]) -> CaSet | None:
     """The base of `var` after something else pointed it at `current`; None if that is no CA file."""
+    if var.value is not None:
+        return None  # options of someone else's (JAVA_TOOL_OPTIONS): theirs to keep
     if var.config is not None:
         return var.base({var.name: current}) if os.path.isfile(current) else None
     if os.path.isdir(current):

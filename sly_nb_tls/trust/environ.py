@@ -65,6 +65,8 @@ class EnvVarState:
     base: str = ""
     #: how many certificates its bundle holds beyond the base
     extras: int = 0
+    #: the file its value names, when the value is more than a path (JAVA_TOOL_OPTIONS)
+    file: str = ""
 
     @property
     def changed_by_other(self) -> bool:
@@ -129,9 +131,14 @@ class CaVariables:
         self.original, self.applied = None, {}
         return restored, left
 
-    def states(self, bases: dict[str, str] | None = None, extras: dict[str, int] | None = None) -> list[EnvVarState]:
+    def states(
+        self,
+        bases: dict[str, str] | None = None,
+        extras: dict[str, int] | None = None,
+        files: dict[str, str] | None = None,
+    ) -> list[EnvVarState]:
         original = self.original or {}
-        bases, extras = bases or {}, extras or {}
+        bases, extras, files = bases or {}, extras or {}, files or {}
         return [
             EnvVarState(
                 var,
@@ -140,6 +147,7 @@ class CaVariables:
                 os.environ.get(var),
                 bases.get(var, ""),
                 extras.get(var, 0),
+                files.get(var, ""),
             )
             for var in MANAGED_VARIABLES
         ]

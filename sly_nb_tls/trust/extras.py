@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .._fixes import command, say, where
+from .._fixes import where
 from .._pem import Source as CertificateSource
 from ..clients import variables as ca_variables
 from ..clients.base import CaSet, ClientTrust, TrustView
@@ -36,11 +36,13 @@ from .bases import collect_bases, default_sets, default_store_paths, replaced_ba
 from .environ import CaVariables, inherited_from_server
 from .files import TrustFiles
 from .gate import AuditSource, admit, admit_narrowing, expiry_warnings, origins_as_sources, policy_or_default
+from .jvms import RunningJvms
 from .live import LiveTrust
 from .lookup import find_registered
 from .processes import boot_clock, children_started_before
 from .results import AddResult, RemoveResult, ResetResult, TrustStatus
 from .roots import WrappedRoots
+from .writing import prepare_start_files, variable_values, write_variable_files
 
 if TYPE_CHECKING:
     from .._certs import TrustedCertificate
@@ -72,6 +74,8 @@ class _Registry:
         self.ever_trusted: set[str] = set()
         self.cadata = b""
         self.files = TrustFiles()
+        #: variable -> the file it names now (its value, but for options that name it)
+        self.paths: dict[str, str] = {}
         self.variables = CaVariables()
         self.live = LiveTrust(
             lambda: (self.cadata, frozenset(self.extras)),
@@ -88,6 +92,8 @@ class _Registry:
         self.at_start: list[StartRecord] = []
         #: functions that read roots of their own when given none (gRPC's), wrapped while active
         self.roots = WrappedRoots(lambda: dict(self.variables.applied))
+        #: JVMs this process drives (PySpark's driver), given the extras live
+        self.jvms = RunningJvms(lambda: dict(self.paths))
 
     def _default_sets(self) -> list[frozenset[str]]:
         return default_sets(self.bases or {})
@@ -139,20 +145,8 @@ class _Registry:
         extra_blocks = [(sha, cert.pem.encode("ascii")) for sha, cert in self.extras.items()]
         # An equivalent anchor stands in for its original root wherever a base holds that root.
         replaced = {getattr(cert, "original_sha256", "") for cert in self.extras.values()} - {""}
-        contents: dict[str, bytes] = {}
-        for base in self.bases.values():
-            contents[base.key] = base.merged_with(extra_blocks, dropping=replaced)
-            self.reset_contents[base.key] = base.content()
-        paths = self.files.write(contents)
-        files = {var: str(paths[base.key]) for var, base in self.bases.items()}
-        for variable in ca_variables():
-            config = self.bases.get(variable.name)
-            if variable.config is not None and config is not None:
-                # The variable names a configuration file (a wgetrc) that names the bundle.
-                text = variable.config(config.config or "", str(paths[config.key]))
-                files[variable.name] = str(self.files.write({"wgetrc": text})["wgetrc"])
-                self.reset_contents["wgetrc"] = (config.original_config or "").encode()
-        variables = self.variables.point_at(files)
+        self.paths = write_variable_files(self.bases, extra_blocks, replaced, self.files, self.reset_contents)
+        variables = self.variables.point_at(variable_values(self.paths, self.variables.original or {}))
         self.cadata = b"".join(c.der for c in self.extras.values())
         self.live.install_hooks()
         self.roots.wrap()
@@ -160,9 +154,12 @@ class _Registry:
         live_updates: list[str] = []
         if live:
             live_updates = self.update_live()
-        elif self.live.swaps:
+        else:
             # Contexts we swapped in earlier hold the old set; keep them current.
-            self.live.refresh_swaps({sha: c.der for sha, c in self.extras.items()})
+            if self.live.swaps:
+                self.live.refresh_swaps({sha: c.der for sha, c in self.extras.items()})
+            if self.jvms.saved:
+                notes += self.jvms.update()[1]
         return variables, live_updates, notes
 
     def update_live(self) -> list[str]:
@@ -174,7 +171,7 @@ class _Registry:
             updated, _ = self.live.update_default_store_contexts(ders, self._default_sets(), self.ever_trusted)
             updates += updated + self.live.refresh_path_swaps(dict(self.variables.applied), self._accepted_paths())
             self.live.clear_cached_defaults()
-            return updates
+            return updates + self.jvms.update()[0]
 
     def _take_over_rewritten(self) -> list[str]:
         """Variables something else pointed elsewhere since our last `add`, before this one re-points them.
@@ -272,6 +269,7 @@ class _Registry:
             self.files.rewrite(self.reset_contents)
         except (OSError, StorageError) as exc:
             result.notes.append(f"could not rewrite the trust files to their bases: {exc}")
+        result.notes.extend(self.jvms.restore())  # after the rewrite: a JVM started on ours reads its base
         self.bases = None
         self.added_at = None
         self.ever_registered = set()
@@ -292,7 +290,7 @@ class _Registry:
 
         with self.lock:
             ours = frozenset(self.variables.applied.values()) if self.active else frozenset()
-            view = TrustView(ours, hooked, frozenset(self.extras), self.live.urllib_unverified())
+            view = TrustView(ours, hooked, frozenset(self.extras), self.live.urllib_unverified(), self.jvms.state())
         rows = [row for family in families() for row in family.rows(view)]
         if pinned:
             rows.append(
@@ -312,10 +310,11 @@ class _Registry:
             st.variables = self.variables.states(
                 {var: base.label for var, base in self.bases.items()},
                 {var: len(registered - set(base.blocks)) for var, base in self.bases.items()},
+                self.paths,
             )
             st.bundle_path = self.variables.applied.get("SSL_CERT_FILE")
             st.hooks = self.live.describe_hooks() + self.roots.labels()
-            st.swapped = list(self.live.swaps)
+            st.swapped = list(self.live.swaps) + [f"{label} (default SSL context)" for label in self.jvms.saved]
             st.live_contexts = len(self.live.given)
             _, st.pinned = self.live.update_default_store_contexts({}, self._default_sets(), self.ever_trusted)
             st.children_before_add = children_started_before(self.added_at)
@@ -365,6 +364,7 @@ def add_certs(
     result = trust_loaded(loaded, live=False, user_install=True)
     try:
         result.installed = install(*sources, scope="user", as_is=as_is)
+        prepare_start_files(values_before_add())
     except BaseException:
         for cert in result.added:
             remove(cert)
@@ -459,35 +459,30 @@ def reset() -> ResetResult:
     return result
 
 
+def files_written_by_variable() -> dict[str, str]:
+    """variable -> the trust file this process wrote for it, while `add` is in force."""
+    with _REGISTRY.lock:
+        return dict(_REGISTRY.paths) if _REGISTRY.active else {}
+
+
 def files_written() -> list[str]:
     """The trust files this process wrote and the variables name now."""
     with _REGISTRY.lock:
-        return sorted(set(_REGISTRY.variables.applied.values()))
+        return sorted(set(_REGISTRY.paths.values())) if _REGISTRY.active else []
 
 
-def files_named_before_add() -> list[str]:
-    """The files the CA variables named before the first `add` (now, if nothing was added)."""
+def values_before_add() -> dict[str, str | None]:
+    """The CA variables' values before the first `add` (now, if nothing was added)."""
     from .environ import MANAGED_VARIABLES
 
     with _REGISTRY.lock:
         original = _REGISTRY.variables.original
-        values = original.values() if original is not None else (os.environ.get(v) for v in MANAGED_VARIABLES)
-        return sorted({v for v in values if v and os.path.isfile(v)})
+        return dict(original) if original is not None else {v: os.environ.get(v) for v in MANAGED_VARIABLES}
 
 
-def shipped_pem(*sources: CertificateSource) -> str:
-    """The PEM text of `sources`, or of every certificate registered now: what goes to remote workers,
-    which have none of this host's files."""
-    from .._sources import read_sources
-
-    certificates = read_sources(sources).certificates if sources else registered()
-    if not certificates:
-        raise CertificateSourceError(
-            f"nothing to ship to the workers: add certificates first ({say(command('add'))}), or pass them"
-        )
-    # The workers check again under their own policy; refused here (and audited), nothing ships.
-    admit("add", list(certificates), [("workers", None)])
-    return "".join(c.pem for c in certificates)
+def files_named_before_add() -> list[str]:
+    """The files the CA variables named before the first `add` (now, if nothing was added)."""
+    return sorted({v for v in values_before_add().values() if v and os.path.isfile(v)})
 
 
 def registered() -> list[TrustedCertificate]:

@@ -23,12 +23,11 @@ import os
 import re
 import secrets
 import socket
-import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from .._userdir import DIR_ENV, user_dir
 from .._writefile import write_atomically
-from ..errors import StorageError
 
 __all__ = [
     "DIR_ENV",
@@ -39,11 +38,8 @@ __all__ = [
     "written_by",
 ]
 
-#: Tests and unusual setups can point the per-user directory elsewhere.
-DIR_ENV = "SLY_NB_TLS_DIR"
-
 _OWNED_NAME = re.compile(
-    r"^(?:bundle|extra|wgetrc)-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[0-9a-f]+(?:-[0-9a-f]+)?(?:\.pem)?$"
+    r"^(?:bundle|extra|wgetrc|truststore)-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[0-9a-f]+(?:-[0-9a-f]+)?(?:\.pem|\.p12)?$"
 )
 
 
@@ -61,44 +57,6 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
 
 
-def user_dir() -> Path:
-    """The per-user directory for trust files, checked before every write.
-
-    Never the shared temp directory: another user could pre-create a file
-    there and have us trust their CA.  A directory the user named in
-    ``SLY_NB_TLS_DIR`` is used as it is (never chmod-ed: it may be shared on
-    purpose), but refused if others could write to it.
-    """
-    configured = os.environ.get(DIR_ENV)
-    if configured:
-        path = Path(configured)
-    elif os.name == "nt":
-        path = Path(os.environ.get("LOCALAPPDATA") or Path.home()) / "sly-nb-tls"
-    else:
-        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        path = Path(cache) / "sly-nb-tls"
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"{path}: cannot create the directory for trust files ({exc.strerror or exc})") from None
-    if os.name == "nt":
-        return path
-    st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise StorageError(f"{path} is not a plain directory; refusing to write trust files there")
-    if st.st_uid != os.getuid():
-        raise StorageError(f"{path} belongs to another user; refusing to write trust files there")
-    mode = stat.S_IMODE(st.st_mode)
-    if configured and mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise StorageError(
-            f"{path} is writable by other users (mode {mode:04o}); others could plant a CA there. "
-            f"Use a private directory in {DIR_ENV}, or: chmod go-w {path}"
-        )
-    if not configured and mode != 0o700:
-        os.chmod(path, 0o700)  # our own default directory: private again, whatever made it otherwise
-    return path
-
-
 def named_by_live_process(paths: Iterable[Path], *, this_process: bool = True) -> set[Path] | None:
     """Which of `paths` some live process's environment names; None where that cannot be told.
 
@@ -110,8 +68,9 @@ def named_by_live_process(paths: Iterable[Path], *, this_process: bool = True) -
     directory, so their unreadable environments do not matter.
     """
     wanted = {p: os.fsencode(str(p)) for p in paths}
-    ours = set(os.environ.values()) if this_process else set()
-    named = {p for p in wanted if str(p) in ours}
+    ours = list(os.environ.values()) if this_process else []
+    # A value may name a file inside options (JAVA_TOOL_OPTIONS' -Djavax.net.ssl.trustStore=...).
+    named = {p for p in wanted if any(str(p) in value for value in ours)}
     if not os.path.isdir("/proc/self"):
         return None
     try:
@@ -200,13 +159,15 @@ def prune_stale_files(directory: Path) -> list[Path]:
 
 
 class TrustFiles:
-    """This process's trust files: one bundle per distinct base, the extras-only file, the wgetrc.
+    """This process's trust files: one bundle per distinct base, the extras-only file, the wgetrc,
+    the JVM's truststore.
 
-    Names are ``bundle-<host>-<pid>-<random>-<base key>.pem``, ``extra-<host>-<pid>-<random>.pem``
-    and ``wgetrc-<host>-<pid>-<random>``.  The names stay the same from one `add` to the next
-    and across `reset` (which rewrites the files to their bases), so a process started after
-    `add` always finds its file.  A forked child gets new names on first use: the PID check
-    below notices the fork even without an at-fork hook.
+    Names are ``bundle-<host>-<pid>-<random>-<base key>.pem``, ``extra-<host>-<pid>-<random>.pem``,
+    ``wgetrc-<host>-<pid>-<random>`` and ``truststore-<host>-<pid>-<random>-<base key>.p12``.
+    The names stay the same from one `add` to the next and across `reset` (which rewrites the
+    files to their bases), so a process started after `add` always finds its file.  A forked
+    child gets new names on first use: the PID check below notices the fork even without an
+    at-fork hook.
     """
 
     def __init__(self) -> None:
@@ -232,6 +193,8 @@ class TrustFiles:
             return directory / f"wgetrc-{self._tag}"
         if key == "extras":
             return directory / f"extra-{self._tag}.pem"
+        if key.startswith("truststore-"):
+            return directory / f"truststore-{self._tag}-{key.removeprefix('truststore-')}.p12"
         return directory / f"bundle-{self._tag}-{key}.pem"
 
     def write(self, contents: Mapping[str, bytes]) -> dict[str, Path]:

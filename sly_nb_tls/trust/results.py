@@ -380,7 +380,9 @@ class TrustStatus(Rendered):
         for v in self.variables:
             if v.ours is None:
                 continue
-            file = os.path.basename(v.ours) if not v.changed_by_other else f"changed by something else: {v.current}"
+            file = os.path.basename(v.file or v.ours)
+            if v.changed_by_other:
+                file = f"changed by something else: {v.current}"
             rows.append([v.name, _readers(v.name), v.base, f"+{v.extras}", file])
         return rows
 

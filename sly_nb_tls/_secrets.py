@@ -43,6 +43,11 @@ _DSN_FIELD = re.compile(
     r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s;&,]+)",
     re.IGNORECASE,
 )
+#: -Dsome.password=value in JVM options (JAVA_TOOL_OPTIONS): trustStorePassword, keyStorePassword...
+_JVM_OPTION = re.compile(
+    r"(?P<key>-D[\w.$-]*?(?:password|passwd|pwd|secret|token)[\w.$-]*=)(?P<value>\"[^\"]*\"|'[^']*'|\S+)",
+    re.IGNORECASE,
+)
 #: header: value — the whole value (a scheme like "Bearer" is part of it).
 _HEADER = re.compile(
     r"(?P<key>\b(?:proxy-authorization|authorization|x-api-key)\s*[:=]\s*)(?P<value>[^\r\n,;]+)",
@@ -70,7 +75,7 @@ def _embedded_secrets(value: str) -> list[str]:
         if ":" in userinfo:
             found.append(userinfo.split(":", 1)[1])
             found.append(basic_credential(userinfo))
-    for m in _DSN_FIELD.finditer(value):
+    for m in (*_DSN_FIELD.finditer(value), *_JVM_OPTION.finditer(value)):
         found.append(m.group("value").strip("\"'"))
     return found
 
@@ -115,4 +120,5 @@ def redact(text: str, secrets: Sequence[str]) -> str:
         text = text.replace(secret, MASK)
     text = strip_userinfo(text)
     text = _DSN_FIELD.sub(lambda m: m.group("key") + MASK, text)
+    text = _JVM_OPTION.sub(lambda m: m.group("key") + MASK, text)
     return _HEADER.sub(lambda m: m.group("key") + MASK, text)

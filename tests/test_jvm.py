@@ -192,6 +192,8 @@ def test_the_value_quotes_a_path_with_spaces_and_replaces_the_users_truststore_o
         "-Djavax.net.ssl.trustStorePassword=changeit"
     )
     assert options(None, "/t.p12").startswith("-Djavax.net.ssl.trustStore=/t.p12 ")
+    assert options(None, "/home/o'brien/t.p12").startswith("""-Djavax.net.ssl.trustStore="/home/o'brien/t.p12" """)
+    assert options(None, '/a"b/t.p12').startswith("""-Djavax.net.ssl.trustStore='/a"b/t.p12' """)
 
 
 def _their_truststore(path: Path, password: bytes) -> str:
@@ -289,3 +291,47 @@ def test_java_home_picks_the_jdk_whose_roots_and_java_are_used(
     done = subprocess.run([str(other / "bin" / "java"), "-cp", client, "Fetch", url], capture_output=True, text=True,
                           timeout=120)  # fmt: skip
     assert "STATUS " in done.stdout and "Picked up JAVA_TOOL_OPTIONS" in done.stderr, done.stdout + done.stderr
+
+
+def test_options_someone_else_changes_after_add_are_kept_and_the_truststore_stays_current() -> None:
+    os.environ[JVM_VARIABLE] = "-Djavax.net.ssl.keyStorePassword=Their-Secret-1 -Xss4m"
+    first, second = issue("Kept Options Root CA 1", ca=True), issue("Kept Options Root CA 2", ca=True)
+    sly_nb_tls.add_certs(first.pem)
+    os.environ[JVM_VARIABLE] += " -Xmx1g"  # a notebook cell appends an option of its own
+    result = sly_nb_tls.add_certs(second.pem)
+    assert any("its new options are kept" in n for n in result.notes), result.notes
+    assert "Their-Secret-1" not in str(result) + str(sly_nb_tls.status())
+    value = os.environ[JVM_VARIABLE]
+    assert value.startswith("-Djavax.net.ssl.keyStorePassword=Their-Secret-1 -Xss4m -Xmx1g -Djavax.net.ssl.trustStore=")
+    assert value.count("-Djavax.net.ssl.trustStore=") == 1
+    by_name = {c.common_name: c.sha256 for c in sly_nb_tls.status().certificates}
+    sly_nb_tls.remove(by_name["Kept Options Root CA 1"])
+    held = truststore_shas(truststore_path(value))
+    assert by_name["Kept Options Root CA 2"] in held and by_name["Kept Options Root CA 1"] not in held
+    reset = sly_nb_tls.reset()
+    assert os.environ[JVM_VARIABLE] == "-Djavax.net.ssl.keyStorePassword=Their-Secret-1 -Xss4m -Xmx1g"
+    assert "Their-Secret-1" not in str(reset) + reset._repr_html_()
+
+
+@pytest.mark.slow  # keytool runs, cold
+@pytest.mark.parametrize("damage", ["garbage-in-the-cache", "cache-is-a-file"])
+def test_a_damaged_cache_is_a_miss_never_a_failed_add(
+    damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = tmp_path / "u"
+    monkeypatch.setenv("SLY_NB_TLS_DIR", str(user))
+    monkeypatch.setattr(java, "_MEMORY", {})
+    sly_nb_tls.add_certs(issue("Damage Root CA 1", ca=True).pem)
+    sly_nb_tls.reset()
+    roots = next((user / "cache").glob("jvm-roots-*.pem"))
+    if damage == "garbage-in-the-cache":
+        roots.write_bytes(b"not a certificate\n")
+    else:
+        shutil.rmtree(user / "cache")
+        (user / "cache").write_text("a file where the cache directory goes")
+    monkeypatch.setattr(java, "_MEMORY", {})
+    sly_nb_tls.add_certs(issue("Damage Root CA 2", ca=True).pem)
+    added = {c.sha256 for c in sly_nb_tls.status().certificates}
+    assert truststore_shas(truststore_path(os.environ[JVM_VARIABLE])) == set(jdk_root_shas()) | added
+    if damage == "garbage-in-the-cache":
+        assert b"BEGIN CERTIFICATE" in roots.read_bytes()  # replaced by what keytool said

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not has_tool("java"), reason=
 _CHILD = textwrap.dedent(
     """
     import os, sys
-    import sly_nb_tls
+    import sly_nb_tls, sly_nb_tls.demo
     from pyspark.sql import SparkSession
 
     url, root, order = sys.argv[1:]
@@ -63,8 +63,16 @@ _CHILD = textwrap.dedent(
         print("UPDATED", [u for u in result.live_updated if "JVM" in u], flush=True)
         print("ADDED", fetch(spark), flush=True)
         print("ROW", row(), flush=True)
+    other = sly_nb_tls.demo.issue("Another Root CA", ca=True).pem
+    sly_nb_tls.add_certs(other)
+    print("OTHER", fetch(spark), flush=True)
+    sly_nb_tls.remove(root)  # another extra stays: the driver must lose this one, keep that one
+    print("REMOVED", fetch(spark), flush=True)
+    sly_nb_tls.add_certs(root)
+    print("AGAIN", fetch(spark), flush=True)
     sly_nb_tls.reset()
     print("RESET", fetch(spark), flush=True)
+    print("ROW-RESET", row(), flush=True)
     spark.stop()
     """
 )
@@ -88,9 +96,10 @@ def test_the_driver_jvm_reaches_the_demo_server_after_add_and_not_after_reset(
     assert done.returncode == 0 and "RESET" in out, done.stdout + done.stderr[-3000:]
     if order == "session-before-add":
         assert out["BEFORE"] == "cert-fail"
-        assert "started before add" in out["ROW-BEFORE"] or "nothing added" in out["ROW-BEFORE"], out
+        assert out["ROW-BEFORE"] == "✗ no: nothing added", out
         assert out["UPDATED"] == '["PySpark\'s driver JVM: its default SSL context (new connections)"]', out
-    assert out["ADDED"] == "ok", out
+    assert (out["ADDED"], out["OTHER"], out["REMOVED"], out["AGAIN"]) == ("ok", "ok", "cert-fail", "ok"), out
     assert out["ROW"].startswith("✓"), out
     assert out["RESET"] == "cert-fail", out
+    assert out["ROW-RESET"].startswith("✗"), out
     assert os.path.isdir(tmp_path / "u")

@@ -405,6 +405,9 @@ class Family:
     own_roots: OwnRoots | None = None
     roots_defaults: tuple[RootsDefault, ...] = ()
     running_jvms: tuple[RunningJvm, ...] = ()
+    #: other variables that change what its clients trust, read and never set (JAVA_HOME): the
+    #: suite and the notebooks set or clear each one
+    also_reads: tuple[str, ...] = ()
     #: transport package -> the client users know it as (a context held by httpcore is httpx's)
     transports: Mapping[str, str] = field(default_factory=dict)
     #: files and directories a context may load and still trust "the defaults" (certifi, OpenSSL's)

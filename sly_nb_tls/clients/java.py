@@ -27,8 +27,9 @@ from pathlib import Path
 
 from .._bounded import MAX_BODY
 from .._pem import certificate_blocks
-from .._userdir import cache_dir
+from .._userdir import cache_dir, user_dir
 from .._writefile import write_atomically
+from ..errors import StorageError
 from .base import Answer, Attempt, CaSet, CaVariable, ClientTrust, Family, KnownFailure, Request, TrustView
 
 __all__ = ["FAMILY", "PASSWORD", "VARIABLE", "java_home", "jdk_cacerts", "truststore_options"]
@@ -57,11 +58,13 @@ def java_home(env: Mapping[str, str] | None = None) -> Path | None:
 
 
 def jdk_cacerts(home: Path) -> Path | None:
-    """The JDK's own keystore: lib/security/cacerts (9+) or jre/lib/security/cacerts (8); Debian links it
-    to /etc/ssl/certs/java/cacerts."""
-    for candidate in (home / "lib" / "security" / "cacerts", home / "jre" / "lib" / "security" / "cacerts"):
-        if candidate.is_file():
-            return candidate
+    """The keystore the JDK trusts by default: JSSE's ``jssecacerts`` when an admin made one, else
+    ``cacerts`` (Debian links it to /etc/ssl/certs/java/cacerts); under lib/security (9+) or
+    jre/lib/security (8)."""
+    for directory in (home / "lib" / "security", home / "jre" / "lib" / "security"):
+        for name in ("jssecacerts", "cacerts"):
+            if (directory / name).is_file():
+                return directory / name
     return None
 
 
@@ -84,7 +87,11 @@ def _their_store(options: str) -> dict[str, str]:
 
 def truststore_options(path: str) -> list[str]:
     """The options that make a JVM trust `path` (and nothing else)."""
-    shown = f'"{path}"' if any(c.isspace() for c in path) else path
+    # The JVM splits JAVA_TOOL_OPTIONS on white space and honours both quotes: a path holding either
+    # is quoted with the other (the per-user directory never holds both: see `_base`).
+    shown = path
+    if any(c.isspace() or c in "\"'" for c in path):
+        shown = f"'{path}'" if '"' in path else f'"{path}"'
     return [
         f"-Djavax.net.ssl.trustStore={shown}",
         "-Djavax.net.ssl.trustStoreType=PKCS12",
@@ -103,25 +110,41 @@ def _value(before: str | None, path: str) -> str:
     return " ".join([*([kept] if kept else []), *truststore_options(path)])
 
 
-def _cached(name: str, compute: Callable[[], bytes | None], keep: bool = True) -> bytes | None:
+def _cached(
+    name: str, compute: Callable[[], bytes | None], keep: bool = True, valid: Callable[[bytes], bool] = bool
+) -> bytes | None:
     """`name` from memory or the per-user cache, else what `compute` gives; `keep`: written to the cache.
 
     A name is its content's key.  A memory hit still puts a file to keep in the cache it is missing
-    from (another per-user directory): a kernel started there will look for it.
+    from (another per-user directory): a kernel started there will look for it.  The cache is safe
+    to lose: one that cannot be read or written is a miss, a file that is not `valid` (damaged) is
+    replaced, and an empty answer is never kept.
     """
-    path = cache_dir() / name
-    if name in _MEMORY:
-        data = _MEMORY[name]
-    else:
+    path: Path | None
+    try:
+        path = cache_dir() / name
+    except StorageError:
+        path = None
+    data = _MEMORY.get(name)
+    stored = data is not None
+    if data is None and path is not None:
         try:
             data = path.read_bytes()
+            stored = valid(data)
         except OSError:
-            data = compute()
-        if len(_MEMORY) > 32:
-            _MEMORY.clear()
-        _MEMORY[name] = data
-    if keep and data and not path.exists():
-        write_atomically(path, data)
+            data = None
+    if data is None or not valid(data):
+        data = compute()
+    if data is None:
+        return None  # not remembered: the next add asks again, and says why again
+    if len(_MEMORY) > 32:
+        _MEMORY.clear()
+    _MEMORY[name] = data
+    if keep and path is not None and not (stored and path.exists()):
+        try:
+            write_atomically(path, data)
+        except (OSError, StorageError):
+            return data
         _prune(path.parent, name.split("-", 2)[1])
     return data
 
@@ -149,7 +172,7 @@ def _keystore_pem(home: Path, store: str, storetype: str, password: str) -> byte
         return None
     key = (os.path.realpath(store), str(st.st_ino), str(st.st_mtime_ns), str(st.st_size), storetype, password)
     name = f"jvm-roots-{hashlib.sha256('|'.join(key).encode()).hexdigest()[:20]}.pem"
-    return _cached(name, lambda: _run_keytool(home, store, storetype, password))
+    return _cached(name, lambda: _run_keytool(home, store, storetype, password), valid=lambda d: bool(_blocks(d)))
 
 
 def _run_keytool(home: Path, store: str, storetype: str, password: str) -> bytes | None:
@@ -166,12 +189,14 @@ def _run_keytool(home: Path, store: str, storetype: str, password: str) -> bytes
     except (OSError, subprocess.SubprocessError) as exc:
         _problem = f"keytool could not run: {exc}"
         return None
-    blocks = certificate_blocks(out.stdout)
-    if out.returncode != 0 or not blocks:
+    # One certificate per entry: a trusted certificate, or the first of a key entry's chain, which is
+    # all a JVM trusts of it (the rest of that chain must not become anchors).
+    firsts = [found[0][1] for entry in out.stdout.split(b"Alias name:")[1:] if (found := certificate_blocks(entry))]
+    if out.returncode != 0 or not firsts:
         said = (out.stderr or out.stdout).decode("utf-8", "replace").strip().splitlines()
         _problem = f"keytool cannot read {store}: {said[-1] if said else f'exit {out.returncode}'}"
         return None
-    return b"".join(block for _, block in blocks)
+    return b"".join(firsts)
 
 
 def _base(original: Mapping[str, str | None]) -> CaSet | None:
@@ -189,10 +214,18 @@ def _base(original: Mapping[str, str | None]) -> CaSet | None:
             _problem = f"{home} has no lib/security/cacerts"
             return None
         store, label = str(cacerts), "the JDK's cacerts"
+    try:
+        if '"' in str(user_dir()) and "'" in str(user_dir()):
+            _problem = "the per-user directory's path holds both quote characters, which JVM options cannot hold"
+            return None
+    except StorageError as exc:
+        _problem = str(exc)
+        return None
     pem = _keystore_pem(home, store, theirs.get("Type", ""), theirs.get("Password", PASSWORD))
-    if pem is None:
+    blocks = dict(_blocks(pem)) if pem is not None else {}
+    if not blocks:
         return None  # a store keytool cannot read: the JVM's trust is left as it is
-    return CaSet(label, blocks=dict(_blocks(pem)))
+    return CaSet(label, blocks=blocks)
 
 
 @functools.lru_cache(maxsize=4)
@@ -204,7 +237,8 @@ def _blocks(pem: bytes) -> tuple[tuple[str, bytes], ...]:
 
 def _encode(blocks: Mapping[str, bytes], keep: bool) -> bytes:
     """A PKCS#12 truststore of exactly `blocks`, each a trusted certificate named by its fingerprint."""
-    key = hashlib.sha256("".join(sorted(blocks)).encode()).hexdigest()[:20]
+    # The key holds all the file depends on: the set, the password, this format's version.
+    key = hashlib.sha256(f"v1|{PASSWORD}|{''.join(sorted(blocks))}".encode()).hexdigest()[:20]
     data = _cached(f"jvm-truststore-{key}.p12", lambda: _truststore(blocks), keep)
     assert data is not None  # cryptography either writes it or raises
     return data
@@ -281,17 +315,18 @@ public class SlyNbTlsFetch {
   }
 }
 """
-#: What the JVM's exception says -> the problem code `test` uses
+#: What the JVM's exception says -> the problem code `test` uses; the first that matches wins, so the
+#: specific ones come before ConnectException, which java.net.http wraps around most of them.
 _JAVA_PROBLEMS = (
     ("PKIX path building failed", "untrusted_root"),
     ("CertificateExpiredException", "expired"),
     ("No subject alternative", "hostname_mismatch"),
     ("doesn't match any of the subject alternative names", "hostname_mismatch"),
-    ("ConnectException", "connection_refused"),
     ("UnresolvedAddressException", "dns_failure"),
     ("UnknownHostException", "dns_failure"),
-    ("HttpTimeoutException", "timeout"),
     ("HttpConnectTimeoutException", "timeout"),
+    ("HttpTimeoutException", "timeout"),
+    ("ConnectException", "connection_refused"),
     ("SSLHandshakeException", "tls_error"),
 )
 
@@ -335,6 +370,7 @@ FAMILY = Family(
     order=70,
     variables=(CaVariable(VARIABLE, "JVMs (java, PySpark, JDBC tools)", _base, encode=_encode, value=_value),),
     rows=_rows,
+    also_reads=("JAVA_HOME", *_LATER_OPTIONS),
     attempts=(
         Attempt(
             "java (child JVM)",

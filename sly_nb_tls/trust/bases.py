@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from ..clients import families
+from .._secrets import redact
+from ..clients import families, variables
 from ..clients.base import CaSet, CaVariable
+from .environ import CaVariables
 
-__all__ = ["base_of", "collect_bases", "default_sets", "default_store_paths", "replaced_base"]
+__all__ = ["base_of", "collect_bases", "default_sets", "default_store_paths", "replaced_base", "take_over_rewritten"]
 
 
 def collect_bases(original: Mapping[str, str | None]) -> dict[str, CaSet]:
@@ -67,3 +69,39 @@ def default_store_paths(bases: Mapping[str, CaSet]) -> set[str]:
         p for f in families() for v in f.variables if v.in_process for p in bases.get(v.name, CaSet("")).files
     ]
     return {os.path.realpath(p) for p in candidates if p}
+
+
+def take_over_rewritten(
+    bases: dict[str, CaSet], state: CaVariables, paths: Mapping[str, str], exclude: set[str]
+) -> list[str]:
+    """Variables something else changed since our last `add`, before this one sets them again; notes.
+
+    A file variable now naming another CA file: that file becomes its base (minus our extras) and
+    what `reset` restores.  An options variable that still names our file (someone appended
+    ``-Xmx1g`` to JAVA_TOOL_OPTIONS): its new options are kept, and `reset` restores them without
+    ours.  Anything else is no longer ours: left alone, by `reset` too.
+    """
+    notes = []
+    declared = {v.name: v for v in variables()}
+    for var, current in state.rewritten_by_other():
+        variable, shown = declared[var], redact(current, ())
+        if variable.value is not None and paths.get(var) and paths[var] in current:
+            theirs = " ".join(current.replace(variable.value(None, paths[var]), " ").split())
+            state.adopt(var, theirs or None)
+            notes.append(f"{var} was changed by something else after add: its new options are kept, and "
+                         f"reset sets it back to them without ours ({redact(theirs, ()) or 'unset'})")  # fmt: skip
+            continue
+        replaced = replaced_base(variable, current, exclude)
+        if replaced is None:
+            bases.pop(var, None)
+            state.release(var)
+            notes.append(f"{var} was changed to {shown} by something else after add, and names no CA file of "
+                         "ours or of theirs: left as it is (reset leaves it too)")  # fmt: skip
+            continue
+        bases[var] = replaced
+        state.adopt(var, current)
+        notes.append(
+            f"{var} was changed to {shown} by something else after add: its bundle now holds that file's "
+            f"certificates plus the extras, and reset sets it back to {shown}"
+        )
+    return notes

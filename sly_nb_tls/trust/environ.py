@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..clients import variables
+from ..clients import families, variables
 from ..clients.base import CaVariable
 
 __all__ = [
@@ -49,6 +49,7 @@ VARIABLES_READ = (
     *MANAGED_VARIABLES,
     "SSL_CERT_DIR",
     "NPM_CONFIG_USERCONFIG",
+    *(name for family in families() for name in family.also_reads),
     *PROXY_VARIABLES,
     "SERVER_ADDRESS",
     "API_TOKEN",
@@ -95,7 +96,7 @@ class CaVariables:
                 out.append((var, current))
         return out
 
-    def adopt(self, var: str, value: str) -> None:
+    def adopt(self, var: str, value: str | None) -> None:
         """Something else set `var` to `value` after `add`, and the next `add` takes it over:
         `value` is what `restore` puts back now, not what was there before the first `add`."""
         if self.original is not None:

@@ -29,10 +29,9 @@ from typing import TYPE_CHECKING
 
 from .._fixes import where
 from .._pem import Source as CertificateSource
-from ..clients import variables as ca_variables
 from ..clients.base import CaSet, ClientTrust, TrustView
 from ..errors import CertificateSourceError, StorageError
-from .bases import collect_bases, default_sets, default_store_paths, replaced_base
+from .bases import collect_bases, default_sets, default_store_paths, take_over_rewritten
 from .environ import CaVariables, inherited_from_server
 from .files import TrustFiles
 from .gate import AuditSource, admit, admit_narrowing, expiry_warnings, origins_as_sources, policy_or_default
@@ -93,7 +92,7 @@ class _Registry:
         #: functions that read roots of their own when given none (gRPC's), wrapped while active
         self.roots = WrappedRoots(lambda: dict(self.variables.applied))
         #: JVMs this process drives (PySpark's driver), given the extras live
-        self.jvms = RunningJvms(lambda: dict(self.paths))
+        self.jvms = RunningJvms(lambda: {sha: c.der for sha, c in self.extras.items()})
 
     def _default_sets(self) -> list[frozenset[str]]:
         return default_sets(self.bases or {})
@@ -123,6 +122,7 @@ class _Registry:
         # here; the parent's files stay the parent's.
         self._lock = threading.RLock()
         self.files.forget_after_fork()
+        self.jvms.forget_after_fork()
 
     def _apply(self, live: bool) -> tuple[list[str], list[str], list[str]]:
         """Write files, set variables, install hooks, update live contexts.
@@ -158,8 +158,7 @@ class _Registry:
             # Contexts we swapped in earlier hold the old set; keep them current.
             if self.live.swaps:
                 self.live.refresh_swaps({sha: c.der for sha, c in self.extras.items()})
-            if self.jvms.saved:
-                notes += self.jvms.update()[1]
+            notes += self.jvms.update(self.paths, only_given=True)[1]
         return variables, live_updates, notes
 
     def update_live(self) -> list[str]:
@@ -171,34 +170,12 @@ class _Registry:
             updated, _ = self.live.update_default_store_contexts(ders, self._default_sets(), self.ever_trusted)
             updates += updated + self.live.refresh_path_swaps(dict(self.variables.applied), self._accepted_paths())
             self.live.clear_cached_defaults()
-            return updates + self.jvms.update()[0]
+            return updates + self.jvms.update(self.paths)[0]
 
     def _take_over_rewritten(self) -> list[str]:
-        """Variables something else pointed elsewhere since our last `add`, before this one re-points them.
-
-        Their readers trust that file now: it becomes the variable's base (minus our extras),
-        and what `reset` restores.  One that names no usable file is no longer ours: left alone.
-        """
+        """Variables something else changed since our last `add`, before this one sets them again."""
         assert self.bases is not None
-        notes = []
-        declared = {v.name: v for v in ca_variables()}
-        for var, current in self.variables.rewritten_by_other():
-            replaced = replaced_base(declared[var], current, self.ever_registered)
-            if replaced is None:
-                self.bases.pop(var, None)
-                self.variables.release(var)
-                notes.append(
-                    f"{var} was changed to {current} by something else after add, and that is not a CA file: "
-                    "left as it is (reset leaves it too)"
-                )
-                continue
-            self.bases[var] = replaced
-            self.variables.adopt(var, current)
-            notes.append(
-                f"{var} was changed to {current} by something else after add: its bundle now holds that file's "
-                f"certificates plus the extras, and reset sets it back to {current}"
-            )
-        return notes
+        return take_over_rewritten(self.bases, self.variables, self.paths, self.ever_registered)
 
     # -- the operations --------------------------------------------------
     def add_loaded(self, loaded: LoadedSources | StoredSources, live: bool) -> AddResult:
@@ -269,7 +246,7 @@ class _Registry:
             self.files.rewrite(self.reset_contents)
         except (OSError, StorageError) as exc:
             result.notes.append(f"could not rewrite the trust files to their bases: {exc}")
-        result.notes.extend(self.jvms.restore())  # after the rewrite: a JVM started on ours reads its base
+        result.notes.extend(self.jvms.restore(self.paths))  # after the rewrite: one started on ours reads its base
         self.bases = None
         self.added_at = None
         self.ever_registered = set()
@@ -290,7 +267,13 @@ class _Registry:
 
         with self.lock:
             ours = frozenset(self.variables.applied.values()) if self.active else frozenset()
-            view = TrustView(ours, hooked, frozenset(self.extras), self.live.urllib_unverified(), self.jvms.state())
+            view = TrustView(
+                ours,
+                hooked,
+                frozenset(self.extras),
+                self.live.urllib_unverified(),
+                self.jvms.state(self.paths if self.active else {}),
+            )
         rows = [row for family in families() for row in family.rows(view)]
         if pinned:
             rows.append(

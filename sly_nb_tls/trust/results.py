@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._fixes import command, lasting, say, spoken, where
 from .._render import Rendered, html_table, shown_path, text_table, visible
+from .._secrets import redact
 
 if TYPE_CHECKING:
     from .._certs import TrustedCertificate
@@ -192,12 +193,12 @@ class ResetResult(Rendered):
             grouped.setdefault(value, []).append(var)
         for value, names in grouped.items():
             out.append(
-                f"restored {', '.join(names)} = {value}"
+                f"restored {', '.join(names)} = {redact(value, ())}"
                 if value is not None
                 else f"unset {', '.join(names)} (unset before, as now)"
             )
         for var, value in self.left:
-            out.append(f"left {var} = {value}: something else changed it after add; not overwritten")
+            out.append(f"left {var} = {redact(value or '', ())}: something else changed it after add; not overwritten")
         out.extend(self.notes)
         out.extend(_holding_note(self.holding, "the removed certificates"))
         return out
@@ -382,7 +383,7 @@ class TrustStatus(Rendered):
                 continue
             file = os.path.basename(v.file or v.ours)
             if v.changed_by_other:
-                file = f"changed by something else: {v.current}"
+                file = f"changed by something else: {redact(v.current or '', ())}"
             rows.append([v.name, _readers(v.name), v.base, f"+{v.extras}", file])
         return rows
 

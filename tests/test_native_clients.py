@@ -161,6 +161,7 @@ PYARROW_BEFORE_ADD = (
 )
 
 
+@pytest.mark.slow  # a child with pyarrow per mode, ~1 s each: the full run has it
 @pytest.mark.parametrize("preset", [False, True], ids=["ca-vars-unset", "ca-vars-preset"])
 def test_pyarrow_loaded_after_add_follows_the_bundle(preset: bool, csv_server: DemoServer, tmp_path: Path) -> None:
     if not _installed("pyarrow"):
@@ -171,6 +172,7 @@ def test_pyarrow_loaded_after_add_follows_the_bundle(preset: bool, csv_server: D
                      "after add ok", "row None", "after reset cert-fail", "after a second add ok"], out  # fmt: skip
 
 
+@pytest.mark.slow  # a child with pyarrow, ~1 s: the full run has it
 def test_pyarrow_loaded_before_add_reaches_the_server_given_the_bundle_path(
     csv_server: DemoServer, tmp_path: Path
 ) -> None:
@@ -196,6 +198,7 @@ POLARS_PAST_RESET = """
 """
 
 
+@pytest.mark.slow  # polars reads, ~1 s: the full run has it
 def test_a_polars_client_is_kept_per_origin_and_storage_options(tmp_path: Path) -> None:
     """Built after add, it keeps the extras past reset; other storage_options get a new client."""
     if not _installed("polars"):
@@ -230,6 +233,7 @@ def _clients(report: Any) -> dict[str, str]:
 ATTEMPTS = {"polars": "polars", "pyarrow": "pyarrow.fs S3", "uv": "uv"}
 
 
+@pytest.mark.slow  # uv and pyarrow children in each of three checks, ~6 s: the full run has it
 def test_test_clients_has_each_native_client_and_follows_add_and_reset(ca_env: bool, demo_server: DemoServer) -> None:
     installed = {row for package, row in ATTEMPTS.items() if importlib.util.find_spec(package) is not None}
     if not installed:

@@ -6,17 +6,24 @@ the fixtures and hooks that use them live in conftest.py, which pytest loads its
 
 from __future__ import annotations
 
+import base64
 import datetime
 import functools
+import hashlib
+import http.server
+import io
 import os
+import re
 import shutil
 import ssl
+import threading
 import warnings
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,7 +33,7 @@ from sly_nb_tls.trust.environ import VARIABLES_READ
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from sly_nb_tls.demo import DemoServer, IssuedCert
+    from sly_nb_tls.demo import DemoServer, IssuedCert, Response
 
 #: Every variable some client reads trust from (or that `test` reads): tests set or clear
 #: all of them.  SSL_CERT_DIR and the proxy variables are read, never managed, by the package.
@@ -269,6 +276,143 @@ def grpc_echo(server: DemoServer) -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         g.stop(0)
+
+
+# -- files the native clients fetch (uv, polars, pyarrow) -------------------------------------
+MATRIX_CSV = b"a,b\n1,hello\n"
+MATRIX_PACKAGE = "matrix-hello"
+
+
+def _http_date() -> str:
+    return "Thu, 01 Jan 2026 00:00:00 GMT"
+
+
+def ranged_file(data: bytes, content_type: str = "text/csv") -> Callable[[Any], Response]:
+    """A demo-server answer for a file that honours ``Range`` (object_store and the AWS SDK ask for ranges)
+    and carries what an S3 GetObject/HeadObject answer does (ETag, Last-Modified)."""
+    from sly_nb_tls.demo import Response
+
+    def answer(handler: Any) -> Response:
+        headers = {"Content-Type": content_type, "Last-Modified": _http_date(), "ETag": '"matrix"',
+                   "Accept-Ranges": "bytes"}  # fmt: skip
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", handler.headers.get("Range") or "")
+        if m and handler.command == "GET" and int(m.group(1)) < len(data):
+            first = int(m.group(1))
+            last = min(int(m.group(2)) if m.group(2) else len(data) - 1, len(data) - 1)
+            headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
+            return Response(206, data[first : last + 1], headers)
+        return Response(200, data, headers)
+
+    return answer
+
+
+class _Witness(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    context: ssl.SSLContext
+    answer: Callable[[Any], Response]
+    log: Path
+
+    def get_request(self) -> tuple[Any, Any]:
+        raw, address = self.socket.accept()
+        raw.settimeout(10)
+        try:
+            tls = self.context.wrap_socket(raw, server_side=True)
+        except OSError as exc:  # ssl.SSLError among them: the client's alert is its reason
+            self._record(getattr(exc, "reason", None) or type(exc).__name__)
+            raw.close()
+            raise
+        self._record("ok")
+        return tls, address
+
+    def _record(self, outcome: str) -> None:
+        with self.log.open("a") as f:
+            f.write(outcome + "\n")
+
+
+class _WitnessHandler(http.server.BaseHTTPRequestHandler):
+    server: _Witness
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        response = self.server.answer(self)
+        body, content_type = response.encoded()
+        self.send_response(response.status)
+        for name, value in {"Content-Type": content_type, "Content-Length": str(len(body)), **response.headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_HEAD = _answer
+
+
+@contextmanager
+def handshake_witness(
+    server: DemoServer, log: Path, data: bytes = MATRIX_CSV, requests: list[str] | None = None
+) -> Iterator[str]:
+    """An HTTPS origin of its own under the demo server's PKI, serving `data` at any path, that appends
+    each TLS handshake's outcome to `log`: ``ok``, or the alert the client sent (``TLSV1_ALERT_UNKNOWN_CA``:
+    it did not trust the chain).  A client that retries a failed handshake for seconds (polars) is judged
+    on the wire at its first attempt, from another process too.  `requests` collects "METHOD path" of each
+    request.  Yields its URL."""
+    from sly_nb_tls.demo import server_context
+
+    pki = server.pki
+    httpd = _Witness(("127.0.0.1", 0), _WitnessHandler)
+    # The key goes to OpenSSL through a pipe (demo.server_context), never to a file.
+    httpd.context = server_context([pki.leaf, pki.intermediate], pki.leaf)
+    answer = ranged_file(data)
+
+    def recorded(handler: Any) -> Response:
+        if requests is not None:
+            requests.append(f"{handler.command} {handler.path}")
+        return answer(handler)
+
+    httpd.answer = recorded
+    httpd.log = log
+    log.write_text("")
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def tiny_wheel(name: str = MATRIX_PACKAGE, version: str = "1.0") -> tuple[str, bytes]:
+    """A pure-Python wheel (file name, bytes) whose module holds ``GREETING = 'hello'``, built in memory."""
+    module = name.replace("-", "_")
+    dist = f"{module}-{version}.dist-info"
+    files = {
+        f"{module}/__init__.py": b"GREETING = 'hello'\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: sly-nb-tls-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+        for path, data in files.items()
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as wheel:
+        for path, data in files.items():
+            wheel.writestr(path, data)
+        wheel.writestr(f"{dist}/RECORD", record + f"{dist}/RECORD,,\n")
+    return f"{module}-{version}-py3-none-any.whl", buffer.getvalue()
+
+
+def private_index(name: str = MATRIX_PACKAGE) -> dict[str, Response]:
+    """A PEP 503 simple index holding one tiny wheel, as demo-server responses (``/simple/<name>/``)."""
+    from sly_nb_tls.demo import Response
+
+    filename, wheel = tiny_wheel(name)
+    page = (f'<!DOCTYPE html><html><body><a href="/files/{filename}#sha256={hashlib.sha256(wheel).hexdigest()}">'
+            f"{filename}</a></body></html>")  # fmt: skip
+    return {f"/simple/{name}/": Response(200, page), f"/files/{filename}": Response(200, wheel)}
 
 
 def root_ca(

@@ -49,7 +49,7 @@ def test_each_variable_and_each_attempt_belongs_to_one_family() -> None:
 @pytest.mark.parametrize("family", clients.families(), ids=lambda f: f.name)
 def test_each_family_keeps_the_contract(family: Family) -> None:
     for attempt in family.attempts:
-        assert attempt.proxy in ("requests", "none", "no-cidr", "curl"), attempt
+        assert attempt.proxy in ("requests", "none", "no-cidr", "curl", "own"), attempt
         assert attempt.reads in ("requests", "openssl", "java"), attempt
         assert attempt.proxy != "none" or attempt.ignores_proxy_because, f"{attempt.name}: say why it reads no proxy"
     for target in (*family.shared_contexts, *family.cached_contexts, *family.ca_paths):

@@ -80,6 +80,7 @@ def test_every_shape_of_a_bare_proxy_password_is_masked(value: str, secret: str)
     )
 
 
+@pytest.mark.slow  # every client of test --clients, ~2.3 s: the full run has it
 # -- 2. the token goes to SERVER_ADDRESS only ----------------------------------------------------
 def test_the_api_token_is_sent_only_to_server_address(tmp_path: Path) -> None:
     """Testing another host delivered x-api-key to it, from the probe and from every client of --clients."""
@@ -543,6 +544,7 @@ def test_clients_end_at_the_tests_deadline_when_the_server_drips() -> None:
     assert {problems[c] for c in CLIENTS_IN_PROCESS if c in problems} == {"timeout"}, problems
 
 
+@pytest.mark.slow  # every client of test --clients, ~2.5 s: the full run has it
 def test_clients_read_at_most_the_body_cap() -> None:
     """A 200 MB body grew the kernel by 456 MiB; each client now stops reading at 1 MiB."""
     pki = DemoPKI.create()

@@ -153,6 +153,7 @@ def test_errors_show_in_the_panel_as_one_line(
     assert dict(os.environ) == before
 
 
+@pytest.mark.slow  # every client of test --clients, ~2.5 s: the full run has it
 def test_check_each_client_shows_the_table(p: Panel, server: DemoServer) -> None:
     sly_nb_tls.add_certs(server.root_path)
     p.url.value = server.url

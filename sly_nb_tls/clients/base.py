@@ -372,7 +372,8 @@ class Attempt:
     tool: str | None = None
     needs_token: bool = False
     #: how it picks a proxy: "requests" (requests' rules), "curl" (HTTPS_PROXY, NO_PROXY without
-    #: CIDR), "no-cidr" (requests' rules minus NO_PROXY's CIDR entries), "none" (reads no variables)
+    #: CIDR), "no-cidr" (requests' rules minus NO_PROXY's CIDR entries), "none" (reads no variables),
+    #: "own" (rules of its own, not checked here)
     proxy: str = "requests"
     #: whose trust it reads: "requests" (REQUESTS_CA_BUNDLE/certifi), "openssl" (SSL_CERT_FILE) or
     #: "java" (the JVM's truststore)
@@ -382,6 +383,9 @@ class Attempt:
     #: it starts a process (the SDK imports itself in a child): it runs after the others, which
     #: share the test's deadline with it
     slow: bool = False
+    #: it cannot send the API request, nor always say what the server answered (uv asks for a package
+    #: index page, polars and pyarrow for an S3 object): judged on its connection and trust alone
+    tls_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 from .._bounded import run_bounded
 from .._secrets import redact
 from ..clients import attempts
-from ..clients.base import Attempt, KnownFailure, Request
+from ..clients.base import Answer, Attempt, KnownFailure, Request
 from ..clients.requests import ca_variable_now
 from .classify import classify_http, classify_verify
 from .deadline import Deadline
@@ -122,6 +122,7 @@ def _routes(target: Target) -> dict[str, str]:
         "none": "direct (it reads no proxy variables as called here)" if _proxy_configured() else "direct",
         "no-cidr": no_cidr,
         "curl": f"via proxy {env_proxy}" if env_proxy else requests_route.why,
+        "own": "by its own proxy rules, not checked here" if _proxy_configured() else "direct",
     }
     return {attempt.name: by_rule[attempt.proxy] for attempt in attempts()}
 
@@ -194,9 +195,18 @@ def check_clients(
         except Exception as exc:  # noqa: BLE001 - every client fails its own way; each is classified
             checks.append(ClientCheck(name, problem_of(exc, target.host), _one_line(exc, secrets), route))
             continue
+        if attempt.tls_only:
+            checks.append(ClientCheck(name, None, _connected(answer, token), route))
+            continue
         verdict = classify_http(
             answer.status, answer.reason, answer.content_type, answer.location, answer.body,
             token_sent=bool(token), secrets=secrets,
         )  # fmt: skip
         checks.append(ClientCheck(name, verdict.problem, verdict.step_detail, route))
     return checks, _notes(checks)
+
+
+def _connected(answer: Answer, token: str | None) -> str:
+    """What a client that only connects (`Attempt.tls_only`) showed: a verified connection, and the answer."""
+    said = f"HTTP {answer.status}" if answer.status else "the server answered"
+    return f"{said} over a verified connection" + ("; it cannot send the API request" if token else "")

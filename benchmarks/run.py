@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -160,15 +161,20 @@ def bench_add(rounds: int) -> list[Figure]:
 
     chains = _chains(rounds, 3)
     sly_nb_tls.add_certs(_chains(1, 3)[0], live=False)  # warm: the registry is active
-    # What add writes, by hand: one file per distinct base (certifi's, OpenSSL's, extras alone).
+    # What add writes, by hand: one file per distinct base (certifi's, OpenSSL's, extras alone),
+    # and where Java is installed, the JVM's truststore: the JDK's roots (parsed once, as a script
+    # would keep them) plus the chain, written by the same library.
     base_files = [certifi.where(), ssl.get_default_verify_paths().openssl_cafile, os.devnull]
     targets = [user_dir() / f"baseline-{i}.pem" for i in range(len(base_files))]
+    jdk_roots = _jdk_roots()
     it = iter(range(10**9))
 
     def baseline() -> float:
         t0 = time.perf_counter()
         for base, target in zip(base_files, targets, strict=True):
             write_atomically(target, Path(base).read_bytes() + chains[0].encode())
+        if jdk_roots is not None:
+            write_atomically(user_dir() / "baseline.p12", _truststore_by_hand(jdk_roots, chains[0]))
         return time.perf_counter() - t0
 
     def ours() -> float:
@@ -200,6 +206,32 @@ def bench_add(rounds: int) -> list[Figure]:
         Figure("add-scale", "add of 1,000 certificates vs of 100", t1000 * 1000, "ms", t100 * 1000,
                "add of 100 certificates", "≤ 12×", t1000 / t100 <= 12),
     ]  # fmt: skip
+
+
+def _jdk_roots() -> list[Any] | None:
+    """The JDK's roots as a script would have them: keytool's list, parsed once; None without Java."""
+    import warnings
+
+    from cryptography import x509
+
+    if shutil.which("keytool") is None:
+        return None
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_TOOL_OPTIONS"}
+    out = subprocess.run(["keytool", "-list", "-rfc", "-cacerts", "-storepass", "changeit"], capture_output=True,
+                         timeout=120, env=env)  # fmt: skip
+    with warnings.catch_warnings():  # a JDK's old roots with a negative serial number
+        warnings.simplefilter("ignore")
+        return list(x509.load_pem_x509_certificates(out.stdout))
+
+
+def _truststore_by_hand(roots: list[Any], chain: str) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    certs = [*roots, *x509.load_pem_x509_certificates(chain.encode())]
+    entries = [pkcs12.PKCS12Certificate(c, f"ca{n}".encode()) for n, c in enumerate(certs)]
+    return pkcs12.serialize_java_truststore(entries, serialization.BestAvailableEncryption(b"changeit"))
 
 
 # --- 2b. the policy and the audit line on add ------------------------------------------
@@ -627,9 +659,9 @@ def bench_server_start(starts: int) -> list[Figure]:
     def start(enabled: bool) -> Callable[[], float]:
         def run() -> float:
             base = Path(tempfile.mkdtemp(dir=tmp))
+            # One user's directory across starts, as on a real machine: `install` prepared its cache.
             env = dict(os.environ, IPYTHONDIR=str(ipython_dir), JUPYTER_RUNTIME_DIR=str(base / "rt"),
-                       JUPYTER_CONFIG_DIR=str(base / "cfg"), SLY_NB_TLS_DIR=str(base / "u"),
-                       XDG_STATE_HOME=str(base / "state"))  # fmt: skip
+                       JUPYTER_CONFIG_DIR=str(base / "cfg"), XDG_STATE_HOME=str(base / "state"))  # fmt: skip
             command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--ServerApp.ip=127.0.0.1",
                        "--ServerApp.port=0", "--IdentityProvider.token=bench", *root,
                        f"--ServerApp.jpserver_extensions={{'sly_nb_tls': {enabled}}}"]  # fmt: skip

@@ -134,6 +134,8 @@ class _Registry:
             # Registered at the first change, not at import: importing changes nothing.
             atexit.register(at_exit)
             self.exit_hook = True
+        # The first apply in a process (a kernel's start) keeps what it encodes for the next start.
+        first = self.bases is None
         if self.bases is None:
             self.bases = collect_bases(self.variables.remember())
             self.default_stores = default_store_paths(self.bases)
@@ -145,7 +147,7 @@ class _Registry:
         extra_blocks = [(sha, cert.pem.encode("ascii")) for sha, cert in self.extras.items()]
         # An equivalent anchor stands in for its original root wherever a base holds that root.
         replaced = {getattr(cert, "original_sha256", "") for cert in self.extras.values()} - {""}
-        self.paths = write_variable_files(self.bases, extra_blocks, replaced, self.files, self.reset_contents)
+        self.paths = write_variable_files(self.bases, extra_blocks, replaced, self.files, self.reset_contents, first)
         variables = self.variables.point_at(variable_values(self.paths, self.variables.original or {}))
         self.cadata = b"".join(c.der for c in self.extras.values())
         self.live.install_hooks()

@@ -18,11 +18,13 @@ def write_variable_files(
     replaced: set[str],
     files: TrustFiles,
     reset_contents: dict[str, bytes],
+    keep: bool = False,
 ) -> dict[str, str]:
     """Write each variable's file: variable -> path.  Variables with equal bases and formats share
     one file; `reset_contents` gets what each file held before (its base), for `reset`.
 
     `replaced`: roots an equivalent anchor among the extras stands in for, dropped from every base.
+    `keep`: an encoded file is kept in the cache for a later process (the next kernel's start).
     """
     declared = {v.name: v for v in variables()}
     contents: dict[str, bytes] = {}
@@ -32,8 +34,9 @@ def write_variable_files(
         key = base.key if encode is None else f"truststore-{base.key}"
         if key not in contents:
             merged = base.merged_with(extras, dropping=replaced)
-            # Only the base is kept for later processes: it changes with the JDK, the extras with each add.
-            contents[key] = b"".join(merged.values()) if encode is None else encode(merged, False)
+            # The base is kept for later processes (it changes with the JDK); the extras only when asked:
+            # they change with each add, and writing each set to the cache would cost every add.
+            contents[key] = b"".join(merged.values()) if encode is None else encode(merged, keep)
             reset_contents[key] = base.content() if encode is None else encode(base.blocks, True)
         keys[var] = key
     paths = files.write(contents)

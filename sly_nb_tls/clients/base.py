@@ -223,7 +223,8 @@ class TrustView:
     extras: frozenset[str] = frozenset()
     #: something in this process made urllib's default context unverified
     urllib_unverified: bool = False
-    #: running JVMs (`RunningJvm.label`) -> whether they were given the extras live
+    #: running JVMs (`RunningJvm.label`) -> whether they trust the extras (given them live, or started
+    #: on the truststore)
     jvms: Mapping[str, bool] = field(default_factory=dict)
 
 
@@ -317,17 +318,16 @@ class RootsDefault:
 class RunningJvm:
     """A JVM this process drives through a gateway (PySpark's driver, over py4j).  It fixed its trust
     when it started, and stopping the session does not stop it, so `add` gives it a default SSL
-    context built from `variable`'s truststore, and `reset` puts its own back."""
+    context of the roots it trusts by its own configuration plus the extras, and `reset` puts its
+    own back."""
 
     label: str
     #: where the gateway's view of the JVM lives: ``getattr(module.owner, attr)``, None while none runs
     module: str
     owner: str
     attr: str
+    #: the variable whose truststore a JVM started after `add` names (it trusts the extras already)
     variable: str
-    #: how the JVM opens the variable's truststore
-    store_type: str = "PKCS12"
-    password: str = ""
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 A session made after `add` starts its driver JVM with the truststore (see `java`).  A driver
 JVM already running, even one whose session was stopped (a later ``getOrCreate`` reuses it),
-fixed its trust when it started: `add` gives it a default SSL context of the truststore through
-py4j, and `reset` puts its own back.  Executors on other hosts need the truststore shipped:
-``sly_nb_tls.workers.spark_conf()``.
+fixed its trust when it started: `add` gives it a default SSL context of its own roots plus the
+extras through py4j, and `reset` puts its own back.  Executors on other hosts need the truststore
+shipped: ``sly_nb_tls.workers.spark_conf()``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import os
 import sys
 
 from .base import ClientTrust, Family, RunningJvm, TrustView
-from .java import PASSWORD, VARIABLE
+from .java import VARIABLE
 
 __all__ = ["FAMILY"]
 
 _DRIVER = "PySpark's driver JVM"
 #: py4j's view of the driver JVM: a class attribute, set when the gateway starts and kept after stop()
-_GATEWAY_JVM = RunningJvm(_DRIVER, "pyspark", "SparkContext", "_jvm", VARIABLE, "PKCS12", PASSWORD)
+_GATEWAY_JVM = RunningJvm(_DRIVER, "pyspark", "SparkContext", "_jvm", VARIABLE)
 
 
 def _rows(view: TrustView) -> list[ClientTrust]:

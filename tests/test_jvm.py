@@ -262,19 +262,6 @@ def test_spark_conf_ships_the_truststore_through_spark_files_and_names_it_by_its
         spark_conf()
 
 
-@pytest.mark.slow  # two JVM starts from source
-def test_test_clients_runs_a_child_jvm_that_fails_before_add_and_works_after(demo_server: DemoServer) -> None:
-    def java_check() -> tuple[str | None, str]:
-        report = sly_nb_tls.test_connection(demo_server.url, token="any-token", clients=True)
-        check = next(c for c in report.clients if c.client == "java (child JVM)")
-        return check.problem, check.detail
-
-    problem, detail = java_check()
-    assert problem == "untrusted_root" and "PKIX path building failed" in detail, detail
-    sly_nb_tls.add_certs(demo_server.root_path)
-    assert java_check()[0] is None
-
-
 @pytest.mark.slow  # two JVM starts
 def test_java_home_picks_the_jdk_whose_roots_and_java_are_used(
     client: str, demo_server: DemoServer, monkeypatch: pytest.MonkeyPatch

@@ -225,19 +225,22 @@ def test_a_polars_client_is_kept_per_origin_and_storage_options(tmp_path: Path) 
 
 
 def _clients(report: Any) -> dict[str, str]:
-    """The native clients' rows of `test --clients`: name -> "ok" or the problem."""
-    return {c.client: c.problem or "ok" for c in report.clients if c.client in ATTEMPTS.values()}
+    """The native clients' rows of `test --clients` (and the child JVM's): name -> "ok" or the problem."""
+    return {c.client: c.problem or "ok" for c in report.clients if c.client in (*ATTEMPTS.values(), JAVA)}
 
 
 #: package -> its row in `test --clients`
 ATTEMPTS = {"polars": "polars", "pyarrow": "pyarrow.fs S3", "uv": "uv"}
+#: the child JVM's row (clients/java.py): a client with a TLS stack of its own too, checked along
+JAVA = "java (child JVM)"
 
 
 @pytest.mark.slow  # uv and pyarrow children in each of three checks, ~6 s: the full run has it
 def test_test_clients_has_each_native_client_and_follows_add_and_reset(ca_env: bool, demo_server: DemoServer) -> None:
     installed = {row for package, row in ATTEMPTS.items() if importlib.util.find_spec(package) is not None}
+    installed |= {JAVA} if shutil.which("java") else set()
     if not installed:
-        pytest.skip("none of uv, polars, pyarrow is installed")
+        pytest.skip("none of uv, polars, pyarrow, java is installed")
     loaded = "pyarrow._fs" in sys.modules
     results = []
     for step in ("before add", "after add", "after reset"):
@@ -245,7 +248,10 @@ def test_test_clients_has_each_native_client_and_follows_add_and_reset(ca_env: b
             sly_nb_tls.add_certs(demo_server.root_path)
         elif step == "after reset":
             sly_nb_tls.reset()
-        results.append(_clients(sly_nb_tls.test_connection(demo_server.url, clients=True, timeout=20)))
+        report = sly_nb_tls.test_connection(demo_server.url, clients=True, timeout=20)
+        results.append(_clients(report))
+        if step == "before add" and JAVA in installed:  # the JVM's own words, not only its code
+            assert "PKIX path building failed" in next(c.detail for c in report.clients if c.client == JAVA)
     assert results == [dict.fromkeys(installed, "untrusted_root"), dict.fromkeys(installed, "ok"),
                        dict.fromkeys(installed, "untrusted_root")]  # fmt: skip
     # pyarrow's attempt ran in a child: loading pyarrow.fs here would have fixed this process's roots

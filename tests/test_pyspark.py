@@ -78,8 +78,10 @@ _CHILD = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("order", ["session-after-add", "session-before-add"])
-@pytest.mark.parametrize("preset", [False, True], ids=["ca-vars-unset", "ca-vars-preset"])
+# A driver JVM starts in ~5 s: each order runs once, in one of the two CA modes each (a JVM reads
+# none of the Python CA variables; the modes matter to the rest of the child's add).
+@pytest.mark.parametrize(("order", "preset"), [("session-after-add", False), ("session-before-add", True)],
+                         ids=["ca-vars-unset-session-after-add", "ca-vars-preset-session-before-add"])  # fmt: skip
 def test_the_driver_jvm_reaches_the_demo_server_after_add_and_not_after_reset(
     demo_server: DemoServer, tmp_path: Path, order: str, preset: bool
 ) -> None:

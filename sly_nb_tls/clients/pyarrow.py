@@ -102,7 +102,10 @@ def _via_pyarrow(request: Request, seconds: float) -> Answer:
     args = (parts.scheme, parts.netloc, f"{seconds:.3f}")
     if _LOADS_ROOTS in sys.modules:
         return _outcome(probe(*args))  # the roots this kernel's pyarrow holds
-    out = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, timeout=seconds)
+    try:
+        out = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, timeout=seconds)
+    except subprocess.TimeoutExpired:
+        raise KnownFailure("timeout", "pyarrow in a child process did not answer in time") from None
     lines = out.stdout.strip().splitlines()
     if out.returncode != 0 or not lines:
         raise KnownFailure("http_error", f"pyarrow in a child process: {out.stderr.strip()[-300:]}")

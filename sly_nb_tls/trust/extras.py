@@ -172,7 +172,8 @@ class _Registry:
             updated, _ = self.live.update_default_store_contexts(ders, self._default_sets(), self.ever_trusted)
             updates += updated + self.live.refresh_path_swaps(dict(self.variables.applied), self._accepted_paths())
             self.live.clear_cached_defaults()
-            return updates + self.jvms.update(self.paths)[0]
+            given, skipped = self.jvms.update(self.paths)
+            return updates + given + [f"not updated: {note}" for note in skipped]
 
     def _take_over_rewritten(self) -> list[str]:
         """Variables something else changed since our last `add`, before this one sets them again."""

@@ -41,8 +41,8 @@ PASSWORD = "changeit"
 #: Options that override JAVA_TOOL_OPTIONS (the JVM reads them later): named in `status` if they set a truststore.
 _LATER_OPTIONS = ("JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
 _STORE_OPTION = re.compile(r"^-Djavax\.net\.ssl\.trustStore(?P<what>|Type|Password)=(?P<value>.*)$")
-#: cache file name -> its content (None: keytool could not read that keystore as it is now)
-_MEMORY: dict[str, bytes | None] = {}
+#: cache file name -> its content (failures are not kept: the next add asks again, and says why)
+_MEMORY: dict[str, bytes] = {}
 #: why the last base could not be read (shown in `status --clients`)
 _problem = ""
 
@@ -126,14 +126,15 @@ def _cached(
     except StorageError:
         path = None
     data = _MEMORY.get(name)
-    stored = data is not None
     if data is None and path is not None:
         try:
             data = path.read_bytes()
-            stored = valid(data)
         except OSError:
             data = None
-    if data is None or not valid(data):
+        if data is not None and not valid(data):
+            data = None  # damaged: computed again, and the file replaced
+    stored = data is not None
+    if data is None:
         data = compute()
     if data is None:
         return None  # not remembered: the next add asks again, and says why again
@@ -215,11 +216,12 @@ def _base(original: Mapping[str, str | None]) -> CaSet | None:
             return None
         store, label = str(cacerts), "the JDK's cacerts"
     try:
-        if '"' in str(user_dir()) and "'" in str(user_dir()):
-            _problem = "the per-user directory's path holds both quote characters, which JVM options cannot hold"
-            return None
+        directory = str(user_dir())
     except StorageError as exc:
         _problem = str(exc)
+        return None
+    if '"' in directory and "'" in directory:
+        _problem = "the per-user directory's path holds both quote characters, which JVM options cannot hold"
         return None
     pem = _keystore_pem(home, store, theirs.get("Type", ""), theirs.get("Password", PASSWORD))
     blocks = dict(_blocks(pem)) if pem is not None else {}

@@ -141,7 +141,8 @@ class _Registry:
             self.default_stores = default_store_paths(self.bases)
         self.ever_registered |= set(self.extras)
         self.ever_trusted |= set(self.extras)
-        notes += self._take_over_rewritten()
+        # Variables something else changed since our last `add`, before this one sets them again.
+        notes += take_over_rewritten(self.bases, self.variables, self.paths, self.ever_registered)
         for var, base in self.bases.items():
             notes += [f"{var}: {problem}; its bundle holds the extras without it" for problem in base.problems]
         extra_blocks = [(sha, cert.pem.encode("ascii")) for sha, cert in self.extras.items()]
@@ -174,11 +175,6 @@ class _Registry:
             self.live.clear_cached_defaults()
             given, skipped = self.jvms.update(self.paths)
             return updates + given + [f"not updated: {note}" for note in skipped]
-
-    def _take_over_rewritten(self) -> list[str]:
-        """Variables something else changed since our last `add`, before this one sets them again."""
-        assert self.bases is not None
-        return take_over_rewritten(self.bases, self.variables, self.paths, self.ever_registered)
 
     # -- the operations --------------------------------------------------
     def add_loaded(self, loaded: LoadedSources | StoredSources, live: bool) -> AddResult:

@@ -86,6 +86,7 @@ def _prepare(original: Mapping[str, str | None]) -> None:
     replaced = {getattr(c, "original_sha256", "") for c in certificates} - {""}
     for var in variables():
         base = base_of(var, original) if var.encode is not None else None
-        if var.encode is not None and base is not None:
-            var.encode(base.merged_with(extras, dropping=replaced), True)
-            var.encode(base.blocks, True)  # what `reset` writes back
+        if var.encode is None or base is None:
+            continue
+        var.encode(base.merged_with(extras, dropping=replaced), True)
+        var.encode(base.blocks, True)  # what `reset` writes back
